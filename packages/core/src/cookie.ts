@@ -1,0 +1,36 @@
+import { parseCookie, stringifySetCookie } from 'cookie';
+import type { ResolvedOptions } from './options.js';
+
+/** Reads one cookie from a `Cookie` request header. */
+export function readCookie(header: string | undefined, name: string): string | undefined {
+  if (header === undefined || header === '' || !header.includes(name)) return undefined;
+  return parseCookie(header)[name];
+}
+
+/**
+ * Builds the `Set-Cookie` value for a session cookie. `value === undefined` expires the cookie.
+ * `maxAgeMs`, when given, makes it persistent (rolling sessions); otherwise it is a browser-session
+ * cookie and the server-side `maxAge` alone decides expiry.
+ */
+export function sessionCookie(
+  cookie: ResolvedOptions['cookie'],
+  value: string | undefined,
+  secure: boolean,
+  maxAgeMs?: number,
+): string {
+  return stringifySetCookie({
+    name: cookie.name,
+    value: value ?? '',
+    path: cookie.path,
+    ...(cookie.domain === undefined ? {} : { domain: cookie.domain }),
+    httpOnly: cookie.httpOnly,
+    secure,
+    ...(cookie.sameSite === false ? {} : { sameSite: cookie.sameSite }),
+    partitioned: cookie.partitioned,
+    ...(value === undefined
+      ? { expires: new Date(0), maxAge: 0 }
+      : maxAgeMs === undefined
+        ? {}
+        : { maxAge: Math.floor(maxAgeMs / 1000) }),
+  });
+}

@@ -1,0 +1,130 @@
+/** Machine-readable codes carried by every {@link SessionError}. */
+export type SessionErrorCode =
+  | 'CONFIG_INVALID'
+  | 'DATA_INVALID'
+  | 'SESSION_TOO_LARGE'
+  | 'DATA_CORRUPT'
+  | 'STORAGE_UNAVAILABLE'
+  | 'STORAGE_FAILED';
+
+/** Options shared by every kv-session error. */
+export interface SessionErrorOptions {
+  code: SessionErrorCode;
+  /** HTTP status an adapter should answer with. @default 500 */
+  status?: number;
+  cause?: unknown;
+}
+
+/**
+ * Base class of every error kv-session throws or reports. Adapters hand it to the framework's error
+ * handling; `status` is the HTTP status to answer with.
+ */
+export class SessionError extends Error {
+  override name = 'SessionError';
+  readonly code: SessionErrorCode;
+  readonly status: number;
+  /** Same as `status`, for frameworks (Koa, Fastify, http-errors) that read `statusCode`. */
+  get statusCode(): number {
+    return this.status;
+  }
+  /** Set so that Koa and http-errors treat the message as safe to show only when < 500. */
+  get expose(): boolean {
+    return this.status < 500;
+  }
+
+  constructor(message: string, options: SessionErrorOptions) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = options.code;
+    this.status = options.status ?? 500;
+  }
+}
+
+/** Invalid options: thrown once, at construction, listing every problem found. */
+export class ConfigError extends SessionError {
+  override name = 'ConfigError';
+  /** One line per problem, `path: message`. */
+  readonly issues: readonly string[];
+
+  constructor(issues: readonly string[], what = 'kv-session options') {
+    super(`Invalid ${what}:\n${issues.map((i) => `  - ${i}`).join('\n')}`, { code: 'CONFIG_INVALID' });
+    this.issues = issues;
+  }
+}
+
+/**
+ * A value a session cannot hold: not representable in JSON without change, or failing a schema. Thrown
+ * by the call that passed it (`set`, `setMany`); nothing is changed.
+ */
+export class SessionDataError extends SessionError {
+  override name = 'SessionDataError';
+  /** The session key the value was given for. */
+  readonly key: string | undefined;
+  /** Where inside the value the problem is, e.g. `cart.items[2].price`. */
+  readonly path: string | undefined;
+  /** What was found there, e.g. `bigint`, `function`, `Date`, `circular reference`. */
+  readonly type: string | undefined;
+
+  constructor(
+    message: string,
+    details: { key?: string; path?: string; type?: string; code?: SessionErrorCode; cause?: unknown } = {},
+  ) {
+    super(message, { code: details.code ?? 'DATA_INVALID', cause: details.cause });
+    this.key = details.key;
+    this.path = details.path;
+    this.type = details.type;
+  }
+}
+
+/** The serialized session would exceed `maxSize` bytes. Nothing was written. */
+export class SessionTooLargeError extends SessionDataError {
+  override name = 'SessionTooLargeError';
+  /** Serialized size in bytes (UTF-8) the session would have had. */
+  readonly size: number;
+  /** The configured limit in bytes. */
+  readonly limit: number;
+
+  constructor(size: number, limit: number, key?: string) {
+    super(
+      `Session too large: ${size} bytes serialized, limit is ${limit} bytes (option maxSize)${
+        key === undefined ? '' : `; rejected while setting "${key}"`
+      }`,
+      key === undefined ? { code: 'SESSION_TOO_LARGE' } : { code: 'SESSION_TOO_LARGE', key },
+    );
+    this.size = size;
+    this.limit = limit;
+  }
+}
+
+/**
+ * A stored session could not be decoded. Reported through the `onError` hook, never thrown to the
+ * request: the session reads as empty and the next save replaces the stored value.
+ */
+export class CorruptDataError extends SessionError {
+  override name = 'CorruptDataError';
+  /**
+   * The storage's version token of the corrupt value, so that the next save can replace exactly it.
+   * Storages set it when they throw this error from `load`.
+   */
+  readonly version: unknown;
+
+  constructor(message: string, options: { cause?: unknown; version?: unknown } = {}) {
+    super(message, { code: 'DATA_CORRUPT', cause: options.cause });
+    this.version = options.version;
+  }
+}
+
+/** The storage cannot be reached (connection refused, timeout). Adapters answer 503. */
+export class StorageUnavailableError extends SessionError {
+  override name = 'StorageUnavailableError';
+  constructor(message = 'Session storage is unavailable', options: { cause?: unknown } = {}) {
+    super(message, { code: 'STORAGE_UNAVAILABLE', status: 503, cause: options.cause });
+  }
+}
+
+/** Any other storage failure; the original error is in `cause`. */
+export class StorageError extends SessionError {
+  override name = 'StorageError';
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, { code: 'STORAGE_FAILED', status: 500, cause: options.cause });
+  }
+}

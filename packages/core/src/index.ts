@@ -1,0 +1,36 @@
+export { applyChangeSet, isEmptyChangeSet, serializeSession } from './change-set.js';
+export { readCookie, sessionCookie } from './cookie.js';
+export {
+  ConfigError,
+  CorruptDataError,
+  SessionDataError,
+  SessionError,
+  type SessionErrorCode,
+  type SessionErrorOptions,
+  SessionTooLargeError,
+  StorageError,
+  StorageUnavailableError,
+} from './errors.js';
+export { generateId, ID_PATTERN, isValidId, redactId } from './id.js';
+export {
+  assertJsonValue,
+  byteLength,
+  type JsonPrimitive,
+  type JsonValue,
+  parseSessionData,
+  type SessionData,
+  setOwn,
+} from './json.js';
+export { type RequestInfo, SessionManager } from './manager.js';
+export {
+  type CookieOptions,
+  type ErrorContext,
+  formatIssues,
+  type ResolvedOptions,
+  resolveOptions,
+  type SessionOptions,
+} from './options.js';
+export { type CommitResult, Session, type SessionInit } from './session.js';
+export { sign, type Unsigned, unsign } from './signing.js';
+export type { ApplyOptions, ApplyResult, ChangeSet, Storage, StoredSession } from './storage.js';
+export { StorageMemory, type StorageMemoryOptions } from './storage-memory.js';

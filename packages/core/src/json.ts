@@ -1,0 +1,102 @@
+import { SessionDataError } from './errors.js';
+
+/** A value JSON represents without change. */
+export type JsonPrimitive = string | number | boolean | null;
+/** A value JSON represents without change. */
+export type JsonValue = JsonPrimitive | JsonValue[] | { [key: string]: JsonValue };
+/** The data of one session: a plain JSON object. */
+export type SessionData = { [key: string]: JsonValue };
+
+const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+
+function childPath(parent: string, key: string | number): string {
+  if (typeof key === 'number') return `${parent}[${key}]`;
+  return IDENTIFIER.test(key) ? `${parent}.${key}` : `${parent}[${JSON.stringify(key)}]`;
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'number') return Number.isNaN(value) ? 'NaN' : String(value);
+  if (typeof value !== 'object' || value === null) return typeof value;
+  const ctor = (value as { constructor?: { name?: unknown } }).constructor;
+  return typeof ctor?.name === 'string' && ctor.name !== '' ? ctor.name : 'object';
+}
+
+function reject(key: string, path: string, type: string): never {
+  throw new SessionDataError(
+    `Session value for key ${JSON.stringify(key)} cannot be stored as JSON: ${path} is ${type}`,
+    { key, path, type },
+  );
+}
+
+function walk(key: string, value: unknown, path: string, ancestors: Set<object>): void {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return;
+    case 'number':
+      if (!Number.isFinite(value)) reject(key, path, describe(value));
+      return;
+    case 'object':
+      break;
+    default:
+      reject(key, path, describe(value));
+  }
+  if (value === null) return;
+  if (ancestors.has(value)) reject(key, path, 'a circular reference');
+  ancestors.add(value);
+  if (Array.isArray(value)) {
+    if (Object.getPrototypeOf(value) !== Array.prototype) reject(key, path, describe(value));
+    for (let i = 0; i < value.length; i++) {
+      if (!(i in value)) reject(key, childPath(path, i), 'a hole in a sparse array');
+      walk(key, value[i], childPath(path, i), ancestors);
+    }
+  } else {
+    const proto = Object.getPrototypeOf(value);
+    if (proto !== Object.prototype && proto !== null) reject(key, path, describe(value));
+    if (Object.getOwnPropertySymbols(value).length > 0) reject(key, path, 'an object with symbol keys');
+    for (const k of Object.keys(value)) {
+      walk(key, (value as Record<string, unknown>)[k], childPath(path, k), ancestors);
+    }
+  }
+  ancestors.delete(value);
+}
+
+/**
+ * Throws {@link SessionDataError} unless `value` survives `JSON.stringify`/`JSON.parse` unchanged:
+ * no functions, symbols, bigints, `undefined`, NaN/Infinity, cycles, sparse arrays, or instances of
+ * classes (Date, Map, Set...). The error names the session key, the path inside the value and the type.
+ */
+export function assertJsonValue(key: string, value: unknown): asserts value is JsonValue {
+  walk(key, value, key, new Set());
+}
+
+/** Assigns an own property, even for the key `__proto__` (which `obj[key] = v` would not). */
+export function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') {
+    Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  } else {
+    target[key] = value;
+  }
+}
+
+/** UTF-8 byte length of a string. */
+export function byteLength(text: string): number {
+  return Buffer.byteLength(text, 'utf8');
+}
+
+/**
+ * Parses a stored session. Returns `undefined` unless the text is a JSON object (arrays and scalars
+ * are not sessions).
+ */
+export function parseSessionData(text: string): SessionData | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
+    ? (parsed as SessionData)
+    : undefined;
+}

@@ -1,0 +1,77 @@
+import { readCookie } from './cookie.js';
+import { isValidId } from './id.js';
+import type { SessionData } from './json.js';
+import { type ResolvedOptions, resolveOptions, type SessionOptions } from './options.js';
+import { type CommitResult, commitSession, Session } from './session.js';
+import { unsign } from './signing.js';
+
+/** What an adapter knows about the incoming request. */
+export interface RequestInfo {
+  /** The raw `Cookie` request header. */
+  cookie?: string | undefined;
+  /** The value of the configured id header (`header` option), if any. */
+  header?: string | string[] | undefined;
+  /** Whether the request came over HTTPS (decides `cookie.secure: 'auto'`). */
+  secure?: boolean;
+}
+
+/** Longest cookie/header value looked at; anything longer is not a session id. */
+const MAX_RAW_LENGTH = 512;
+
+/**
+ * The framework-agnostic engine the adapters call: `session()` at the start of a request (no I/O),
+ * `commit()` before the response is sent. Options are validated once, here.
+ */
+export class SessionManager<Data extends SessionData = SessionData> {
+  /** The validated options with defaults filled in. */
+  readonly options: ResolvedOptions;
+
+  constructor(options: SessionOptions = {}) {
+    this.options = resolveOptions(options);
+  }
+
+  /**
+   * The session of a request. Reads the id from the configured header, then the cookie; a
+   * malformed, unsigned or forged value counts as no id, and no storage call is ever made for it.
+   */
+  session(request: RequestInfo = {}): Session<Data> {
+    const id = this.#incoming(request);
+    return new Session<Data>(this.options, { ...id, secure: request.secure ?? false });
+  }
+
+  /**
+   * A session by a known id, for use outside HTTP (jobs, admin tools). The id must match
+   * `ID_PATTERN`; an unknown id is not adopted.
+   */
+  sessionById(id: string): Session<Data> {
+    return new Session<Data>(this.options, isValidId(id) ? { id } : {});
+  }
+
+  /**
+   * Saves the session (or refreshes its expiry) and returns the headers to send. Call it before the
+   * response is sent; it rejects with a `SessionError` (`status` 503 when storage is unavailable).
+   */
+  commit(session: Session<Data>): Promise<CommitResult> {
+    return session[commitSession]();
+  }
+
+  /** Closes the storage (flushes pending work). */
+  async close(): Promise<void> {
+    await this.options.storage.close?.();
+  }
+
+  #incoming(request: RequestInfo): { id?: string; rotated?: boolean } {
+    const o = this.options;
+    let raw: string | undefined;
+    if (o.header !== undefined) {
+      const h = request.header;
+      raw = Array.isArray(h) ? h[0] : h;
+    }
+    if (raw === undefined || raw === '') raw = readCookie(request.cookie, o.cookie.name);
+    if (raw === undefined || raw.length > MAX_RAW_LENGTH) return {};
+    if (o.secrets.length === 0) return isValidId(raw) ? { id: raw } : {};
+    const unsigned = unsign(raw, o.secrets);
+    if (unsigned === undefined || !isValidId(unsigned.value)) return {};
+    return { id: unsigned.value, rotated: unsigned.rotated };
+  }
+}

@@ -1,0 +1,171 @@
+import { z } from 'zod';
+import { ConfigError, type SessionError } from './errors.js';
+import type { Storage } from './storage.js';
+import { StorageMemory } from './storage-memory.js';
+
+/** Characters allowed in a cookie or header name (RFC 7230 token). */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** Where an error reported through `onError` came from. */
+export interface ErrorContext {
+  /** The session id, shortened for logging (never the full id). */
+  id?: string;
+  /** What was being done: `load`, `touch`, ... */
+  operation: string;
+}
+
+/** Cookie settings. */
+export interface CookieOptions {
+  /** Cookie name. @default 'sid' */
+  name?: string;
+  /** @default '/' */
+  path?: string;
+  /** @default undefined (host-only cookie) */
+  domain?: string;
+  /** @default true */
+  httpOnly?: boolean;
+  /**
+   * `true`: always Secure. `'auto'`: Secure when the request came over HTTPS, as the adapter sees it
+   * (behind a proxy, enable the framework's trust-proxy setting). @default false
+   */
+  secure?: boolean | 'auto';
+  /** @default 'lax' */
+  sameSite?: 'lax' | 'strict' | 'none' | false;
+  /** CHIPS partitioned cookie. @default false */
+  partitioned?: boolean;
+}
+
+/** Options of the session manager and of every adapter. */
+export interface SessionOptions {
+  /** Where sessions live. @default new StorageMemory() */
+  storage?: Storage;
+  /** Milliseconds of inactivity after which a session expires; each use extends it. @default 86400000 (24 h) */
+  maxAge?: number;
+  /**
+   * How far, in milliseconds, the stored expiry may fall behind `maxAge` before a read-only request
+   * refreshes it. Bounds refresh traffic: the stored TTL never falls below `maxAge - refreshWindow`
+   * after a request. @default 10% of maxAge
+   */
+  refreshWindow?: number;
+  /** Cookie settings. */
+  cookie?: CookieOptions;
+  /**
+   * Request header that carries the session id for API and mobile clients (e.g. `x-session-id`).
+   * When set, it is read before the cookie, and the id is sent back in it when created or changed.
+   * @default undefined
+   */
+  header?: string;
+  /**
+   * Secret(s) for HMAC-SHA256 signing of the cookie/header value. The first signs, all verify
+   * (rotation). At least 16 characters each. @default undefined (unsigned ids)
+   */
+  secret?: string | readonly string[];
+  /** Custom id generator; its ids must match `ID_PATTERN`. @default 256-bit base64url */
+  genid?: () => string;
+  /** Maximum serialized session size in bytes (UTF-8 JSON). @default 1048576 (1 MiB) */
+  maxSize?: number;
+  /** Re-send the cookie, with Max-Age = maxAge, on every response of a live session. @default false */
+  rolling?: boolean;
+  /**
+   * Receives errors that are reported rather than thrown: corrupt stored data, background refresh
+   * failures. @default logs to console.error
+   */
+  onError?: (error: SessionError, context: ErrorContext) => void;
+}
+
+const cookieSchema = z.strictObject({
+  name: z.string().regex(TOKEN, 'must be a cookie-name token').default('sid'),
+  path: z.string().startsWith('/').default('/'),
+  domain: z.string().min(1).optional(),
+  httpOnly: z.boolean().default(true),
+  secure: z.union([z.boolean(), z.literal('auto')]).default(false),
+  sameSite: z.union([z.enum(['lax', 'strict', 'none']), z.literal(false)]).default('lax'),
+  partitioned: z.boolean().default(false),
+});
+
+const fn = <T>(what: string) =>
+  z.custom<T>((v) => typeof v === 'function', { message: `must be a function (${what})` });
+
+const optionsSchema = z
+  .strictObject({
+    storage: z
+      .custom<Storage>(
+        (v) =>
+          typeof v === 'object' &&
+          v !== null &&
+          ['load', 'save', 'touch', 'remove'].every(
+            (m) => typeof (v as Record<string, unknown>)[m] === 'function',
+          ),
+        { message: 'must implement the Storage interface (load, save, touch, remove)' },
+      )
+      .optional(),
+    maxAge: z.number().int().positive().default(86_400_000),
+    refreshWindow: z.number().int().nonnegative().optional(),
+    cookie: cookieSchema.default(cookieSchema.parse({})),
+    header: z.string().regex(TOKEN, 'must be a header-name token').optional(),
+    secret: z
+      .union([
+        z.string().min(16, 'must be at least 16 characters'),
+        z.array(z.string().min(16, 'must be at least 16 characters')).min(1, 'needs at least one secret'),
+      ])
+      .optional(),
+    genid: fn<() => string>('() => string').optional(),
+    maxSize: z.number().int().positive().default(1_048_576),
+    rolling: z.boolean().default(false),
+    onError: fn<(error: SessionError, context: ErrorContext) => void>('(error, context) => void').optional(),
+  })
+  .superRefine((o, ctx) => {
+    if (o.refreshWindow !== undefined && o.refreshWindow >= o.maxAge) {
+      ctx.addIssue({ code: 'custom', path: ['refreshWindow'], message: 'must be smaller than maxAge' });
+    }
+    if (o.cookie.sameSite === 'none' && o.cookie.secure === false) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['cookie', 'secure'],
+        message: 'sameSite "none" requires secure',
+      });
+    }
+  });
+
+/** Options after validation, with every default filled in. */
+export interface ResolvedOptions {
+  storage: Storage;
+  maxAge: number;
+  refreshWindow: number;
+  cookie: Required<Omit<CookieOptions, 'domain'>> & { domain: string | undefined };
+  header: string | undefined;
+  secrets: readonly string[];
+  genid: (() => string) | undefined;
+  maxSize: number;
+  rolling: boolean;
+  onError: (error: SessionError, context: ErrorContext) => void;
+}
+
+function defaultOnError(error: SessionError, context: ErrorContext): void {
+  console.error(`[kv-session] ${context.operation}${context.id ? ` (session ${context.id})` : ''}:`, error);
+}
+
+/** Formats zod issues as `path: message` lines. */
+export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
+  return issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`);
+}
+
+/** Validates options once; throws {@link ConfigError} listing every problem. */
+export function resolveOptions(options: SessionOptions = {}): ResolvedOptions {
+  const parsed = optionsSchema.safeParse(options);
+  if (!parsed.success) throw new ConfigError(formatIssues(parsed.error.issues));
+  const o = parsed.data;
+  const secret = o.secret;
+  return {
+    storage: o.storage ?? new StorageMemory(),
+    maxAge: o.maxAge,
+    refreshWindow: o.refreshWindow ?? Math.floor(o.maxAge / 10),
+    cookie: { ...o.cookie, domain: o.cookie.domain },
+    header: o.header?.toLowerCase(),
+    secrets: secret === undefined ? [] : typeof secret === 'string' ? [secret] : [...secret],
+    genid: o.genid,
+    maxSize: o.maxSize,
+    rolling: o.rolling,
+    onError: o.onError ?? defaultOnError,
+  };
+}

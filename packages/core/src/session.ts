@@ -1,0 +1,366 @@
+import { applyChangeSet, isEmptyChangeSet, serializeSession } from './change-set.js';
+import { sessionCookie } from './cookie.js';
+import {
+  CorruptDataError,
+  SessionDataError,
+  SessionError,
+  SessionTooLargeError,
+  StorageError,
+} from './errors.js';
+import { generateId, isValidId, redactId } from './id.js';
+import { assertJsonValue, byteLength, type JsonValue, type SessionData, setOwn } from './json.js';
+import type { ResolvedOptions } from './options.js';
+import { sign } from './signing.js';
+import type { ApplyOptions, ApplyResult, ChangeSet } from './storage.js';
+
+/** What the adapter must add to the response after {@link SessionManager.commit}. */
+export interface CommitResult {
+  /** A `Set-Cookie` header value to append, if any. */
+  setCookie: string | undefined;
+  /** Extra response headers (the id header in header mode), lower-case names. */
+  headers: Record<string, string>;
+}
+
+/** Where a session's id came from; made by the manager after validation. */
+export interface SessionInit {
+  /** A validated id from the request, or undefined. */
+  id?: string | undefined;
+  /** True when an older secret verified the id (the cookie is re-issued). */
+  rotated?: boolean;
+  /** Whether the request came over HTTPS, for `cookie.secure: 'auto'`. */
+  secure?: boolean;
+}
+
+/** @internal Called by the manager at the end of a request. */
+export const commitSession: unique symbol = Symbol('kv-session.commit');
+
+const EMPTY_SET: ReadonlySet<string> = new Set();
+
+function wrapStorageError(error: unknown, operation: string): SessionError {
+  if (error instanceof SessionError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new StorageError(`Session storage failed during ${operation}: ${message}`, { cause: error });
+}
+
+function entrySize(key: string, json: string): number {
+  return byteLength(JSON.stringify(key)) + 1 + byteLength(json);
+}
+
+/**
+ * One request's view of a session. Data methods are async because the first one loads the session
+ * from storage (once per request; a request that never touches the session makes no storage call).
+ * Writes change an in-memory copy and are recorded as a key-level change set that is saved
+ * atomically before the response is sent.
+ *
+ * Values are copied on `set` (through JSON), so what `get` returns equals what a later request will
+ * read. Objects returned by `get`/`data` belong to this request: mutating one changes nothing
+ * stored unless it is passed to `set` again.
+ */
+export class Session<Data extends SessionData = SessionData> {
+  readonly #o: ResolvedOptions;
+  readonly #incomingId: string | undefined;
+  readonly #rotated: boolean;
+  readonly #secure: boolean;
+  #id: string | undefined;
+  #loaded: boolean;
+  #loading: Promise<void> | undefined;
+  /** A stored record is known to exist under #id. */
+  #exists = false;
+  #data = new Map<string, JsonValue>();
+  /** Serialized size per key, computed on the first write only (reads never pay for it). */
+  #sizes: Map<string, number> | undefined;
+  #sizeSum = 0;
+  #removed = new Set<string>();
+  #changed = new Map<string, JsonValue>();
+  #version: unknown;
+  #expiresAt: number | undefined;
+  #destroyed = false;
+  #regenerated = false;
+
+  /** Use {@link SessionManager.session} rather than constructing sessions directly. */
+  constructor(options: ResolvedOptions, init: SessionInit = {}) {
+    this.#o = options;
+    this.#incomingId = init.id;
+    this.#id = init.id;
+    this.#rotated = init.rotated ?? false;
+    this.#secure = init.secure ?? false;
+    this.#loaded = init.id === undefined;
+  }
+
+  /**
+   * The session id. Until the first data access it is the id the request carried; if that id turns
+   * out not to exist, a fresh one replaces it (unknown ids are never adopted).
+   */
+  get id(): string {
+    this.#id ??= this.#generate();
+    return this.#id;
+  }
+
+  /** Reads one key. */
+  async get<K extends keyof Data & string>(key: K): Promise<Data[K] | undefined> {
+    await this.#load();
+    return this.#data.get(key) as Data[K] | undefined;
+  }
+
+  /** True when the key is set. */
+  async has(key: keyof Data & string): Promise<boolean> {
+    await this.#load();
+    return this.#data.has(key);
+  }
+
+  /** A copy of all data as a plain object (`{}` when there is none). */
+  async data(): Promise<Partial<Data>> {
+    await this.#load();
+    const out: SessionData = {};
+    for (const [k, v] of this.#data) setOwn(out, k, v);
+    return out as Partial<Data>;
+  }
+
+  /**
+   * Sets one key. Throws {@link SessionDataError} for values JSON cannot hold unchanged and
+   * {@link SessionTooLargeError} when the session would exceed `maxSize`; nothing changes then.
+   */
+  async set<K extends keyof Data & string>(key: K, value: Data[K]): Promise<void> {
+    await this.setMany({ [key]: value } as unknown as Partial<Data>);
+  }
+
+  /** Sets several keys at once; all or nothing. */
+  async setMany(values: Partial<Data>): Promise<void> {
+    if (typeof values !== 'object' || values === null || Array.isArray(values)) {
+      throw new SessionDataError('setMany() takes a plain object of key/value pairs', {
+        type: typeof values,
+      });
+    }
+    const entries: [string, string][] = [];
+    for (const key of Object.keys(values)) {
+      const value: unknown = (values as Record<string, unknown>)[key];
+      assertJsonValue(key, value);
+      entries.push([key, JSON.stringify(value)]);
+    }
+    await this.#load();
+    const sizes = this.#ensureSizes();
+    let sum = this.#sizeSum;
+    let count = sizes.size;
+    const seen = new Map<string, number>();
+    for (const [key, json] of entries) {
+      const old = seen.get(key) ?? sizes.get(key);
+      if (old === undefined) count++;
+      else sum -= old;
+      const size = entrySize(key, json);
+      seen.set(key, size);
+      sum += size;
+    }
+    const total = 2 + sum + Math.max(0, count - 1);
+    if (total > this.#o.maxSize) throw new SessionTooLargeError(total, this.#o.maxSize, entries[0]?.[0]);
+    for (const [key, json] of entries) {
+      const copy = JSON.parse(json) as JsonValue;
+      this.#data.set(key, copy);
+      this.#changed.set(key, copy);
+      this.#removed.delete(key);
+      sizes.set(key, seen.get(key)!);
+    }
+    this.#sizeSum = sum;
+  }
+
+  /** Removes keys. */
+  async remove(...keys: (keyof Data & string)[]): Promise<void> {
+    await this.#load();
+    for (const key of keys) {
+      this.#data.delete(key);
+      this.#changed.delete(key);
+      this.#removed.add(key);
+      const size = this.#sizes?.get(key);
+      if (size !== undefined) {
+        this.#sizeSum -= size;
+        this.#sizes!.delete(key);
+      }
+    }
+  }
+
+  /**
+   * Clears all data and deletes the stored record now. A later write in the same request starts a
+   * new session under a fresh id. The cookie is left alone (see {@link destroy}).
+   */
+  async removeAll(): Promise<void> {
+    if (this.#loading !== undefined) await this.#loading.catch(() => undefined);
+    const id = this.#exists || !this.#loaded ? this.#id : undefined;
+    if (id !== undefined) {
+      try {
+        await this.#o.storage.remove(id);
+      } catch (error) {
+        throw wrapStorageError(error, 'remove');
+      }
+    }
+    this.#reset();
+  }
+
+  /** Like {@link removeAll}, and the response expires the cookie (unless a new session is written). */
+  async destroy(): Promise<void> {
+    await this.removeAll();
+    this.#destroyed = true;
+  }
+
+  /**
+   * Moves the data to a new id and deletes the old record (session fixation protection: call it on
+   * login). The new cookie is sent with the response.
+   */
+  async regenerate(): Promise<void> {
+    await this.#load();
+    const oldId = this.#exists ? this.#id : undefined;
+    const newId = this.#generate();
+    if (this.#exists || this.#data.size > 0) {
+      const set = new Map(this.#data);
+      await this.#apply(
+        newId,
+        { clear: true, remove: EMPTY_SET, set },
+        { mode: 'create', maxSize: this.#o.maxSize },
+      );
+      if (oldId !== undefined) {
+        try {
+          await this.#o.storage.remove(oldId);
+        } catch (error) {
+          throw wrapStorageError(error, 'remove');
+        }
+      }
+      this.#exists = true;
+      this.#version = undefined;
+      this.#expiresAt = Date.now() + this.#o.maxAge;
+      this.#removed = new Set();
+      this.#changed = new Map();
+    }
+    this.#id = newId;
+    this.#regenerated = true;
+  }
+
+  #generate(): string {
+    const genid = this.#o.genid;
+    if (genid === undefined) return generateId();
+    const id = genid();
+    if (!isValidId(id)) {
+      throw new SessionError(
+        `genid() returned an id that does not match ID_PATTERN (22-256 characters of A-Z a-z 0-9 _ -)`,
+        { code: 'CONFIG_INVALID' },
+      );
+    }
+    return id;
+  }
+
+  #reset(): void {
+    this.#id = undefined;
+    this.#exists = false;
+    this.#loaded = true;
+    this.#loading = undefined;
+    this.#data = new Map();
+    this.#sizes = undefined;
+    this.#sizeSum = 0;
+    this.#removed = new Set();
+    this.#changed = new Map();
+    this.#version = undefined;
+    this.#expiresAt = undefined;
+  }
+
+  #ensureSizes(): Map<string, number> {
+    if (this.#sizes === undefined) {
+      const sizes = new Map<string, number>();
+      let sum = 0;
+      for (const [key, value] of this.#data) {
+        const size = entrySize(key, JSON.stringify(value));
+        sizes.set(key, size);
+        sum += size;
+      }
+      this.#sizes = sizes;
+      this.#sizeSum = sum;
+    }
+    return this.#sizes;
+  }
+
+  async #load(): Promise<void> {
+    if (this.#loaded) return;
+    this.#loading ??= this.#doLoad();
+    try {
+      await this.#loading;
+    } catch (error) {
+      this.#loading = undefined;
+      throw error;
+    }
+  }
+
+  async #doLoad(): Promise<void> {
+    const id = this.#id!;
+    try {
+      const stored = await this.#o.storage.load(id, this.#o.maxAge);
+      if (stored === undefined) {
+        this.#id = undefined;
+      } else {
+        this.#data = new Map(Object.entries(stored.data));
+        this.#exists = true;
+        this.#version = stored.version;
+        this.#expiresAt = stored.expiresAt;
+      }
+    } catch (error) {
+      if (!(error instanceof CorruptDataError)) throw wrapStorageError(error, 'load');
+      // Reported, then read as empty; the next save replaces exactly the corrupt value.
+      this.#o.onError(error, { id: redactId(id), operation: 'load' });
+      this.#exists = true;
+      this.#version = error.version;
+    }
+    this.#loaded = true;
+  }
+
+  async #apply(id: string, changes: ChangeSet, options: ApplyOptions): Promise<ApplyResult> {
+    const storage = this.#o.storage;
+    const maxAge = this.#o.maxAge;
+    try {
+      if (storage.apply !== undefined) return await storage.apply(id, changes, maxAge, options);
+      // Fallback for storages without an atomic operation: load, merge, save. Can lose concurrent writes.
+      const current = options.mode === 'update' ? await storage.load(id, maxAge) : undefined;
+      if (current === undefined && options.mode === 'update') return { existed: false, written: false };
+      const merged = applyChangeSet(current?.data, changes);
+      serializeSession(merged, options.maxSize);
+      await storage.save(id, merged, maxAge);
+      return { existed: current !== undefined, written: true };
+    } catch (error) {
+      throw wrapStorageError(error, 'save');
+    }
+  }
+
+  /** @internal Saves or refreshes the session and says what the response must carry. */
+  async [commitSession](): Promise<CommitResult> {
+    const o = this.#o;
+    let written = false;
+    const changes: ChangeSet = { clear: false, remove: this.#removed, set: this.#changed };
+    if (!isEmptyChangeSet(changes)) {
+      const id = this.id;
+      const options: ApplyOptions = { mode: this.#exists ? 'update' : 'create', maxSize: o.maxSize };
+      if (this.#version !== undefined) options.version = this.#version;
+      const result = await this.#apply(id, changes, options);
+      written = result.written;
+      // Not written in update mode: another request removed the session; it stays removed.
+      this.#exists = written;
+      this.#removed = new Set();
+      this.#changed = new Map();
+    } else if (this.#loaded && this.#exists && this.#id !== undefined) {
+      const expiresAt = this.#expiresAt;
+      if (expiresAt === undefined || expiresAt - Date.now() < o.maxAge - o.refreshWindow) {
+        try {
+          await o.storage.touch(this.#id, o.maxAge);
+        } catch (error) {
+          throw wrapStorageError(error, 'touch');
+        }
+      }
+    }
+
+    const live = this.#exists && this.#id !== undefined;
+    const idIssued = live && (this.#regenerated || (written && this.#id !== this.#incomingId));
+    const send = live && (idIssued || o.rolling || (this.#rotated && this.#id === this.#incomingId));
+    const secure = o.cookie.secure === 'auto' ? this.#secure : o.cookie.secure;
+    const headers: Record<string, string> = {};
+    if (!send) {
+      const clear = this.#destroyed && this.#incomingId !== undefined;
+      return { setCookie: clear ? sessionCookie(o.cookie, undefined, secure) : undefined, headers };
+    }
+    const value = o.secrets.length > 0 ? sign(this.#id!, o.secrets[0]!) : this.#id!;
+    if (o.header !== undefined && (idIssued || this.#rotated)) headers[o.header] = value;
+    return { setCookie: sessionCookie(o.cookie, value, secure, o.rolling ? o.maxAge : undefined), headers };
+  }
+}

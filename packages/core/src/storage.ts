@@ -1,0 +1,84 @@
+import type { JsonValue, SessionData } from './json.js';
+
+/** A session as a storage returns it from {@link Storage.load}. */
+export interface StoredSession {
+  /** The session data; a fresh object the caller may keep (never shared with another request). */
+  data: SessionData;
+  /**
+   * Opaque token of the stored version (for example the raw stored string), handed back to
+   * {@link Storage.apply} so that the storage can compare-and-set without reading again.
+   */
+  version?: unknown;
+  /**
+   * When the record expires, in epoch milliseconds, if known. A storage that refreshed the expiry
+   * while loading reports `now + maxAgeMs`, and core then skips {@link Storage.touch}.
+   */
+  expiresAt?: number;
+}
+
+/**
+ * A key-level change set: what one request did to a session. Applied in this order: `clear`
+ * (drop every key), then `remove`, then `set`.
+ */
+export interface ChangeSet {
+  /** Drop every stored key first. */
+  readonly clear: boolean;
+  /** Keys removed. */
+  readonly remove: ReadonlySet<string>;
+  /** Keys set, with their new values (already validated as JSON values). */
+  readonly set: ReadonlyMap<string, JsonValue>;
+}
+
+/** How {@link Storage.apply} may treat a missing record. */
+export interface ApplyOptions {
+  /**
+   * `'create'`: the id was just generated; create the record (merging into one if it exists).
+   * `'update'`: apply only if the record still exists; a record removed meanwhile stays removed.
+   */
+  mode: 'create' | 'update';
+  /** The `version` from {@link StoredSession}, when this request loaded the session. */
+  version?: unknown;
+  /**
+   * Limit in bytes of the serialized result (UTF-8 JSON). Over it, throw `SessionTooLargeError`
+   * and write nothing.
+   */
+  maxSize: number;
+}
+
+/** What {@link Storage.apply} did. */
+export interface ApplyResult {
+  /** Whether the record existed before the change set was applied. */
+  existed: boolean;
+  /** Whether anything was written (false when mode is `'update'` and the record was gone). */
+  written: boolean;
+}
+
+/**
+ * Where sessions live. Small and promise-only; every duration is in milliseconds. Run
+ * `@kv-session/test-suite` against an implementation to check it.
+ *
+ * Errors: throw `StorageUnavailableError` when the backend cannot be reached (adapters answer 503),
+ * `CorruptDataError` from `load` when a stored value cannot be decoded; anything else is wrapped in
+ * `StorageError` by core.
+ */
+export interface Storage {
+  /**
+   * Reads a session. Resolves `undefined` when there is none or it has expired. May refresh the
+   * expiry to `maxAgeMs` in the same operation (then report `expiresAt`).
+   */
+  load(id: string, maxAgeMs: number): Promise<StoredSession | undefined>;
+  /** Replaces the whole session and sets it to expire `maxAgeMs` milliseconds from now. */
+  save(id: string, data: SessionData, maxAgeMs: number): Promise<void>;
+  /** Extends an existing session to expire `maxAgeMs` milliseconds from now; no-op when missing. */
+  touch(id: string, maxAgeMs: number): Promise<void>;
+  /** Deletes a session; no-op when missing. */
+  remove(id: string): Promise<void>;
+  /**
+   * Applies a change set atomically, so that concurrent requests changing different keys of one
+   * session all keep their changes, and sets the expiry to `maxAgeMs`. Optional: without it, core
+   * falls back to `load`, merge, `save`, which can lose concurrent writes.
+   */
+  apply?(id: string, changes: ChangeSet, maxAgeMs: number, options: ApplyOptions): Promise<ApplyResult>;
+  /** Releases resources (timers, pending refreshes). Optional. */
+  close?(): Promise<void>;
+}
