@@ -1,0 +1,376 @@
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { applyChangeSet, serializeSession } from './change-set.js';
+import { ConfigError, CorruptDataError, StorageError } from './errors.js';
+import { isValidId, redactId } from './id.js';
+import type { SessionData } from './json.js';
+import type { ApplyOptions, ApplyResult, ChangeSet, Storage, StoredSession } from './storage.js';
+
+/** Options of {@link StorageFile}. */
+export interface StorageFileOptions {
+  /** Directory holding one file per session; created with mode 0700 when missing. */
+  dir: string;
+  /**
+   * 32-byte key(s) for AES-256-GCM. When given, files are encrypted and authenticated (a fresh
+   * random 12-byte IV per write, the session id as associated data). With several keys the first
+   * encrypts and all decrypt (rotation). @default undefined (plain JSON files)
+   */
+  encryptionKey?: Uint8Array | readonly Uint8Array[];
+  /**
+   * Milliseconds between background sweeps of expired files (an unref'd timer); 0 disables them
+   * (call {@link StorageFile.sweep} yourself). @default 60000
+   */
+  sweepInterval?: number;
+  /**
+   * fsync each file before it replaces the old one, so that a write survives a machine crash, not
+   * only a process restart. Costs a disk flush per save. @default false
+   */
+  fsync?: boolean;
+  /** Receives errors of background sweeps (they have no caller to throw to). @default console.error */
+  onError?: (error: unknown) => void;
+  /** Clock in epoch milliseconds, for tests. @default Date.now */
+  now?: () => number;
+}
+
+/** What a session file holds (as JSON, encrypted or not). */
+interface Envelope {
+  /** Epoch milliseconds. */
+  expiresAt: number;
+  data: SessionData;
+}
+
+const SUFFIX = '.session';
+const TMP_SUFFIX = '.tmp';
+/** Leading bytes of an encrypted file; a plain file starts with `{`. */
+const MAGIC = Buffer.from('KVE1');
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+/** Temporary files older than this are leftovers of a crash; sweeps remove them. */
+const STALE_TMP_MS = 3_600_000;
+
+function isNodeError(error: unknown, code: string): boolean {
+  return error instanceof Error && (error as NodeJS.ErrnoException).code === code;
+}
+
+function corruptVersion(raw: Buffer): string {
+  return `sha256:${createHash('sha256').update(raw).digest('hex')}`;
+}
+
+/**
+ * Sessions as files, one per session in a directory: the single-node default that survives a
+ * restart. Writes go to a temporary file in the same directory that then replaces the old one
+ * (`rename`), so a reader sees the old or the new session, never half of one. Files have mode 0600.
+ * Change sets of concurrent requests in this process are applied one after another per session, so
+ * none is lost; several processes sharing one directory never corrupt a file but may lose one of two
+ * simultaneous changes (use Redis for that). Each file records its expiry; expired files read as
+ * missing and are deleted by a periodic sweep.
+ */
+export class StorageFile implements Storage {
+  /** The absolute directory. */
+  readonly dir: string;
+  readonly #keys: readonly Buffer[];
+  readonly #fsync: boolean;
+  readonly #now: () => number;
+  readonly #onError: (error: unknown) => void;
+  readonly #locks = new Map<string, Promise<void>>();
+  #timer: NodeJS.Timeout | undefined;
+  #sweeping: Promise<number> | undefined;
+
+  constructor(options: StorageFileOptions) {
+    const issues: string[] = [];
+    if (typeof options?.dir !== 'string' || options.dir === '') issues.push('dir: expected a directory path');
+    const rawKeys = options?.encryptionKey;
+    const keys = rawKeys === undefined ? [] : rawKeys instanceof Uint8Array ? [rawKeys] : [...rawKeys];
+    if (rawKeys !== undefined && keys.length === 0) issues.push('encryptionKey: needs at least one key');
+    keys.forEach((key, i) => {
+      if (!(key instanceof Uint8Array) || key.byteLength !== 32) {
+        issues.push(
+          `encryptionKey${keys.length > 1 ? `[${i}]` : ''}: expected 32 bytes (a Buffer or Uint8Array)`,
+        );
+      }
+    });
+    const interval = options?.sweepInterval ?? 60_000;
+    if (!Number.isInteger(interval) || interval < 0) {
+      issues.push(`sweepInterval: expected a non-negative integer, got ${String(interval)}`);
+    }
+    if (issues.length > 0) throw new ConfigError(issues, 'StorageFile options');
+
+    this.dir = resolve(options.dir);
+    this.#keys = keys.map((k) => Buffer.from(k));
+    this.#fsync = options.fsync ?? false;
+    this.#now = options.now ?? Date.now;
+    this.#onError = options.onError ?? ((error) => console.error('[kv-session] StorageFile sweep:', error));
+    // Once, at construction: a directory that cannot be created is a configuration problem.
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    if (interval > 0) {
+      this.#timer = setInterval(() => {
+        this.sweep().catch(this.#onError);
+      }, interval);
+      this.#timer.unref();
+    }
+  }
+
+  #path(id: string): string {
+    // The id format (URL-safe base64 characters only) is what keeps the path inside `dir`.
+    if (!isValidId(id)) throw new StorageError('StorageFile: refusing a malformed session id');
+    return join(this.dir, id + SUFFIX);
+  }
+
+  /** Runs `fn` after every earlier locked operation on `id` in this process has finished. */
+  async #locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.#locks.get(id) ?? Promise.resolve();
+    let release!: () => void;
+    const done = new Promise<void>((r) => {
+      release = r;
+    });
+    const tail = previous.then(() => done);
+    this.#locks.set(id, tail);
+    await previous;
+    try {
+      return await fn();
+    } finally {
+      release();
+      if (this.#locks.get(id) === tail) this.#locks.delete(id);
+    }
+  }
+
+  #encode(id: string, envelope: Envelope, json?: string): Buffer {
+    const text = `{"expiresAt":${envelope.expiresAt},"data":${json ?? JSON.stringify(envelope.data)}}`;
+    const key = this.#keys[0];
+    if (key === undefined) return Buffer.from(text, 'utf8');
+    const iv = randomBytes(IV_BYTES);
+    const cipher = createCipheriv('aes-256-gcm', key, iv);
+    cipher.setAAD(Buffer.from(id, 'utf8'));
+    const body = Buffer.concat([cipher.update(text, 'utf8'), cipher.final()]);
+    return Buffer.concat([MAGIC, iv, cipher.getAuthTag(), body]);
+  }
+
+  #decrypt(id: string, raw: Buffer): string | undefined {
+    if (raw.length < MAGIC.length + IV_BYTES + TAG_BYTES || !raw.subarray(0, MAGIC.length).equals(MAGIC)) {
+      return undefined;
+    }
+    const iv = raw.subarray(MAGIC.length, MAGIC.length + IV_BYTES);
+    const tag = raw.subarray(MAGIC.length + IV_BYTES, MAGIC.length + IV_BYTES + TAG_BYTES);
+    const body = raw.subarray(MAGIC.length + IV_BYTES + TAG_BYTES);
+    for (const key of this.#keys) {
+      try {
+        const decipher = createDecipheriv('aes-256-gcm', key, iv);
+        decipher.setAAD(Buffer.from(id, 'utf8'));
+        decipher.setAuthTag(tag);
+        return Buffer.concat([decipher.update(body), decipher.final()]).toString('utf8');
+      } catch {
+        // wrong key or tampered file: try the next key
+      }
+    }
+    return undefined;
+  }
+
+  /** Decodes a file; throws {@link CorruptDataError} (with a version) when it cannot. */
+  #decode(id: string, raw: Buffer): Envelope {
+    const fail = (why: string): never => {
+      throw new CorruptDataError(`StorageFile: session file of ${redactId(id)} ${why}`, {
+        version: corruptVersion(raw),
+      });
+    };
+    let text: string;
+    if (this.#keys.length > 0) {
+      const plain = this.#decrypt(id, raw);
+      if (plain === undefined)
+        return fail('cannot be decrypted and authenticated with the configured key(s)');
+      text = plain;
+    } else {
+      if (raw.subarray(0, MAGIC.length).equals(MAGIC))
+        return fail('is encrypted but no encryptionKey is set');
+      text = raw.toString('utf8');
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      return fail('is not valid JSON');
+    }
+    const envelope = parsed as Partial<Envelope> | null;
+    if (
+      typeof envelope !== 'object' ||
+      envelope === null ||
+      typeof envelope.expiresAt !== 'number' ||
+      typeof envelope.data !== 'object' ||
+      envelope.data === null ||
+      Array.isArray(envelope.data)
+    ) {
+      return fail('does not hold {"expiresAt": number, "data": object}');
+    }
+    return envelope as Envelope;
+  }
+
+  async #read(id: string): Promise<Buffer | undefined> {
+    try {
+      return await readFile(this.#path(id));
+    } catch (error) {
+      if (isNodeError(error, 'ENOENT')) return undefined;
+      throw error;
+    }
+  }
+
+  /** The live envelope, `undefined` when missing or expired; `'corrupt'` when undecodable. */
+  async #current(id: string): Promise<Envelope | 'corrupt' | undefined> {
+    const raw = await this.#read(id);
+    if (raw === undefined) return undefined;
+    let envelope: Envelope;
+    try {
+      envelope = this.#decode(id, raw);
+    } catch (error) {
+      if (error instanceof CorruptDataError) return 'corrupt';
+      throw error;
+    }
+    return envelope.expiresAt <= this.#now() ? undefined : envelope;
+  }
+
+  /** Writes atomically: a temporary file in the same directory, then rename over the old one. */
+  async #write(id: string, content: Buffer, expiresAt: number): Promise<void> {
+    const target = this.#path(id);
+    const tmp = join(this.dir, `.${id}.${randomBytes(6).toString('hex')}${TMP_SUFFIX}`);
+    let handle: Awaited<ReturnType<typeof open>>;
+    try {
+      handle = await open(tmp, 'wx', 0o600);
+    } catch (error) {
+      if (!isNodeError(error, 'ENOENT')) throw error;
+      // The directory was removed (a tmp cleaner, an operator): recreate it once.
+      await mkdir(this.dir, { recursive: true, mode: 0o700 });
+      handle = await open(tmp, 'wx', 0o600);
+    }
+    try {
+      try {
+        await handle.writeFile(content);
+        // The modification time carries the expiry too, so a sweep can skip live files with a stat.
+        await handle.utimes(new Date(), new Date(expiresAt));
+        if (this.#fsync) await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(tmp, target);
+    } catch (error) {
+      await unlink(tmp).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async load(id: string): Promise<StoredSession | undefined> {
+    const raw = await this.#read(id);
+    if (raw === undefined) return undefined;
+    const envelope = this.#decode(id, raw);
+    if (envelope.expiresAt <= this.#now()) return undefined;
+    // The real expiry: core touches only when it has fallen behind by more than refreshWindow.
+    return { data: envelope.data, expiresAt: envelope.expiresAt };
+  }
+
+  async save(id: string, data: SessionData, maxAgeMs: number): Promise<void> {
+    this.#path(id);
+    await this.#locked(id, async () => {
+      const expiresAt = this.#now() + maxAgeMs;
+      await this.#write(id, this.#encode(id, { expiresAt, data }), expiresAt);
+    });
+  }
+
+  async touch(id: string, maxAgeMs: number): Promise<void> {
+    this.#path(id);
+    await this.#locked(id, async () => {
+      const current = await this.#current(id);
+      if (current === undefined || current === 'corrupt') return;
+      const expiresAt = this.#now() + maxAgeMs;
+      await this.#write(id, this.#encode(id, { expiresAt, data: current.data }), expiresAt);
+    });
+  }
+
+  async remove(id: string): Promise<void> {
+    const path = this.#path(id);
+    await this.#locked(id, async () => {
+      await unlink(path).catch((error: unknown) => {
+        if (!isNodeError(error, 'ENOENT')) throw error;
+      });
+    });
+  }
+
+  async apply(id: string, changes: ChangeSet, maxAgeMs: number, options: ApplyOptions): Promise<ApplyResult> {
+    this.#path(id);
+    // Read, merge and write under the per-id lock: a concurrent apply waits and merges into our result.
+    return this.#locked(id, async () => {
+      const current = await this.#current(id);
+      if (current === undefined && options.mode === 'update') return { existed: false, written: false };
+      // A corrupt file read as empty for the request that loaded it; its change set replaces it.
+      const base = current === undefined || current === 'corrupt' ? undefined : current.data;
+      const data = applyChangeSet(base, changes);
+      const json = serializeSession(data, options.maxSize);
+      const expiresAt = this.#now() + maxAgeMs;
+      await this.#write(id, this.#encode(id, { expiresAt, data }, json), expiresAt);
+      return { existed: current !== undefined, written: true };
+    });
+  }
+
+  /**
+   * Deletes expired session files (and temporary files left by a crash). Runs periodically by
+   * itself unless `sweepInterval` is 0. Resolves the number of session files deleted.
+   */
+  sweep(): Promise<number> {
+    this.#sweeping ??= this.#sweep().finally(() => {
+      this.#sweeping = undefined;
+    });
+    return this.#sweeping;
+  }
+
+  async #sweep(): Promise<number> {
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch (error) {
+      if (isNodeError(error, 'ENOENT')) return 0;
+      throw error;
+    }
+    let removed = 0;
+    for (const name of names) {
+      const path = join(this.dir, name);
+      if (name.startsWith('.') && name.endsWith(TMP_SUFFIX)) {
+        const info = await stat(path).catch(() => undefined);
+        if (info !== undefined && info.ctimeMs < Date.now() - STALE_TMP_MS)
+          await unlink(path).catch(() => undefined);
+        continue;
+      }
+      if (!name.endsWith(SUFFIX)) continue;
+      const id = name.slice(0, -SUFFIX.length);
+      if (!isValidId(id)) continue;
+      const info = await stat(path).catch(() => undefined);
+      // The mtime is only a hint (an editor resets it); the file's own expiresAt decides.
+      if (info === undefined || info.mtimeMs > this.#now()) continue;
+      const deleted = await this.#locked(id, async () => {
+        const raw = await this.#read(id);
+        if (raw === undefined) return false;
+        let expiresAt: number;
+        try {
+          expiresAt = this.#decode(id, raw).expiresAt;
+        } catch (error) {
+          if (!(error instanceof CorruptDataError)) throw error;
+          // Left for a request to report and replace, unless nobody came for an hour past the hint
+          // (for example files written under an encryption key that was since dropped).
+          if (info.mtimeMs > this.#now() - STALE_TMP_MS) return false;
+          await unlink(path).catch(() => undefined);
+          return true;
+        }
+        if (expiresAt > this.#now()) return false;
+        await unlink(path).catch(() => undefined);
+        return true;
+      });
+      if (deleted) removed++;
+    }
+    return removed;
+  }
+
+  /** Stops the background sweep and waits for pending writes. Files stay on disk. */
+  async close(): Promise<void> {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+    await Promise.all([...this.#locks.values()]);
+    await this.#sweeping?.catch(() => undefined);
+  }
+}
