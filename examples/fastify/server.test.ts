@@ -1,0 +1,3 @@
+import { describeReferenceScenario } from '../shared/scenario.js';
+
+describeReferenceScenario('fastify');

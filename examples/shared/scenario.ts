@@ -1,0 +1,132 @@
+// The reference scenario of docs/getting-started.md, driven over HTTP against the real example
+// process of one framework, with a private redis-server.
+import { freePort, type RedisServer, startRedis } from '@kv-session/testing';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { assertBuilt, type Framework, sleep, startExample, Visitor } from './harness.js';
+
+const unixNow = () => Math.floor(Date.now() / 1000);
+
+/** Registers the scenario tests for `examples/<framework>/server.js`. */
+export function describeReferenceScenario(framework: Framework): void {
+  describe(`${framework} example (node examples/${framework}/server.js)`, () => {
+    let redis: RedisServer;
+
+    beforeAll(async () => {
+      assertBuilt();
+      redis = await startRedis();
+    });
+    afterAll(async () => {
+      await redis?.stop();
+    });
+
+    /** The one Redis key of the visitor's session, checked to end with the cookie's id. */
+    async function sessionKey(visitor: Visitor): Promise<string> {
+      const keys = (await redis.cli('KEYS', '*')).split('\n').filter((k) => k !== '');
+      expect(keys).toHaveLength(1);
+      const key = keys[0]!;
+      expect(visitor.id).toBeDefined();
+      expect(key.endsWith(visitor.id!)).toBe(true);
+      return key;
+    }
+
+    it('stores /set in Redis, restores it after a restart, sees a redis-cli edit, and /del clears it', async () => {
+      await redis.cli('FLUSHALL');
+      let server = await startExample(framework, { REDIS_URL: redis.url });
+      expect(server.output()).toContain(`sessions in Redis at ${redis.url}`);
+      const visitor = new Visitor();
+
+      // A visitor who only reads gets no cookie and creates no key.
+      const empty = await visitor.get(server.baseUrl, '/get');
+      expect(empty.status).toBe(200);
+      expect(JSON.parse(empty.body)).toEqual({});
+      expect(empty.setCookie).toEqual([]);
+      expect(await redis.cli('DBSIZE')).toBe('0');
+
+      const before = unixNow();
+      const set = await visitor.get(server.baseUrl, '/set');
+      const after = unixNow();
+      expect(set.status).toBe(200);
+      expect(set.body).toBe('ok');
+      expect(set.setCookie).toHaveLength(1);
+      expect(set.setCookie[0]).toMatch(/^sid=[^;]+;/);
+      expect(set.setCookie[0]).toMatch(/; HttpOnly/i);
+      expect(set.setCookie[0]).toMatch(/; SameSite=Lax/i);
+
+      const got = await visitor.get(server.baseUrl, '/get');
+      const { time } = JSON.parse(got.body) as { time: number };
+      expect(time).toBeGreaterThanOrEqual(before);
+      expect(time).toBeLessThanOrEqual(after);
+
+      // The stored value is the plain JSON object, with an expiry of at most SESSION_MAX_AGE (60 s).
+      const key = await sessionKey(visitor);
+      expect(JSON.parse(await redis.cli('GET', key))).toEqual({ time });
+      const pttl = Number(await redis.cli('PTTL', key));
+      expect(pttl).toBeGreaterThan(0);
+      expect(pttl).toBeLessThanOrEqual(60_000);
+
+      // SIGTERM closes the server and the Redis client; the process exits by itself with 0.
+      expect(await server.stop('SIGTERM')).toBe(0);
+      expect(server.output()).toContain('closed');
+
+      server = await startExample(framework, { REDIS_URL: redis.url });
+      const restored = await visitor.get(server.baseUrl, '/get');
+      expect(JSON.parse(restored.body)).toEqual({ time });
+
+      // An operator's edit in Redis is what the next request sees.
+      expect(await redis.cli('SET', key, '{"time":1}', 'KEEPTTL')).toBe('OK');
+      const edited = await visitor.get(server.baseUrl, '/get');
+      expect(JSON.parse(edited.body)).toEqual({ time: 1 });
+
+      const del = await visitor.get(server.baseUrl, '/del');
+      expect(del.status).toBe(200);
+      expect(del.body).toBe('ok');
+      const cleared = await visitor.get(server.baseUrl, '/get');
+      expect(JSON.parse(cleared.body)).toEqual({});
+      expect(await redis.cli('EXISTS', key)).toBe('0');
+
+      // Ctrl-C works the same way.
+      expect(await server.stop('SIGINT')).toBe(0);
+    });
+
+    it('with SESSION_MAX_AGE=2, an idle session is gone after 3 s: /get is {} and the key is deleted', async () => {
+      await redis.cli('FLUSHALL');
+      const server = await startExample(framework, { REDIS_URL: redis.url, SESSION_MAX_AGE: '2' });
+      expect(server.output()).toContain('max age 2 s');
+      const visitor = new Visitor();
+      expect((await visitor.get(server.baseUrl, '/set')).body).toBe('ok');
+      const key = await sessionKey(visitor);
+      const pttl = Number(await redis.cli('PTTL', key));
+      expect(pttl).toBeGreaterThan(0);
+      expect(pttl).toBeLessThanOrEqual(2_000);
+
+      await sleep(3_000);
+      expect(await redis.cli('EXISTS', key)).toBe('0');
+      const got = await visitor.get(server.baseUrl, '/get');
+      expect(JSON.parse(got.body)).toEqual({});
+      expect(await redis.cli('DBSIZE')).toBe('0');
+      expect(await server.stop()).toBe(0);
+    });
+
+    it('with Redis unreachable, starts on StorageMemory, says so, and serves the scenario from memory', async () => {
+      const closedPort = await freePort();
+      const server = await startExample(framework, { REDIS_URL: `redis://127.0.0.1:${closedPort}` });
+      expect(server.output()).toContain(
+        'sessions in process memory (StorageMemory; they will NOT survive a restart)',
+      );
+      // The warning goes to stderr, which may arrive after the stdout line above.
+      await vi.waitFor(() => {
+        expect(server.output()).toContain(`WARNING: Redis at redis://127.0.0.1:${closedPort} is unreachable`);
+        expect(server.output()).toContain('falling back to StorageMemory');
+      });
+
+      const visitor = new Visitor();
+      const before = unixNow();
+      expect((await visitor.get(server.baseUrl, '/set')).body).toBe('ok');
+      const { time } = JSON.parse((await visitor.get(server.baseUrl, '/get')).body) as { time: number };
+      expect(time).toBeGreaterThanOrEqual(before);
+      expect((await visitor.get(server.baseUrl, '/del')).body).toBe('ok');
+      expect(JSON.parse((await visitor.get(server.baseUrl, '/get')).body)).toEqual({});
+      expect(await server.stop()).toBe(0);
+    });
+  });
+}

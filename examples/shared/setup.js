@@ -1,0 +1,136 @@
+// What the three reference examples share: configuration from the environment, the storage
+// (Redis, or process memory when Redis cannot be reached), and a clean shutdown on SIGTERM/SIGINT.
+import { StorageMemory } from '@kv-session/core';
+import { StorageRedisKV } from '@kv-session/redis';
+import { createClient } from 'redis';
+
+/** How long start-up waits for Redis before falling back to memory. */
+const CONNECT_TIMEOUT_MS = 2_000;
+
+/**
+ * Reads `PORT` (default 8199), `REDIS_URL` (default redis://127.0.0.1:6379) and `SESSION_MAX_AGE`
+ * in seconds (default 60). Exits with a message when a value is not usable.
+ */
+export function readConfig(env = process.env) {
+  const port = integer(env.PORT, 8199, 'PORT', 0, 65_535);
+  const maxAgeSeconds = integer(env.SESSION_MAX_AGE, 60, 'SESSION_MAX_AGE', 1, 365 * 86_400);
+  const redisUrl =
+    env.REDIS_URL === undefined || env.REDIS_URL === '' ? 'redis://127.0.0.1:6379' : env.REDIS_URL;
+  return { port, redisUrl, maxAgeSeconds, maxAgeMs: maxAgeSeconds * 1000 };
+}
+
+function integer(raw, fallback, name, min, max) {
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    console.error(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+    process.exit(2);
+  }
+  return value;
+}
+
+/** The URL with any password replaced, for log lines. */
+function redact(url) {
+  try {
+    const u = new URL(url);
+    if (u.password !== '') u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparsable REDIS_URL)';
+  }
+}
+
+/**
+ * Connects to Redis and returns `{ storage, description, close }`. Start-up does not retry: when
+ * the first connection fails (refused, or no answer within CONNECT_TIMEOUT_MS), the example runs on
+ * StorageMemory and says so. Once connected, the client reconnects on its own if Redis goes away
+ * later, and session requests fail with 503 meanwhile instead of hanging.
+ */
+export async function createStorage(config) {
+  let connected = false;
+  const client = createClient({
+    url: config.redisUrl,
+    socket: {
+      connectTimeout: CONNECT_TIMEOUT_MS,
+      // false = give up; used for the first connection only.
+      reconnectStrategy: (retries) => (connected ? Math.min(50 * 2 ** retries, 2_000) : false),
+    },
+  });
+  // Without a listener, a connection error event would crash the process.
+  let lastError = '';
+  client.on('error', (error) => {
+    const message = error instanceof Error ? error.message || error.name : String(error);
+    if (connected && message !== lastError) console.error(`Redis error: ${message}`);
+    lastError = message;
+  });
+
+  try {
+    await client.connect();
+    connected = true;
+  } catch (error) {
+    const reason = error instanceof Error ? error.message || error.name : String(error);
+    console.warn(
+      [
+        `WARNING: Redis at ${redact(config.redisUrl)} is unreachable (${reason}).`,
+        'WARNING: falling back to StorageMemory: sessions live in this process only and will NOT survive a restart.',
+      ].join('\n'),
+    );
+    const storage = new StorageMemory();
+    return {
+      storage,
+      description: 'in process memory (StorageMemory; they will NOT survive a restart)',
+      close: () => storage.close(),
+    };
+  }
+
+  const storage = new StorageRedisKV({ client });
+  return {
+    storage,
+    description: `in Redis at ${redact(config.redisUrl)}`,
+    async close() {
+      // Flush pending expiry refreshes first, then let the client finish its queue and disconnect.
+      await storage.close?.();
+      if (client.isOpen) await client.close();
+    },
+  };
+}
+
+/**
+ * Runs `close` once on SIGTERM or SIGINT, then lets the process exit. A second signal, or a close
+ * that takes longer than 5 s, exits at once.
+ */
+export function closeOnSignals(close) {
+  let closing = false;
+  const onSignal = (signal) => {
+    if (closing) process.exit(1);
+    closing = true;
+    console.log(`${signal} received, closing`);
+    setTimeout(() => {
+      console.error('close took longer than 5 s, exiting');
+      process.exit(1);
+    }, 5_000).unref();
+    close().then(
+      () => {
+        console.log('closed');
+        process.exitCode = 0;
+      },
+      (error) => {
+        console.error('error while closing:', error);
+        process.exitCode = 1;
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+/** Prints where the example listens and where sessions live, in one write. */
+export function announce(framework, port, config, storage) {
+  console.log(
+    [
+      `kv-session ${framework} example listening on http://127.0.0.1:${port}`,
+      `  sessions ${storage.description}, max age ${config.maxAgeSeconds} s`,
+      '  try: /set  /get  /del',
+    ].join('\n'),
+  );
+}
