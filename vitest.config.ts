@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
-const pkgs = ['core', 'redis', 'express', 'fastify', 'koa', 'test-suite', 'testing'];
+const pkgs = ['core', 'redis', 'express', 'fastify', 'koa', 'fetch', 'hono', 'node', 'test-suite', 'testing'];
 const src = (name: string) => fileURLToPath(new URL(`./packages/${name}/src/index.ts`, import.meta.url));
 
 export default defineConfig({

@@ -1,0 +1,70 @@
+import type { CommitResult, RequestInfo, SessionError } from '@kv-session/core';
+
+/**
+ * Reads what core needs from a Web `Request`: the `Cookie` header, the id header named `header`
+ * (if configured) and whether the request came over HTTPS (from the URL, or from the first
+ * `X-Forwarded-Proto` value when `trustProxy` is set).
+ */
+export function requestInfo(
+  request: Request,
+  options: { header?: string | undefined; trustProxy?: boolean | undefined } = {},
+): RequestInfo {
+  const headers = request.headers;
+  let secure: boolean;
+  const forwarded = options.trustProxy === true ? headers.get('x-forwarded-proto') : null;
+  if (forwarded !== null && forwarded !== '') {
+    secure = forwarded.split(',')[0]!.trim().toLowerCase() === 'https';
+  } else {
+    secure = request.url.startsWith('https:');
+  }
+  return {
+    cookie: headers.get('cookie') ?? undefined,
+    header: options.header === undefined ? undefined : (headers.get(options.header) ?? undefined),
+    secure,
+  };
+}
+
+// No node: imports: this adapter also runs on Deno, Bun, workers and edge runtimes.
+const STATUS_TEXT: Readonly<Record<number, string>> = {
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};
+
+function hasNothing(result: CommitResult): boolean {
+  return result.setCookie === undefined && Object.keys(result.headers).length === 0;
+}
+
+function addTo(headers: Headers, result: CommitResult): void {
+  if (result.setCookie !== undefined) headers.append('set-cookie', result.setCookie);
+  for (const [name, value] of Object.entries(result.headers)) headers.set(name, value);
+}
+
+/**
+ * Adds a commit's `Set-Cookie` and id header to a response. Returns the same `Response` when its
+ * headers are mutable, otherwise a copy with the same body and status (responses from `fetch()` and
+ * `Response.redirect()` have immutable headers).
+ */
+export function applyCommit(response: Response, result: CommitResult): Response {
+  if (hasNothing(result)) return response;
+  try {
+    addTo(response.headers, result);
+    return response;
+  } catch {
+    // Immutable headers (TypeError): copy. Nothing was added, since append is the first call that can throw.
+    const headers = new Headers(response.headers);
+    addTo(headers, result);
+    return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+  }
+}
+
+/**
+ * A plain-text error response for a {@link SessionError}: its `status` (503 when storage is
+ * unavailable), and its message only when the error is safe to show (`expose`, i.e. status < 500).
+ */
+export function errorResponse(error: SessionError): Response {
+  const status = error.status;
+  const text = error.expose ? error.message : (STATUS_TEXT[status] ?? 'Error');
+  return new Response(text, { status, headers: { 'content-type': 'text/plain; charset=utf-8' } });
+}

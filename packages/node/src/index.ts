@@ -1,0 +1,137 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import {
+  type Session,
+  type SessionData,
+  SessionError,
+  SessionManager,
+  type SessionOptions,
+} from '@kv-session/core';
+
+/** Options of the node:http adapter that are not session options. */
+export interface NodeAdapterOptions {
+  /**
+   * Take the protocol from the first `X-Forwarded-Proto` value (for `cookie.secure: 'auto'`
+   * behind a TLS-terminating proxy). Enable only when a proxy you run sets that header.
+   * @default false (HTTPS when the socket is TLS)
+   */
+  trustProxy?: boolean;
+}
+
+/** Session options plus {@link NodeAdapterOptions}. */
+export type NodeSessionOptions = SessionOptions & NodeAdapterOptions;
+
+/**
+ * What {@link NodeSessions.handler} calls: set status and headers on `res`, return the body (or
+ * nothing). Do not call `res.end()` or write the body yourself: the wrapper saves first, then sends.
+ */
+export type NodeSessionHandler<Data extends SessionData> = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  session: Session<Data>,
+  // biome-ignore lint/suspicious/noConfusingVoidType: handlers that send no body just return
+) => string | Uint8Array | undefined | void | Promise<string | Uint8Array | undefined | void>;
+
+/** Where {@link NodeSessions.handler} sends errors; it must answer `res`. */
+export type NodeErrorHandler = (error: unknown, req: IncomingMessage, res: ServerResponse) => void;
+
+function firstValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** Answers a plain-text error: the error's `status` for a SessionError (503: storage down), else 500. */
+function defaultErrorHandler(error: unknown, _req: IncomingMessage, res: ServerResponse): void {
+  const status = error instanceof SessionError ? error.status : 500;
+  if (status >= 500) console.error('[kv-session] request failed:', error);
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const text = error instanceof SessionError && error.expose ? error.message : 'Error';
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' }).end(text);
+}
+
+/**
+ * Sessions for plain `node:http` / `node:https` servers: `session(req)` at the start of a request,
+ * `await commit(session, res)` before `res.end()`; or `handler(fn)` to do both.
+ */
+export class NodeSessions<Data extends SessionData = SessionData> {
+  /** The core manager (validated options, `sessionById()`, `close()`). */
+  readonly manager: SessionManager<Data>;
+  readonly #trustProxy: boolean;
+
+  constructor(options: NodeSessionOptions = {}) {
+    const { trustProxy, ...sessionOptions } = options;
+    this.manager = new SessionManager<Data>(sessionOptions);
+    this.#trustProxy = trustProxy ?? false;
+  }
+
+  /** The session of a request. No I/O: storage is read on the first data access. */
+  session(req: IncomingMessage): Session<Data> {
+    const headerName = this.manager.options.header;
+    const forwarded = this.#trustProxy ? firstValue(req.headers['x-forwarded-proto']) : undefined;
+    const secure =
+      forwarded !== undefined && forwarded !== ''
+        ? forwarded.split(',')[0]!.trim().toLowerCase() === 'https'
+        : (req.socket as Partial<TLSSocket>).encrypted === true;
+    return this.manager.session({
+      cookie: req.headers.cookie,
+      header: headerName === undefined ? undefined : req.headers[headerName],
+      secure,
+    });
+  }
+
+  /**
+   * Saves the session (or refreshes its expiry) and sets `Set-Cookie` and the id header on `res`.
+   * Await it before `res.end()`. Rejects with a `SessionError` (`status` 503 when storage is
+   * unavailable), and with an `Error` when the response headers were already sent (nothing is saved).
+   */
+  async commit(session: Session<Data>, res: ServerResponse): Promise<void> {
+    if (res.headersSent) {
+      throw new Error('kv-session: commit() must be awaited before the response headers are sent');
+    }
+    const { setCookie, headers } = await this.manager.commit(session);
+    if (setCookie !== undefined) res.appendHeader('set-cookie', setCookie);
+    for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+  }
+
+  /**
+   * Wraps a handler into a `(req, res)` request listener: runs it with the session, saves, then ends
+   * the response with the body it returned. Errors (thrown by the handler or the save) go to
+   * `onError`, which by default answers `error.status` (503 when storage is unavailable) or 500;
+   * nothing is saved when the handler throws.
+   */
+  handler(
+    fn: NodeSessionHandler<Data>,
+    onError: NodeErrorHandler = defaultErrorHandler,
+  ): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+    return async (req, res) => {
+      try {
+        const session = this.session(req);
+        const body = await fn(req, res, session);
+        await this.commit(session, res);
+        res.end(body ?? undefined);
+      } catch (error) {
+        try {
+          onError(error, req, res);
+        } catch (failure) {
+          // A throwing error handler must not become an unhandled rejection (which ends the process).
+          console.error('[kv-session] error handler failed:', failure);
+          res.destroy();
+        }
+      }
+    };
+  }
+
+  /** Closes the storage. */
+  close(): Promise<void> {
+    return this.manager.close();
+  }
+}
+
+/** Creates {@link NodeSessions}; options are validated here (throws `ConfigError`). */
+export function createNodeSessions<Data extends SessionData = SessionData>(
+  options: NodeSessionOptions = {},
+): NodeSessions<Data> {
+  return new NodeSessions<Data>(options);
+}
