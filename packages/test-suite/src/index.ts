@@ -1,0 +1,600 @@
+import { generateId, type JsonValue, type SessionData, type Storage } from '@kv-session/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AWKWARD_KEYS, changeSet, fromEntries, sleep, UNICODE_STRINGS, UNUSUAL_IDS } from './fixtures.js';
+
+/** Options of {@link runStorageTestSuite}. */
+export interface StorageTestSuiteOptions {
+  /**
+   * Releases what `factory` created (a client, a server). Called in `afterAll` for every storage the
+   * factory returned, including the one whose `close()` the suite already called, so it must
+   * tolerate a closed storage. @default calls `storage.close()` on storages not closed yet
+   */
+  teardown?: (storage: Storage) => Promise<void> | void;
+  /**
+   * Extra milliseconds to wait past a max age before expecting a session to be gone, for storages
+   * whose expiry is coarse (rounded up to seconds, swept periodically). @default 0
+   */
+  expiryGraceMs?: number;
+}
+
+/** Short max age used by the expiry tests, in milliseconds. */
+const SHORT_MS = 400;
+/** Max age for records that must outlive a test, in milliseconds. */
+const LONG_MS = 60_000;
+/** maxSize passed to apply when a test does not care about it. */
+const NO_LIMIT = 16 * 1024 * 1024;
+
+/**
+ * Registers the kv-session conformance suite for a {@link Storage} implementation with vitest.
+ * Call it at the top level of a test file:
+ *
+ * ```ts
+ * import { runStorageTestSuite } from '@kv-session/test-suite';
+ * runStorageTestSuite('MyStorage', () => new MyStorage(), { teardown: (s) => s.close?.() });
+ * ```
+ *
+ * It checks load/save/remove/touch, expiry in milliseconds, that loads return fresh copies, the
+ * atomic `apply` (create/update modes, a removed session is not recreated, `clear`, 50 concurrent
+ * writers, `maxSize`, versions), large and unicode values, unusual but valid ids, and `close()`.
+ * Tests of optional methods a storage lacks are reported as skipped. Every test uses fresh random
+ * ids, so the suite can share a backend with other data.
+ *
+ * @param name Name of the `describe` block.
+ * @param factory Creates the storage; called once for the suite, and once more for the `close()` test.
+ * @param options Teardown hook and expiry grace for coarse storages.
+ */
+export function runStorageTestSuite(
+  name: string,
+  factory: () => Storage | Promise<Storage>,
+  options: StorageTestSuiteOptions = {},
+): void {
+  const grace = options.expiryGraceMs ?? 0;
+  const created: Storage[] = [];
+  const closed = new Set<Storage>();
+  let storage: Storage;
+
+  const make = async (): Promise<Storage> => {
+    const s = await factory();
+    created.push(s);
+    return s;
+  };
+  /** Waits until a record written with `SHORT_MS` is certainly past its max age. */
+  const pastExpiry = () => sleep(SHORT_MS + grace + 100);
+  const apply = (s: Storage) => {
+    const fn = s.apply;
+    if (fn === undefined) throw new Error('unreachable: apply tests run only when apply exists');
+    return fn.bind(s);
+  };
+
+  describe(`Storage conformance: ${name}`, () => {
+    beforeAll(async () => {
+      storage = await make();
+    });
+
+    afterAll(async () => {
+      for (const s of created) {
+        if (options.teardown !== undefined) await options.teardown(s);
+        else if (!closed.has(s)) await s.close?.();
+      }
+    });
+
+    describe('load / save / remove / touch', () => {
+      it('load resolves undefined for an id never saved', async () => {
+        expect(await storage.load(generateId(), LONG_MS)).toBeUndefined();
+      });
+
+      it('save then load returns the data', async () => {
+        const id = generateId();
+        const data = { user: 'ada', n: 1, nested: { list: [1, 'two', null, true, { x: 1.5 }] } };
+        expect(await storage.save(id, data, LONG_MS)).toBeUndefined();
+        const loaded = await storage.load(id, LONG_MS);
+        expect(loaded).toBeDefined();
+        expect(loaded!.data).toEqual(data);
+      });
+
+      it('save of an empty object stores an existing, empty session', async () => {
+        const id = generateId();
+        await storage.save(id, {}, LONG_MS);
+        const loaded = await storage.load(id, LONG_MS);
+        expect(loaded).toBeDefined();
+        expect(loaded!.data).toEqual({});
+      });
+
+      it('save replaces the whole session (keys not saved again are gone)', async () => {
+        const id = generateId();
+        await storage.save(id, { a: 1, b: 2 }, LONG_MS);
+        await storage.save(id, { c: 3 }, LONG_MS);
+        expect((await storage.load(id, LONG_MS))!.data).toEqual({ c: 3 });
+      });
+
+      it('sessions are isolated by id', async () => {
+        const a = generateId();
+        const b = generateId();
+        await storage.save(a, { who: 'a' }, LONG_MS);
+        await storage.save(b, { who: 'b' }, LONG_MS);
+        expect((await storage.load(a, LONG_MS))!.data).toEqual({ who: 'a' });
+        expect((await storage.load(b, LONG_MS))!.data).toEqual({ who: 'b' });
+        await storage.remove(a);
+        expect(await storage.load(a, LONG_MS)).toBeUndefined();
+        expect((await storage.load(b, LONG_MS))!.data).toEqual({ who: 'b' });
+      });
+
+      it('remove deletes a session, and is a no-op for a missing one', async () => {
+        const id = generateId();
+        await storage.save(id, { a: 1 }, LONG_MS);
+        expect(await storage.remove(id)).toBeUndefined();
+        expect(await storage.load(id, LONG_MS)).toBeUndefined();
+        await expect(storage.remove(id)).resolves.toBeUndefined();
+        await expect(storage.remove(generateId())).resolves.toBeUndefined();
+      });
+
+      it('touch keeps the data, and does not create a missing session', async () => {
+        const id = generateId();
+        await storage.save(id, { a: 1 }, LONG_MS);
+        expect(await storage.touch(id, LONG_MS)).toBeUndefined();
+        expect((await storage.load(id, LONG_MS))!.data).toEqual({ a: 1 });
+        const missing = generateId();
+        await storage.touch(missing, LONG_MS);
+        expect(await storage.load(missing, LONG_MS)).toBeUndefined();
+      });
+
+      it('expiresAt, when reported, is epoch milliseconds about maxAge ahead', async () => {
+        const id = generateId();
+        const before = Date.now();
+        await storage.save(id, { a: 1 }, LONG_MS);
+        const loaded = await storage.load(id, LONG_MS);
+        const after = Date.now();
+        if (loaded!.expiresAt === undefined) return;
+        expect(typeof loaded!.expiresAt).toBe('number');
+        // Either the expiry set by save or one refreshed by load; never seconds, never in the past.
+        expect(loaded!.expiresAt).toBeGreaterThanOrEqual(before + LONG_MS - grace - 1000);
+        expect(loaded!.expiresAt).toBeLessThanOrEqual(after + LONG_MS + grace + 1000);
+      });
+    });
+
+    // Concurrent: each test waits for a max age to pass; they use their own ids.
+    describe.concurrent('expiry (milliseconds)', () => {
+      it('an expired session is not recreated by apply in update mode', async (ctx) => {
+        if (storage.apply === undefined) return ctx.skip('storage has no apply()');
+        const id = generateId();
+        await storage.save(id, { a: 1 }, SHORT_MS);
+        await pastExpiry();
+        const result = await apply(storage)(id, changeSet({ b: 2 }), LONG_MS, {
+          mode: 'update',
+          maxSize: NO_LIMIT,
+        });
+        expect(result.written).toBe(false);
+        expect(await storage.load(id, LONG_MS)).toBeUndefined();
+      });
+
+      it('a session past its max age loads as undefined; touch extends it', async () => {
+        const expiring = generateId();
+        const touched = generateId();
+        const applied = generateId();
+        await storage.save(expiring, { a: 1 }, SHORT_MS);
+        await storage.save(touched, { b: 2 }, SHORT_MS);
+        await storage.touch(touched, LONG_MS);
+        if (storage.apply !== undefined) {
+          await apply(storage)(applied, changeSet({ c: 3 }), SHORT_MS, { mode: 'create', maxSize: NO_LIMIT });
+        }
+        // Still there before the max age (a storage may refresh expiry on load: fine either way).
+        expect((await storage.load(expiring, SHORT_MS))!.data).toEqual({ a: 1 });
+        await pastExpiry();
+        expect(await storage.load(expiring, SHORT_MS)).toBeUndefined();
+        expect((await storage.load(touched, LONG_MS))!.data).toEqual({ b: 2 });
+        if (storage.apply !== undefined) expect(await storage.load(applied, SHORT_MS)).toBeUndefined();
+      });
+
+      it('touch before the max age keeps a session alive past its first expiry', async () => {
+        const id = generateId();
+        await storage.save(id, { a: 1 }, SHORT_MS);
+        await sleep(SHORT_MS / 2);
+        await storage.touch(id, SHORT_MS * 2 + grace);
+        await sleep(SHORT_MS / 2 + grace + 100);
+        // Past the max age given to save, within the one given to touch.
+        expect((await storage.load(id, LONG_MS))!.data).toEqual({ a: 1 });
+      });
+
+      it('save sets a new max age each time', async () => {
+        const id = generateId();
+        await storage.save(id, { v: 1 }, SHORT_MS);
+        await storage.save(id, { v: 2 }, LONG_MS);
+        await pastExpiry();
+        expect((await storage.load(id, LONG_MS))!.data).toEqual({ v: 2 });
+      });
+
+      it('an expired session is not brought back by touch', async () => {
+        const id = generateId();
+        await storage.save(id, { a: 1 }, SHORT_MS);
+        await pastExpiry();
+        await storage.touch(id, LONG_MS);
+        expect(await storage.load(id, LONG_MS)).toBeUndefined();
+      });
+    });
+
+    describe('copies are never shared', () => {
+      it('mutating loaded data does not change storage; two loads are different objects', async () => {
+        const id = generateId();
+        await storage.save(id, { list: [1, 2], obj: { k: 'v' } }, LONG_MS);
+        const first = (await storage.load(id, LONG_MS))!.data;
+        (first['list'] as JsonValue[]).push(3);
+        (first['obj'] as Record<string, JsonValue>)['k'] = 'changed';
+        first['added'] = true;
+        const second = (await storage.load(id, LONG_MS))!.data;
+        expect(second).toEqual({ list: [1, 2], obj: { k: 'v' } });
+        const third = (await storage.load(id, LONG_MS))!.data;
+        expect(third).not.toBe(second);
+        expect(third['list']).not.toBe(second['list']);
+        expect(third['obj']).not.toBe(second['obj']);
+      });
+
+      it('mutating an object after save does not change storage', async () => {
+        const id = generateId();
+        const data: SessionData = { list: [1], obj: { k: 'v' } };
+        await storage.save(id, data, LONG_MS);
+        (data['list'] as JsonValue[]).push(2);
+        (data['obj'] as Record<string, JsonValue>)['k'] = 'changed';
+        data['added'] = 1;
+        expect((await storage.load(id, LONG_MS))!.data).toEqual({ list: [1], obj: { k: 'v' } });
+      });
+
+      it('mutating change-set values after apply does not change storage', async (ctx) => {
+        if (storage.apply === undefined) return ctx.skip('storage has no apply()');
+        const id = generateId();
+        const value: JsonValue[] = [1];
+        const changes = changeSet({ list: value });
+        await apply(storage)(id, changes, LONG_MS, { mode: 'create', maxSize: NO_LIMIT });
+        value.push(2);
+        const loaded = (await storage.load(id, LONG_MS))!.data;
+        expect(loaded).toEqual({ list: [1] });
+        expect(loaded['list']).not.toBe(value);
+      });
+    });
+
+    describe('apply (atomic change sets)', () => {
+      it('create mode on a missing id creates the session', async (ctx) => {
+        if (storage.apply === undefined) return ctx.skip('storage has no apply()');
+        const id = generateId();
+        const result = await apply(storage)(id, changeSet({ a: 1, b: { c: [2] } }), LONG_MS, {
+          mode: 'create',
+          maxSize: NO_LIMIT,
+        });
+        expect(result).toEqual({ existed: false, written: true });
+        expect((await storage.load(id, LONG_MS))!.data).toEqual({ a: 1, b: { c: [2] } });
+      });
+
+      it('create mode on an existing id merges into it', async (ctx) => {
+        if (storage.apply === undefined) return ctx.skip('storage has no apply()');
+        const id = generateId();
+        await storage.save(id, { keep: 1, over: 'old' }, LONG_MS);
+        const result = await apply(storage)(id, changeSet({ over: 'new', add: 2 }), LONG_MS, {
+          mode: 'create',
+          maxSize: NO_LIMIT,
+        });
+        expect(result).toEqual({ existed: true, written: true });
+        expect((await storage.load(id, LONG_MS))!.data).toEqual({ keep: 1, over: 'new', add: 2 });
+      });
+
+      it('update mode sets and removes keys and keeps the others', async (ctx) => {
+        if (storage.apply === undefined) return ctx.skip('storage has no apply()');
+        const id = generateId();
+        await storage.save(id, { keep: 1, drop: 2, over: 'old' }, LONG_MS);
+        const result = await apply(storage)(
+          id,
+          changeSet({ over: 'new', add: [1] }, ['drop', 'absent']),
+          LONG_MS,
+          {
+            mode: 'update',
+            maxSize: NO_LIMIT,
+          },
+        );
+        expect(result).toEqual({ existed: true, written: true });
+        expect((await storage.load(id, LONG_MS))!.data).toEqual({ keep: 1, over: 'new', add: [1] });
+      });
+
+      it('update mode on a missing id writes nothing', async (ctx) => {
+        if (storage.apply === undefined) return ctx.skip('storage has no apply()');
+        const id = generateId();
+        const result = await apply(storage)(id, changeSet({ a: 1 }), LONG_MS, {
+          mode: 'update',
+          maxSize: NO_LIMIT,
+        });
+        expect(result).toEqual({ existed: false, written: false });
+        expect(await storage.load(id, LONG_MS)).toBeUndefined();
+      });
+
+      it('a session removed by remove() is not recreated by apply in update mode', async (ctx) => {
+        if (storage.apply === undefined) return ctx.skip('storage has no apply()');
+        const id = generateId();
+        await storage.save(id, { a: 1 }, LONG_MS);
+        const loaded = await storage.load(id, LONG_MS);
+        await storage.remove(id);
+        const options = { mode: 'update' as const, maxSize: NO_LIMIT };
+        const result = await apply(storage)(
+          id,
+          changeSet({ b: 2 }),
+          LONG_MS,
+          loaded!.version === undefined ? options : { ...options, version: loaded!.version },
+        );
+        expect(result).toEqual({ existed: false, written: false });
+        expect(await storage.load(id, LONG_MS)).toBeUndefined();
+      });
+
+      it('clear drops every stored key before the new ones are set', async (ctx) => {
+        if (storage.apply === undefined) return ctx.skip('storage has no apply()');
+        const id = generateId();
+        await storage.save(id, { a: 1, b: 2 }, LONG_MS);
+        const result = await apply(storage)(id, changeSet({ c: 3 }, [], true), LONG_MS, {
+          mode: 'update',
+          maxSize: NO_LIMIT,
+        });
+        expect(result).toEqual({ existed: true, written: true });
+        expect((await storage.load(id, LONG_MS))!.data).toEqual({ c: 3 });
+        await apply(storage)(id, changeSet({}, [], true), LONG_MS, { mode: 'update', maxSize: NO_LIMIT });
+        const emptied = await storage.load(id, LONG_MS);
+        expect(emptied).toBeDefined();
+        expect(emptied!.data).toEqual({});
+      });
+
+      it('applies clear, then remove, then set', async (ctx) => {
+        if (storage.apply === undefined) return ctx.skip('storage has no apply()');
+        const id = generateId();
+        await storage.save(id, { a: 1, b: 2 }, LONG_MS);
+        await apply(storage)(id, changeSet({ a: 'set wins' }, ['a', 'b']), LONG_MS, {
+          mode: 'update',
+          maxSize: NO_LIMIT,
+        });
+        expect((await storage.load(id, LONG_MS))!.data).toEqual({ a: 'set wins' });
+      });
+
+      it('50 concurrent apply() calls each setting a different key keep all 50 keys', async (ctx) => {
+        if (storage.apply === undefined) return ctx.skip('storage has no apply()');
+        const id = generateId();
+        await storage.save(id, { base: true }, LONG_MS);
+        const fn = apply(storage);
+        const results = await Promise.all(
+          Array.from({ length: 50 }, (_, i) =>
+            fn(id, changeSet({ [`k${i}`]: i }), LONG_MS, { mode: 'update', maxSize: NO_LIMIT }),
+          ),
+        );
+        expect(results.every((r) => r.existed && r.written)).toBe(true);
+        const expected: SessionData = { base: true };
+        for (let i = 0; i < 50; i++) expected[`k${i}`] = i;
+        expect((await storage.load(id, LONG_MS))!.data).toEqual(expected);
+      });
+
+      it('50 concurrent writers that all loaded the same version keep all 50 keys', async (ctx) => {
+        if (storage.apply === undefined) return ctx.skip('storage has no apply()');
+        const id = generateId();
+        await storage.save(id, { base: true }, LONG_MS);
+        const fn = apply(storage);
+        // Every writer loads first, as 50 parallel requests would, then applies with its version.
+        const results = await Promise.all(
+          Array.from({ length: 50 }, async (_, i) => {
+            const loaded = await storage.load(id, LONG_MS);
+            const options = { mode: 'update' as const, maxSize: NO_LIMIT };
+            return fn(
+              id,
+              changeSet({ [`k${i}`]: { i } }),
+              LONG_MS,
+              loaded!.version === undefined ? options : { ...options, version: loaded!.version },
+            );
+          }),
+        );
+        expect(results.every((r) => r.written)).toBe(true);
+        const expected: SessionData = { base: true };
+        for (let i = 0; i < 50; i++) expected[`k${i}`] = { i };
+        expect((await storage.load(id, LONG_MS))!.data).toEqual(expected);
+      });
+
+      it('concurrent writers removing different keys keep the other keys', async (ctx) => {
+        if (storage.apply === undefined) return ctx.skip('storage has no apply()');
+        const id = generateId();
+        const initial: SessionData = {};
+        for (let i = 0; i < 20; i++) initial[`k${i}`] = i;
+        await storage.save(id, initial, LONG_MS);
+        const fn = apply(storage);
+        await Promise.all(
+          Array.from({ length: 10 }, (_, i) =>
+            fn(id, changeSet({ [`n${i}`]: i }, [`k${i}`]), LONG_MS, { mode: 'update', maxSize: NO_LIMIT }),
+          ),
+        );
+        const expected: SessionData = {};
+        for (let i = 10; i < 20; i++) expected[`k${i}`] = i;
+        for (let i = 0; i < 10; i++) expected[`n${i}`] = i;
+        expect((await storage.load(id, LONG_MS))!.data).toEqual(expected);
+      });
+
+      it('the version from load passed back to apply works', async (ctx) => {
+        if (storage.apply === undefined) return ctx.skip('storage has no apply()');
+        const id = generateId();
+        await storage.save(id, { a: 1 }, LONG_MS);
+        const loaded = await storage.load(id, LONG_MS);
+        const options = { mode: 'update' as const, maxSize: NO_LIMIT };
+        const result = await apply(storage)(
+          id,
+          changeSet({ b: 2 }),
+          LONG_MS,
+          loaded!.version === undefined ? options : { ...options, version: loaded!.version },
+        );
+        expect(result).toEqual({ existed: true, written: true });
+        expect((await storage.load(id, LONG_MS))!.data).toEqual({ a: 1, b: 2 });
+      });
+
+      it('a stale version still merges with what changed since (no lost update)', async (ctx) => {
+        if (storage.apply === undefined) return ctx.skip('storage has no apply()');
+        const id = generateId();
+        await storage.save(id, { a: 1 }, LONG_MS);
+        const stale = await storage.load(id, LONG_MS);
+        const fn = apply(storage);
+        // Another request changes the session after this one loaded it.
+        await fn(id, changeSet({ b: 2, a: 'other' }), LONG_MS, { mode: 'update', maxSize: NO_LIMIT });
+        const options = { mode: 'update' as const, maxSize: NO_LIMIT };
+        const result = await fn(
+          id,
+          changeSet({ c: 3 }),
+          LONG_MS,
+          stale!.version === undefined ? options : { ...options, version: stale!.version },
+        );
+        expect(result).toEqual({ existed: true, written: true });
+        expect((await storage.load(id, LONG_MS))!.data).toEqual({ a: 'other', b: 2, c: 3 });
+      });
+
+      it('over maxSize it rejects with SessionTooLargeError and writes nothing', async (ctx) => {
+        if (storage.apply === undefined) return ctx.skip('storage has no apply()');
+        const id = generateId();
+        const before = { a: 'x'.repeat(100) };
+        await storage.save(id, before, LONG_MS);
+        const error = await apply(storage)(id, changeSet({ b: 'y'.repeat(200) }), LONG_MS, {
+          mode: 'update',
+          maxSize: 250,
+        }).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(error).toMatchObject({ name: 'SessionTooLargeError', code: 'SESSION_TOO_LARGE', limit: 250 });
+        expect((await storage.load(id, LONG_MS))!.data).toEqual(before);
+
+        const fresh = generateId();
+        await expect(
+          apply(storage)(fresh, changeSet({ b: 'y'.repeat(300) }), LONG_MS, { mode: 'create', maxSize: 250 }),
+        ).rejects.toMatchObject({ code: 'SESSION_TOO_LARGE' });
+        expect(await storage.load(fresh, LONG_MS)).toBeUndefined();
+      });
+
+      it('maxSize counts UTF-8 bytes of the JSON; exactly maxSize is accepted', async (ctx) => {
+        if (storage.apply === undefined) return ctx.skip('storage has no apply()');
+        const fn = apply(storage);
+        // {"a":"…"} is 8 bytes plus the value; "é" is 2 bytes in UTF-8 but 1 UTF-16 unit.
+        const exact = generateId();
+        const ok = await fn(exact, changeSet({ a: 'é'.repeat(46) }), LONG_MS, {
+          mode: 'create',
+          maxSize: 100,
+        });
+        expect(ok.written).toBe(true);
+        expect((await storage.load(exact, LONG_MS))!.data).toEqual({ a: 'é'.repeat(46) });
+        const over = generateId();
+        await expect(
+          fn(over, changeSet({ a: 'é'.repeat(47) }), LONG_MS, { mode: 'create', maxSize: 100 }),
+        ).rejects.toMatchObject({ code: 'SESSION_TOO_LARGE' });
+        expect(await storage.load(over, LONG_MS)).toBeUndefined();
+      });
+    });
+
+    describe('large and unicode values', () => {
+      it('a value of 512 KiB or more round trips exactly', async () => {
+        const id = generateId();
+        const big = 'ab😀\u2028'.repeat(150_000); // > 512 KiB of UTF-16 and of UTF-8
+        const data = { big, list: Array.from({ length: 5000 }, (_, i) => ({ i, s: `item ${i}` })) };
+        await storage.save(id, data, LONG_MS);
+        const loaded = (await storage.load(id, LONG_MS))!.data;
+        expect(loaded['big']).toBe(big);
+        expect(loaded).toEqual(data);
+        if (storage.apply !== undefined) {
+          const other = generateId();
+          await apply(storage)(other, changeSet({ big }), LONG_MS, { mode: 'create', maxSize: NO_LIMIT });
+          expect((await storage.load(other, LONG_MS))!.data['big']).toBe(big);
+        }
+      });
+
+      it('unicode strings (emoji, astral, U+2028, controls, lone surrogates) round trip exactly', async () => {
+        const id = generateId();
+        const data: SessionData = { strings: [...UNICODE_STRINGS] };
+        UNICODE_STRINGS.forEach((s, i) => {
+          data[`s${i}`] = s;
+        });
+        await storage.save(id, data, LONG_MS);
+        const loaded = (await storage.load(id, LONG_MS))!.data;
+        expect(loaded).toEqual(data);
+        UNICODE_STRINGS.forEach((s, i) => {
+          expect(loaded[`s${i}`]).toBe(s);
+        });
+      });
+
+      it('awkward keys ("__proto__", "a.b", "", ...) stay plain own keys', async () => {
+        const id = generateId();
+        const data = fromEntries(AWKWARD_KEYS.map((k, i) => [k, { i, k }]));
+        await storage.save(id, data, LONG_MS);
+        const loaded = (await storage.load(id, LONG_MS))!.data;
+        expect(Object.getPrototypeOf(loaded)).toBe(Object.prototype);
+        expect(Object.keys(loaded).sort()).toEqual([...AWKWARD_KEYS].sort());
+        for (const [i, k] of AWKWARD_KEYS.entries()) {
+          expect(Object.hasOwn(loaded, k)).toBe(true);
+          expect(loaded[k]).toEqual({ i, k });
+        }
+        expect(JSON.stringify(loaded)).toBe(JSON.stringify(data));
+        expect(({} as Record<string, unknown>)['i']).toBeUndefined(); // no prototype pollution
+      });
+
+      it('awkward keys can be set and removed through apply', async (ctx) => {
+        if (storage.apply === undefined) return ctx.skip('storage has no apply()');
+        const id = generateId();
+        const fn = apply(storage);
+        const set = fromEntries(AWKWARD_KEYS.map((k) => [k, k]));
+        await fn(id, changeSet(set), LONG_MS, { mode: 'create', maxSize: NO_LIMIT });
+        await fn(id, changeSet({}, ['__proto__', 'a.b', '']), LONG_MS, { mode: 'update', maxSize: NO_LIMIT });
+        const loaded = (await storage.load(id, LONG_MS))!.data;
+        expect(Object.getPrototypeOf(loaded)).toBe(Object.prototype);
+        const left = AWKWARD_KEYS.filter((k) => !['__proto__', 'a.b', ''].includes(k));
+        expect(Object.keys(loaded).sort()).toEqual([...left].sort());
+        expect(Object.hasOwn(loaded, '__proto__')).toBe(false);
+        const again = fromEntries([['__proto__', { polluted: true }]]);
+        await fn(id, changeSet(again), LONG_MS, { mode: 'update', maxSize: NO_LIMIT });
+        const reloaded = (await storage.load(id, LONG_MS))!.data;
+        expect(Object.hasOwn(reloaded, '__proto__')).toBe(true);
+        expect(Object.getOwnPropertyDescriptor(reloaded, '__proto__')?.value).toEqual({ polluted: true });
+        expect((reloaded as { polluted?: unknown }).polluted).toBeUndefined();
+      });
+
+      it('numbers, booleans, null, nesting and empty containers round trip exactly', async () => {
+        const id = generateId();
+        const data: SessionData = {
+          numbers: [0, 1, -1, 0.1, 1e308, 5e-324, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, 1.5e-10],
+          flags: [true, false, null],
+          empty: { obj: {}, arr: [], str: '' },
+          deep: JSON.parse(`${'['.repeat(64)}1${']'.repeat(64)}`) as JsonValue,
+          numericKeys: { '1': 'one', '01': 'zero one', '-1': 'minus one' },
+        };
+        await storage.save(id, data, LONG_MS);
+        const loaded = (await storage.load(id, LONG_MS))!.data;
+        expect(loaded).toEqual(data);
+        expect(JSON.stringify(loaded)).toBe(JSON.stringify(data));
+      });
+    });
+
+    describe('ids with unusual but valid characters', () => {
+      it.each(
+        UNUSUAL_IDS.map((id) => [id.length > 40 ? `${id.slice(0, 24)}… (${id.length} chars)` : id, id]),
+      )('id %s round trips and is removable', async (_label, base) => {
+        // Keep the shape (leading char, length) but make it unique per run.
+        const suffix = generateId().slice(0, 8);
+        const id = base.length >= 30 ? base.slice(0, base.length - 8) + suffix : base;
+        await storage.save(id, { id }, LONG_MS);
+        expect((await storage.load(id, LONG_MS))!.data).toEqual({ id });
+        await storage.touch(id, LONG_MS);
+        await storage.remove(id);
+        expect(await storage.load(id, LONG_MS)).toBeUndefined();
+      });
+
+      it('ids that differ only in case, or only in - versus _, are different sessions', async () => {
+        const tail = generateId().slice(0, 20);
+        const ids = [`Aa${tail}`, `aa${tail}`, `AA${tail}`, `-x${tail}`, `_x${tail}`];
+        for (const id of ids) await storage.save(id, { id }, LONG_MS);
+        for (const id of ids) expect((await storage.load(id, LONG_MS))!.data).toEqual({ id });
+        for (const id of ids) await storage.remove(id);
+      });
+    });
+
+    describe('close()', () => {
+      it('close() resolves on a storage that has been used', async (ctx) => {
+        const s = await make();
+        if (s.close === undefined) return ctx.skip('storage has no close()');
+        const id = generateId();
+        await s.save(id, { a: 1 }, LONG_MS);
+        expect((await s.load(id, LONG_MS))!.data).toEqual({ a: 1 });
+        await expect(s.close()).resolves.toBeUndefined();
+        closed.add(s);
+      });
+    });
+  });
+}
