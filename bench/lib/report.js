@@ -1,0 +1,213 @@
+// Turns bench results into the stdout table, docs/benchmarks.md and the SVG chart.
+// A result row: { stack, route, requests, rps, p50, p99, cmds: { total, byCommand }, cpuUs, rssMb }
+// where `stack` is an entry of STACKS and `route` one of ROUTES.
+
+const fmt = (v, digits) => (Number.isFinite(v) ? v.toFixed(digits) : '-');
+const int = (v) => (Number.isFinite(v) ? Math.round(v).toLocaleString('en-US') : '-');
+
+/** The bare stack and the peer stack of a row's framework, same route. */
+function refs(rows, row) {
+  const same = (kind) =>
+    rows.find(
+      (r) =>
+        r.stack.framework === row.stack.framework && r.stack.kind === kind && r.route.id === row.route.id,
+    );
+  return { bare: same('bare'), peer: same('peer') };
+}
+
+/** Derived figures of one row: ratios of req/s, CPU above bare. */
+export function derive(rows, row) {
+  const { bare, peer } = refs(rows, row);
+  const isKv = row.stack.kind === 'kv' || row.stack.kind === 'kv-cache';
+  return {
+    vsPeer: isKv && peer ? row.rps / peer.rps : Number.NaN,
+    vsBare: row.stack.kind !== 'bare' && bare ? row.rps / bare.rps : Number.NaN,
+    cpuAboveBare: row.stack.kind !== 'bare' && bare ? row.cpuUs - bare.cpuUs : Number.NaN,
+  };
+}
+
+/** `get 1.00, expire 1.00` style list of commands per request. */
+export function commandList(byCommand) {
+  const entries = Object.entries(byCommand).filter(([, v]) => v >= 0.005);
+  if (entries.length === 0) return '-';
+  return entries
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+    .join(', ');
+}
+
+const COLUMNS = [
+  'stack',
+  'route',
+  'req/s',
+  'p50 ms',
+  'p99 ms',
+  'Redis cmds/req',
+  'by command',
+  'CPU µs/req',
+  'CPU Δ bare µs',
+  'RSS MB',
+  '× peer',
+  '× bare',
+];
+
+function cells(rows, row) {
+  const d = derive(rows, row);
+  return [
+    row.stack.label,
+    row.route.id,
+    int(row.rps),
+    fmt(row.p50, 3),
+    fmt(row.p99, 3),
+    fmt(row.cmds.total, 2),
+    commandList(row.cmds.byCommand),
+    fmt(row.cpuUs, 1),
+    fmt(d.cpuAboveBare, 1),
+    fmt(row.rssMb, 1),
+    fmt(d.vsPeer, 2),
+    fmt(d.vsBare, 2),
+  ];
+}
+
+/** A plain-text table (stdout). */
+export function textTable(rows) {
+  const data = [COLUMNS, ...rows.map((r) => cells(rows, r))];
+  const widths = COLUMNS.map((_, i) => Math.max(...data.map((line) => line[i].length)));
+  return data
+    .map((line) =>
+      line.map((c, i) => (i < 2 || i === 6 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  '),
+    )
+    .join('\n');
+}
+
+/** A Markdown table (docs/benchmarks.md). */
+export function markdownTable(rows) {
+  const head = `| ${COLUMNS.join(' | ')} |`;
+  const align = `| ${COLUMNS.map((_, i) => (i < 2 || i === 6 ? '---' : '---:')).join(' | ')} |`;
+  return [head, align, ...rows.map((r) => `| ${cells(rows, r).join(' | ')} |`)].join('\n');
+}
+
+const PEER_TARGET = { express: 1.5, fastify: 2, koa: 1.2 };
+
+/**
+ * The issue's targets, per kv-session stack: Redis commands per /get ≤ 1.1, 0 per /ping,
+ * CPU per /get ≤ bare + 20 µs, req/s on /get ≥ N× the framework's peer.
+ */
+export function targets(rows) {
+  const out = [];
+  const row = (stack, route) => rows.find((r) => r.stack.id === stack.id && r.route.id === route);
+  const kvStacks = [
+    ...new Map(rows.filter((r) => r.stack.kind.startsWith('kv')).map((r) => [r.stack.id, r.stack])).values(),
+  ];
+  for (const stack of kvStacks) {
+    const get = row(stack, 'get');
+    const ping = row(stack, 'ping');
+    if (get) {
+      out.push({
+        stack,
+        target: 'Redis commands per read-only request ≤ 1.1',
+        value: fmt(get.cmds.total, 2),
+        met: get.cmds.total <= 1.1,
+      });
+      const d = derive(rows, get);
+      out.push({
+        stack,
+        target: 'server CPU per read-only request ≤ bare + 20 µs',
+        value: `+${fmt(d.cpuAboveBare, 1)} µs`,
+        met: d.cpuAboveBare <= 20,
+      });
+      const need = PEER_TARGET[stack.framework];
+      out.push({
+        stack,
+        target: `req/s on /get ≥ ${need}× the peer`,
+        value: `${fmt(d.vsPeer, 2)}×`,
+        met: d.vsPeer >= need,
+      });
+    }
+    if (ping) {
+      out.push({
+        stack,
+        target: 'Redis commands on /ping with a cookie = 0',
+        value: fmt(ping.cmds.total, 2),
+        met: ping.cmds.total === 0,
+      });
+    }
+  }
+  return out;
+}
+
+// ---- SVG chart -------------------------------------------------------------------------------
+
+const COLORS = { bare: '#9e9e9e', kv: '#1f6feb', 'kv-cache': '#0f9d8a', peer: '#e8833a' };
+const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+function panel(x, y, width, title, bars, digits) {
+  const labelW = 230;
+  const barH = 14;
+  const gap = 4;
+  const max = Math.max(...bars.map((b) => (Number.isFinite(b.value) ? b.value : 0)), 1e-9);
+  const out = [`<text x="${x}" y="${y + 14}" class="t">${esc(title)}</text>`];
+  bars.forEach((b, i) => {
+    const by = y + 24 + i * (barH + gap);
+    const v = Number.isFinite(b.value) ? b.value : 0;
+    const w = Math.max(0, ((width - labelW - 70) * v) / max);
+    out.push(
+      `<text x="${x + labelW - 6}" y="${by + barH - 3}" class="l" text-anchor="end">${esc(b.label)}</text>`,
+      `<rect x="${x + labelW}" y="${by}" width="${w.toFixed(1)}" height="${barH}" fill="${COLORS[b.kind]}"/>`,
+      `<text x="${(x + labelW + w + 4).toFixed(1)}" y="${by + barH - 3}" class="v">${esc(Number.isFinite(b.value) ? b.value.toFixed(digits) : 'n/a')}</text>`,
+    );
+  });
+  return { svg: out.join('\n'), height: 24 + bars.length * (barH + gap) + 16 };
+}
+
+/** An SVG bar chart: req/s per route, CPU and Redis commands per read-only request. */
+export function svgChart(rows, caption) {
+  const stacks = [...new Map(rows.map((r) => [r.stack.id, r.stack])).values()];
+  const routeIds = [...new Set(rows.map((r) => r.route.id))];
+  const byRoute = (route, pick) =>
+    stacks.map((s) => {
+      const r = rows.find((x) => x.stack.id === s.id && x.route.id === route);
+      return { label: s.label, kind: s.kind, value: r ? pick(r) : Number.NaN };
+    });
+  const title = (id) => rows.find((r) => r.route.id === id)?.route.title ?? id;
+  const panels = [
+    ...routeIds.map((id) => ({ title: `req/s: ${title(id)}`, bars: byRoute(id, (r) => r.rps), digits: 0 })),
+    { title: 'server CPU µs per request: GET /get', bars: byRoute('get', (r) => r.cpuUs), digits: 1 },
+    { title: 'Redis commands per request: GET /get', bars: byRoute('get', (r) => r.cmds.total), digits: 2 },
+  ];
+  const colW = 560;
+  const parts = [];
+  let y = 40;
+  for (let i = 0; i < panels.length; i += 2) {
+    let rowH = 0;
+    for (let j = 0; j < 2 && i + j < panels.length; j++) {
+      const p = panels[i + j];
+      const drawn = panel(10 + j * colW, y, colW - 20, p.title, p.bars, p.digits);
+      parts.push(drawn.svg);
+      rowH = Math.max(rowH, drawn.height);
+    }
+    y += rowH;
+  }
+  const legend = Object.entries({
+    bare: 'bare framework',
+    kv: 'kv-session',
+    'kv-cache': 'kv-session, client-side caching',
+    peer: 'peer library',
+  })
+    .map(
+      ([k, text], i) =>
+        `<rect x="${10 + i * 230}" y="${y + 4}" width="12" height="12" fill="${COLORS[k]}"/><text x="${28 + i * 230}" y="${y + 14}" class="l">${esc(text)}</text>`,
+    )
+    .join('\n');
+  const height = y + 30;
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${2 * colW}" height="${height}" viewBox="0 0 ${2 * colW} ${height}" font-family="system-ui, sans-serif">`,
+    '<style>.t{font-size:13px;font-weight:600}.l{font-size:11px}.v{font-size:10px;fill:#333}</style>',
+    `<rect width="100%" height="100%" fill="#fff"/>`,
+    `<text x="10" y="24" class="t">${esc(caption)}</text>`,
+    ...parts,
+    legend,
+    '</svg>',
+    '',
+  ].join('\n');
+}

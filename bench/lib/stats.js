@@ -1,0 +1,93 @@
+// Pure helpers of the bench harness: latency percentiles and Redis INFO commandstats deltas.
+// Kept free of I/O so that bench/harness.test.ts can check them.
+
+/** Commands the harness itself sends to Redis between snapshots; never counted against a stack. */
+export const HARNESS_COMMANDS = ['info', 'config', 'flushall'];
+
+/**
+ * Parses `INFO commandstats` into `{ command: calls }`. Sub-commands keep Redis 7's `cmd|sub`
+ * form (e.g. `client|tracking`); names are lower-cased.
+ */
+export function parseCommandStats(info) {
+  const out = {};
+  for (const line of info.split(/\r?\n/)) {
+    const m = /^cmdstat_([^:]+):calls=(\d+)/.exec(line.trim());
+    if (m) out[m[1].toLowerCase()] = Number(m[2]);
+  }
+  return out;
+}
+
+function isHarnessCommand(name) {
+  const base = name.split('|')[0];
+  return HARNESS_COMMANDS.includes(base);
+}
+
+/**
+ * Calls per command between two snapshots, leaving out the harness's own commands and
+ * commands that were not called in between. A counter that went down (stats reset) counts from 0.
+ */
+export function commandDelta(before, after) {
+  const out = {};
+  for (const [name, calls] of Object.entries(after)) {
+    if (isHarnessCommand(name)) continue;
+    const prev = before[name] ?? 0;
+    const d = calls >= prev ? calls - prev : calls;
+    if (d > 0) out[name] = d;
+  }
+  return out;
+}
+
+/** Divides each count by `requests`; `total` is the sum. Empty when no request was made. */
+export function perRequest(delta, requests) {
+  const byCommand = {};
+  let total = 0;
+  if (requests <= 0) return { total: 0, byCommand };
+  for (const [name, calls] of Object.entries(delta)) {
+    byCommand[name] = calls / requests;
+    total += calls;
+  }
+  return { total: total / requests, byCommand };
+}
+
+/**
+ * Nearest-rank percentiles (p in 0..100) of `values` (any order; not modified).
+ * Returns NaN for each p when there are no values.
+ */
+export function percentiles(values, ps) {
+  const sorted = Float64Array.from(values).sort();
+  const n = sorted.length;
+  return ps.map((p) => {
+    if (n === 0) return Number.NaN;
+    const rank = Math.ceil((p / 100) * n);
+    return sorted[Math.min(n, Math.max(1, rank)) - 1];
+  });
+}
+
+/** A growable list of float samples (latencies in ms) without per-sample allocation. */
+export class Samples {
+  #buf = new Float64Array(1 << 16);
+  #n = 0;
+
+  push(v) {
+    if (this.#n === this.#buf.length) {
+      const next = new Float64Array(this.#buf.length * 2);
+      next.set(this.#buf);
+      this.#buf = next;
+    }
+    this.#buf[this.#n++] = v;
+  }
+
+  get length() {
+    return this.#n;
+  }
+
+  values() {
+    return this.#buf.subarray(0, this.#n);
+  }
+}
+
+/** CPU microseconds (user + system) per request between two `process.cpuUsage()` readings. */
+export function cpuPerRequest(before, after, requests) {
+  if (requests <= 0) return Number.NaN;
+  return (after.user - before.user + (after.system - before.system)) / requests;
+}

@@ -1,0 +1,38 @@
+// One stack as its own process: `node bench/server.js <stack-id>` with PORT and REDIS_URL set,
+// started by bench/run.js over IPC. Answers { type: 'usage' } with its CPU time and RSS.
+import { STACKS } from './stacks.js';
+
+const stack = STACKS.find((s) => s.id === process.argv[2]);
+if (stack === undefined) {
+  console.error(`unknown stack ${process.argv[2]}`);
+  process.exit(2);
+}
+const port = Number(process.env.PORT);
+const redisUrl = process.env.REDIS_URL ?? '';
+if (!Number.isInteger(port) || !redisUrl.startsWith('redis://127.0.0.1:')) {
+  console.error('PORT and REDIS_URL (redis://127.0.0.1:<port>) are required');
+  process.exit(2);
+}
+
+process.on('disconnect', () => process.exit(0)); // the harness went away: never outlive it
+// Requests received: the denominator of CPU and Redis commands per request. The client's count of
+// answers misses the requests still in flight when a run stops, which the server handles anyway.
+let requests = 0;
+process.on('message', (msg) => {
+  if (msg?.type === 'usage') {
+    const usage = { cpu: process.cpuUsage(), rss: process.memoryUsage().rss, requests };
+    process.send({ type: 'usage', seq: msg.seq, ...usage });
+  }
+});
+
+try {
+  const { start } = await import(`./apps/${stack.framework}.js`);
+  const { server } = await start(stack.kind, { port, redisUrl });
+  server.on('request', () => {
+    requests += 1;
+  });
+  process.send({ type: 'ready' });
+} catch (error) {
+  process.send({ type: 'failed', message: String(error?.stack ?? error) });
+  process.exit(1);
+}
