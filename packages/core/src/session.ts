@@ -11,7 +11,7 @@ import { generateId, isValidId, redactId } from './id.js';
 import { assertJsonValue, byteLength, type JsonValue, type SessionData, setOwn } from './json.js';
 import type { ResolvedOptions } from './options.js';
 import { sign } from './signing.js';
-import type { ApplyOptions, ApplyResult, ChangeSet } from './storage.js';
+import type { ApplyOptions, ApplyResult, ChangeSet, StoredSession } from './storage.js';
 
 /** What the adapter must add to the response after {@link SessionManager.commit}. */
 export interface CommitResult {
@@ -67,6 +67,11 @@ export class Session<Data extends SessionData = SessionData> {
   /** A stored record is known to exist under #id. */
   #exists = false;
   #data = new Map<string, JsonValue>();
+  /**
+   * Keys read one by one through `storage.loadKeys` before the whole session was needed
+   * (undefined value: not set). Dropped once the whole session is loaded.
+   */
+  #partial: Map<string, JsonValue | undefined> | undefined;
   /** Serialized size per key, computed on the first write only (reads never pay for it). */
   #sizes: Map<string, number> | undefined;
   #sizeSum = 0;
@@ -98,12 +103,14 @@ export class Session<Data extends SessionData = SessionData> {
 
   /** Reads one key. */
   async get<K extends keyof Data & string>(key: K): Promise<Data[K] | undefined> {
+    if (await this.#loadKey(key)) return this.#partial!.get(key) as Data[K] | undefined;
     await this.#load();
     return this.#data.get(key) as Data[K] | undefined;
   }
 
   /** True when the key is set. */
   async has(key: keyof Data & string): Promise<boolean> {
+    if (await this.#loadKey(key)) return this.#partial!.get(key) !== undefined;
     await this.#load();
     return this.#data.has(key);
   }
@@ -251,6 +258,7 @@ export class Session<Data extends SessionData = SessionData> {
     this.#loaded = true;
     this.#loading = undefined;
     this.#data = new Map();
+    this.#partial = undefined;
     this.#sizes = undefined;
     this.#sizeSum = 0;
     this.#removed = new Set();
@@ -289,8 +297,10 @@ export class Session<Data extends SessionData = SessionData> {
     const id = this.#id!;
     try {
       const stored = await this.#o.storage.load(id, this.#o.maxAge);
+      this.#partial = undefined;
       if (stored === undefined) {
         this.#id = undefined;
+        this.#exists = false;
       } else {
         this.#data = new Map(Object.entries(stored.data));
         this.#exists = true;
@@ -305,6 +315,40 @@ export class Session<Data extends SessionData = SessionData> {
       this.#version = error.version;
     }
     this.#loaded = true;
+  }
+
+  /**
+   * Reads one key through `storage.loadKeys` when the storage has it and the whole session is not
+   * loaded yet. True when the key is now in #partial; false when the caller must use #load().
+   */
+  async #loadKey(key: string): Promise<boolean> {
+    const storage = this.#o.storage;
+    if (this.#loaded || this.#loading !== undefined || storage.loadKeys === undefined) return false;
+    if (this.#partial?.has(key)) return true;
+    const id = this.#id!;
+    let stored: StoredSession | undefined;
+    try {
+      stored = await storage.loadKeys(id, [key], this.#o.maxAge);
+    } catch (error) {
+      // Corrupt data is reported by the whole-session load, which the caller falls back to.
+      if (error instanceof CorruptDataError) return false;
+      throw wrapStorageError(error, 'load');
+    }
+    // The whole session was loaded (or written) meanwhile: it is the truth from now on.
+    if (this.#loaded || this.#loading !== undefined || this.#id !== id) return false;
+    if (stored === undefined) {
+      // Nothing stored: the whole (empty) session is known.
+      this.#id = undefined;
+      this.#exists = false;
+      this.#partial = undefined;
+      this.#loaded = true;
+      return false;
+    }
+    this.#exists = true;
+    if (stored.expiresAt !== undefined) this.#expiresAt = stored.expiresAt;
+    this.#partial ??= new Map();
+    this.#partial.set(key, Object.hasOwn(stored.data, key) ? stored.data[key] : undefined);
+    return true;
   }
 
   async #apply(id: string, changes: ChangeSet, options: ApplyOptions): Promise<ApplyResult> {
@@ -339,7 +383,7 @@ export class Session<Data extends SessionData = SessionData> {
       this.#exists = written;
       this.#removed = new Set();
       this.#changed = new Map();
-    } else if (this.#loaded && this.#exists && this.#id !== undefined) {
+    } else if ((this.#loaded || this.#partial !== undefined) && this.#exists && this.#id !== undefined) {
       const expiresAt = this.#expiresAt;
       if (expiresAt === undefined || expiresAt - Date.now() < o.maxAge - o.refreshWindow) {
         try {

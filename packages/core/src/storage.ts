@@ -67,6 +67,13 @@ export interface Storage {
    * expiry to `maxAgeMs` in the same operation (then report `expiresAt`).
    */
   load(id: string, maxAgeMs: number): Promise<StoredSession | undefined>;
+  /**
+   * Reads only some keys of a session, for storages that can do so without transferring the rest
+   * (one hash field per key, say). Same contract as {@link load}, except that `data` holds only the
+   * requested keys that are set. Optional: core uses it for `get`/`has` before the first write or
+   * `data()`, and loads the whole session otherwise.
+   */
+  loadKeys?(id: string, keys: readonly string[], maxAgeMs: number): Promise<StoredSession | undefined>;
   /** Replaces the whole session and sets it to expire `maxAgeMs` milliseconds from now. */
   save(id: string, data: SessionData, maxAgeMs: number): Promise<void>;
   /** Extends an existing session to expire `maxAgeMs` milliseconds from now; no-op when missing. */
