@@ -373,7 +373,9 @@ export class Session<Data extends SessionData = SessionData> {
     const o = this.#o;
     let written = false;
     const changes: ChangeSet = { clear: false, remove: this.#removed, set: this.#changed };
-    if (!isEmptyChangeSet(changes)) {
+    // Removing keys from a session that was never stored writes nothing (no empty record, no cookie).
+    if (!this.#exists && this.#changed.size === 0) this.#removed = new Set();
+    else if (!isEmptyChangeSet(changes)) {
       const id = this.id;
       const options: ApplyOptions = { mode: this.#exists ? 'update' : 'create', maxSize: o.maxSize };
       if (this.#version !== undefined) options.version = this.#version;
