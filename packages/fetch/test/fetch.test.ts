@@ -1,5 +1,6 @@
-import { type AddressInfo, once } from 'node:events';
+import { once } from 'node:events';
 import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
 import { SessionError, StorageUnavailableError } from '@kv-session/core';
 import {

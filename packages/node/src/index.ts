@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import {
   type Session,
@@ -47,7 +47,8 @@ function defaultErrorHandler(error: unknown, _req: IncomingMessage, res: ServerR
     res.destroy();
     return;
   }
-  const text = error instanceof SessionError && error.expose ? error.message : 'Error';
+  const text =
+    error instanceof SessionError && error.expose ? error.message : (STATUS_CODES[status] ?? 'Error');
   res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' }).end(text);
 }
 

@@ -1,0 +1,197 @@
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createAdaptorServer } from '@hono/node-server';
+import { SessionError, StorageUnavailableError } from '@kv-session/core';
+import { errorResponse, type HonoSessionOptions, session } from '@kv-session/hono';
+import { StorageRedisKV } from '@kv-session/redis';
+import { type RedisServer, startRedis } from '@kv-session/testing';
+import { Hono } from 'hono';
+import { createClient } from 'redis';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+
+let redis: RedisServer;
+let client: ReturnType<typeof createClient>;
+let storage: StorageRedisKV;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  client = createClient({ url: redis.url, socket: { reconnectStrategy: 50 } });
+  client.on('error', () => {}); // expected while the server is stopped in the 503 test
+  await client.connect();
+  storage = new StorageRedisKV({ client, commandTimeoutMs: 500 });
+});
+afterAll(async () => {
+  await client?.close();
+  await redis?.stop();
+});
+beforeEach(async () => {
+  await redis.cli('FLUSHALL');
+});
+
+/** The reference scenario on Hono, served by @hono/node-server on 127.0.0.1. */
+async function serveScenario(options: HonoSessionOptions = {}) {
+  const errors: unknown[] = [];
+  const app = new Hono();
+  app.use(session({ storage, ...options }));
+  app.get('/set', async (c) => {
+    await c.get('session').set('time', Math.floor(Date.now() / 1000));
+    return c.text('ok');
+  });
+  app.get('/get', async (c) => c.json(await c.var.session.data()));
+  app.get('/del', async (c) => {
+    await c.get('session').removeAll();
+    return c.text('ok');
+  });
+  app.get('/fail', async (c) => {
+    await c.get('session').set('half', 'done');
+    throw new Error('handler failed');
+  });
+  app.get('/other', (c) => c.text('no session here'));
+  app.onError((err, c) => {
+    errors.push(err);
+    return err instanceof SessionError ? errorResponse(err) : c.text('Internal Server Error', 500);
+  });
+  const server = createAdaptorServer({ fetch: app.fetch, hostname: '127.0.0.1' }) as Server;
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    errors,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+const cookieOf = (res: Response) => res.headers.getSetCookie()[0]?.split(';')[0];
+
+describe('@kv-session/hono on @hono/node-server with Redis', () => {
+  it('runs the reference scenario with the cookie round trip and one JSON key in Redis', async () => {
+    const app = await serveScenario({ maxAge: 60_000 });
+    try {
+      const set = await fetch(`${app.url}/set`);
+      expect(set.status).toBe(200);
+      expect(await set.text()).toBe('ok');
+      expect(set.headers.getSetCookie()).toHaveLength(1);
+      expect(set.headers.getSetCookie()[0]).toMatch(
+        /^sid=[A-Za-z0-9_-]{22,}; Path=\/; HttpOnly; SameSite=Lax$/,
+      );
+      const cookie = cookieOf(set)!;
+      const key = `kv-session:${cookie.slice(4)}`;
+
+      const got = await fetch(`${app.url}/get`, { headers: { cookie } });
+      const data = (await got.json()) as { time: number };
+      expect(Math.abs(data.time - Date.now() / 1000)).toBeLessThan(60);
+      expect(got.headers.getSetCookie()).toEqual([]);
+      expect(JSON.parse(await redis.cli('GET', key))).toEqual(data);
+      expect(Number(await redis.cli('PTTL', key))).toBeLessThanOrEqual(60_000);
+
+      expect(await (await fetch(`${app.url}/del`, { headers: { cookie } })).text()).toBe('ok');
+      expect(await redis.cli('EXISTS', key)).toBe('0');
+      expect(await (await fetch(`${app.url}/get`, { headers: { cookie } })).json()).toEqual({});
+      expect(app.errors).toEqual([]);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('gives a reading visitor no cookie and no key, and costs no Redis call when the session is untouched', async () => {
+    const app = await serveScenario();
+    try {
+      await redis.resetStats();
+      const got = await fetch(`${app.url}/get`);
+      expect(await got.json()).toEqual({});
+      expect(got.headers.getSetCookie()).toEqual([]);
+      const other = await fetch(`${app.url}/other`, { headers: { cookie: 'sid=forged.value' } });
+      expect(await other.text()).toBe('no session here');
+      expect(other.headers.getSetCookie()).toEqual([]);
+      expect(await redis.totalCommands()).toBe(0);
+      expect(await redis.cli('DBSIZE')).toBe('0');
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('header mode: answers the id in the header and reads it back from there', async () => {
+    const app = await serveScenario({ header: 'x-session-id' });
+    try {
+      const set = await fetch(`${app.url}/set`);
+      const id = set.headers.get('x-session-id');
+      expect(id).toMatch(/^[A-Za-z0-9_-]{22,}$/);
+      const got = await fetch(`${app.url}/get`, { headers: { 'x-session-id': id! } });
+      expect(Object.keys((await got.json()) as object)).toEqual(['time']);
+      expect(got.headers.get('x-session-id')).toBeNull();
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('sends StorageUnavailableError (status 503) through app.onError, on load and on save', async () => {
+    const app = await serveScenario();
+    try {
+      const cookie = cookieOf(await fetch(`${app.url}/set`))!;
+      await redis.stop();
+      const load = await fetch(`${app.url}/get`, { headers: { cookie } });
+      expect(load.status).toBe(503);
+      expect(await load.text()).toBe('Service Unavailable');
+      const save = await fetch(`${app.url}/set`); // new session: the save after next() is the first call
+      expect(save.status).toBe(503);
+      expect(save.headers.getSetCookie()).toEqual([]);
+      expect(app.errors).toHaveLength(2);
+      expect(app.errors.every((e) => e instanceof StorageUnavailableError && e.status === 503)).toBe(true);
+    } finally {
+      await redis.start();
+      await client.ping();
+      await app.close();
+    }
+  });
+
+  it('saves nothing when the handler throws (the error goes to onError as is)', async () => {
+    const app = await serveScenario();
+    try {
+      const res = await fetch(`${app.url}/fail`);
+      expect(res.status).toBe(500);
+      expect(res.headers.getSetCookie()).toEqual([]);
+      expect(await redis.cli('DBSIZE')).toBe('0');
+      expect((app.errors[0] as Error).message).toBe('handler failed');
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('keeps one session when mounted twice, and keeps Set-Cookie headers the handler set', async () => {
+    const app = new Hono();
+    const middleware = session({ storage });
+    app.use(middleware);
+    app.use('/twice/*', middleware);
+    app.get('/twice/set', async (c) => {
+      await c.get('session').set('n', 1);
+      c.header('set-cookie', 'theme=dark; Path=/', { append: true });
+      return c.redirect('/get');
+    });
+    const res = await app.request('http://127.0.0.1/twice/set');
+    expect(res.status).toBe(302);
+    const lines = res.headers.getSetCookie();
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toBe('theme=dark; Path=/');
+    expect(lines[1]).toMatch(/^sid=/);
+    expect(await redis.cli('DBSIZE')).toBe('1');
+  });
+
+  it("marks the cookie Secure with cookie.secure 'auto' over HTTPS or a trusted proxy", async () => {
+    const app = new Hono();
+    app.use(session({ storage, cookie: { secure: 'auto' }, trustProxy: true }));
+    app.get('/set', async (c) => {
+      await c.get('session').set('a', 1);
+      return c.text('ok');
+    });
+    const https = await app.request('https://example.test/set');
+    expect(https.headers.getSetCookie()[0]).toMatch(/; Secure/);
+    const plain = await app.request('http://example.test/set');
+    expect(plain.headers.getSetCookie()[0]).not.toMatch(/; Secure/);
+    const proxied = await app.request('http://example.test/set', {
+      headers: { 'x-forwarded-proto': 'https' },
+    });
+    expect(proxied.headers.getSetCookie()[0]).toMatch(/; Secure/);
+  });
+});

@@ -1,0 +1,41 @@
+import type { Session, SessionData } from '@kv-session/core';
+import { type SessionEnv, session } from '@kv-session/hono';
+import { Hono } from 'hono';
+import { describe, expectTypeOf, it } from 'vitest';
+
+interface Cart extends SessionData {
+  userId: string;
+  items: number[];
+}
+
+describe('c.get("session") typing', () => {
+  it('is a Session everywhere through ContextVariableMap', () => {
+    const app = new Hono();
+    app.use(session());
+    app.get('/', async (c) => {
+      expectTypeOf(c.get('session')).toEqualTypeOf<Session<SessionData>>();
+      expectTypeOf(c.var.session).toEqualTypeOf<Session<SessionData>>();
+      return c.text('ok');
+    });
+  });
+
+  it('is typed by SessionEnv<Data> on the app', () => {
+    const app = new Hono<SessionEnv<Cart>>();
+    app.use(session<Cart>());
+    app.get('/', async (c) => {
+      const s = c.get('session');
+      expectTypeOf(s).toEqualTypeOf<Session<Cart>>();
+      expectTypeOf(await s.get('userId')).toEqualTypeOf<string | undefined>();
+      // @ts-expect-error: items holds numbers
+      await s.set('items', ['a']);
+      return c.text('ok');
+    });
+  });
+
+  it('is typed by the middleware when chained with use()', () => {
+    new Hono().use(session<Cart>()).get('/', async (c) => {
+      expectTypeOf(c.get('session')).toEqualTypeOf<Session<Cart>>();
+      return c.text('ok');
+    });
+  });
+});
