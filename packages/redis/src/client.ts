@@ -1,0 +1,65 @@
+import { StorageError, StorageUnavailableError } from '@kv-session/core';
+
+/** Options of a script call, as node-redis's `eval`/`evalSha` take them. */
+export interface ScriptCallOptions {
+  keys: string[];
+  arguments: string[];
+}
+
+/**
+ * The part of a node-redis client that {@link StorageRedisKV} uses. Typed structurally so that the
+ * results of `createClient`, `createCluster` and `createSentinel` all fit (with any modules, scripts,
+ * RESP version or type mapping), without importing classes that only some of them have.
+ */
+export interface RedisClientLike {
+  get(key: string): Promise<unknown>;
+  getEx(key: string, options: { type: 'PX'; value: number }): Promise<unknown>;
+  set(key: string, value: string, options: { expiration: { type: 'PX'; value: number } }): Promise<unknown>;
+  pExpire(key: string, milliseconds: number): Promise<unknown>;
+  del(key: string): Promise<unknown>;
+  eval(script: string, options: ScriptCallOptions): Promise<unknown>;
+  evalSha(sha1: string, options: ScriptCallOptions): Promise<unknown>;
+}
+
+/** Server replies that mean "not available right now" rather than "this command is wrong". */
+const UNAVAILABLE_REPLIES = /^(LOADING|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|READONLY|BUSY|MOVED|ASK)\b/;
+
+/** Errors that are programming mistakes, not connectivity problems. */
+function isProgrammingError(error: unknown): boolean {
+  return error instanceof TypeError || error instanceof RangeError || error instanceof SyntaxError;
+}
+
+/**
+ * True for a reply error sent by the server (node-redis `ErrorReply` and subclasses). Recognised by
+ * class name along the prototype chain, so that a second copy of `redis` in node_modules still works.
+ */
+export function isErrorReply(error: unknown): error is Error {
+  let proto: unknown = error instanceof Error ? Object.getPrototypeOf(error) : null;
+  while (proto !== null && proto !== Error.prototype) {
+    const name = (proto as { constructor?: { name?: unknown } }).constructor?.name;
+    if (name === 'ErrorReply') return true;
+    proto = Object.getPrototypeOf(proto);
+  }
+  return false;
+}
+
+/**
+ * Maps a node-redis failure to a kv-session error: server replies are {@link StorageError} (except
+ * the "try later" ones), everything else (socket closed, offline, timeouts, refused connections) is
+ * {@link StorageUnavailableError}, which adapters answer with 503.
+ */
+export function toStorageError(error: unknown, operation: string): StorageError | StorageUnavailableError {
+  const message = error instanceof Error ? error.message : String(error);
+  if (isErrorReply(error) ? UNAVAILABLE_REPLIES.test(message) : !isProgrammingError(error)) {
+    return new StorageUnavailableError(`Redis is unavailable (${operation}): ${message}`, { cause: error });
+  }
+  return new StorageError(`Redis ${operation} failed: ${message}`, { cause: error });
+}
+
+/** Text of a string reply (node-redis returns a Buffer under a Buffer type mapping); undefined for nil. */
+export function replyText(reply: unknown, operation: string): string | undefined {
+  if (reply === null || reply === undefined) return undefined;
+  if (typeof reply === 'string') return reply;
+  if (Buffer.isBuffer(reply)) return reply.toString('utf8');
+  throw new StorageError(`Redis ${operation} returned an unexpected reply of type ${typeof reply}`);
+}

@@ -1,0 +1,3 @@
+export type { RedisClientLike, ScriptCallOptions } from './client.js';
+export type { StorageRedisKVOptions } from './options.js';
+export { StorageRedisKV } from './storage-redis.js';

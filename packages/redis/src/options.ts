@@ -1,0 +1,86 @@
+import { ConfigError, type ErrorContext, formatIssues, type SessionError } from '@kv-session/core';
+import { z } from 'zod';
+import type { RedisClientLike } from './client.js';
+
+/** Options of {@link StorageRedisKV}. */
+export interface StorageRedisKVOptions {
+  /**
+   * A connected node-redis client: `createClient()`, `createCluster()` or `createSentinel()`. The
+   * storage never connects or closes it. Attach an `'error'` listener to it (node-redis emits
+   * connection errors as events, and an unhandled `'error'` event ends the process).
+   */
+  client: RedisClientLike;
+  /** Prepended to the session id to form the Redis key. Must not be empty. @default 'kv-session:' */
+  prefix?: string;
+  /**
+   * Longest wait, in milliseconds, for one Redis command. Past it the operation fails with
+   * `StorageUnavailableError` (HTTP 503), also while the client is disconnected. @default 2000
+   */
+  commandTimeoutMs?: number;
+  /**
+   * With client-side caching only: expiry refreshes of cached reads are batched and sent at most
+   * this many milliseconds later (and at most once per session per interval). Capped per session at
+   * a tenth of its max age. @default 1000
+   */
+  refreshIntervalMs?: number;
+  /**
+   * Use the client-side cache fast path (cacheable `GET` plus batched `PEXPIRE`) instead of `GETEX`.
+   * @default detected: true when the client was created with `clientSideCache`
+   */
+  clientSideCache?: boolean;
+  /**
+   * Receives failures of background expiry refreshes (client-side cache mode), which no request
+   * awaits. @default logs to console.error
+   */
+  onError?: (error: SessionError, context: ErrorContext) => void;
+}
+
+/** Options after validation. */
+export interface ResolvedRedisOptions {
+  client: RedisClientLike;
+  prefix: string;
+  commandTimeoutMs: number;
+  refreshIntervalMs: number;
+  clientSideCache: boolean | undefined;
+  onError: (error: SessionError, context: ErrorContext) => void;
+}
+
+const CLIENT_METHODS = ['get', 'getEx', 'set', 'pExpire', 'del', 'eval', 'evalSha'] as const;
+
+const schema = z.strictObject({
+  client: z.custom<RedisClientLike>(
+    (v) =>
+      typeof v === 'object' &&
+      v !== null &&
+      CLIENT_METHODS.every((m) => typeof (v as Record<string, unknown>)[m] === 'function'),
+    { message: 'must be a node-redis client (createClient, createCluster or createSentinel)' },
+  ),
+  prefix: z.string().min(1, 'must not be empty').default('kv-session:'),
+  commandTimeoutMs: z.number().int().positive().default(2000),
+  refreshIntervalMs: z.number().int().positive().default(1000),
+  clientSideCache: z.boolean().optional(),
+  onError: z
+    .custom<(error: SessionError, context: ErrorContext) => void>((v) => typeof v === 'function', {
+      message: 'must be a function (error, context) => void',
+    })
+    .optional(),
+});
+
+function defaultOnError(error: SessionError, context: ErrorContext): void {
+  console.error(`[kv-session/redis] ${context.operation}:`, error);
+}
+
+/** Validates {@link StorageRedisKVOptions}; throws `ConfigError` listing every problem. */
+export function resolveRedisOptions(options: StorageRedisKVOptions): ResolvedRedisOptions {
+  const parsed = schema.safeParse(options);
+  if (!parsed.success) throw new ConfigError(formatIssues(parsed.error.issues), 'StorageRedisKV options');
+  const o = parsed.data;
+  return {
+    client: o.client,
+    prefix: o.prefix,
+    commandTimeoutMs: o.commandTimeoutMs,
+    refreshIntervalMs: o.refreshIntervalMs,
+    clientSideCache: o.clientSideCache,
+    onError: o.onError ?? defaultOnError,
+  };
+}

@@ -1,0 +1,39 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * Compare-and-set of one session key. The stored string is compared, never decoded: user values are
+ * merged in JavaScript, so Lua's cjson (which rounds big numbers and turns `[]` into `{}`) is not used.
+ *
+ * KEYS[1] the session key.
+ * ARGV[1] how to compare: `n` expect no key, `v` expect the value ARGV[2], `h` expect SHA1 ARGV[2].
+ * ARGV[3] the new value, ARGV[4] its time to live in milliseconds.
+ *
+ * Returns 1 when written, 0 when the key is missing (and was expected), or `{current, sha1(current)}`.
+ */
+export const CAS_SCRIPT = `local current = redis.call('GET', KEYS[1])
+local mode = ARGV[1]
+local match
+if mode == 'n' then
+  match = current == false
+elseif current == false then
+  match = false
+elseif mode == 'v' then
+  match = current == ARGV[2]
+else
+  match = redis.sha1hex(current) == ARGV[2]
+end
+if match then
+  redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
+  return 1
+end
+if current == false then
+  return 0
+end
+return {current, redis.sha1hex(current)}
+`;
+
+/** SHA1 of {@link CAS_SCRIPT}, for EVALSHA. */
+export const CAS_SHA = createHash('sha1').update(CAS_SCRIPT).digest('hex');
+
+/** How the script compares the stored value: `n` missing, `v` equal to a value, `h` SHA1 equal. */
+export type CompareMode = 'n' | 'v' | 'h';

@@ -1,0 +1,256 @@
+import {
+  type ApplyOptions,
+  type ApplyResult,
+  applyChangeSet,
+  type ChangeSet,
+  CorruptDataError,
+  parseSessionData,
+  redactId,
+  type SessionData,
+  SessionError,
+  type Storage,
+  StorageError,
+  StorageUnavailableError,
+  type StoredSession,
+  serializeSession,
+} from '@kv-session/core';
+import {
+  isErrorReply,
+  type RedisClientLike,
+  replyText,
+  type ScriptCallOptions,
+  toStorageError,
+} from './client.js';
+import { type ResolvedRedisOptions, resolveRedisOptions, type StorageRedisKVOptions } from './options.js';
+import { CAS_SCRIPT, CAS_SHA, type CompareMode } from './script.js';
+
+/**
+ * Compare-and-set attempts of one `apply` before giving up. Every round of conflicting writers lets one
+ * of them through, so this bounds how many requests may write one session at the same instant.
+ */
+const MAX_ATTEMPTS = 100;
+/** Above this many remembered refresh times, forget the stale ones. */
+const REFRESHED_SOFT_LIMIT = 10_000;
+const REFRESHED_HARD_LIMIT = 100_000;
+
+function detectClientSideCache(client: RedisClientLike): boolean {
+  const cache: unknown = (client as { clientSideCache?: unknown }).clientSideCache;
+  return cache !== undefined && cache !== null;
+}
+
+function withTimeout(client: RedisClientLike, timeout: number): RedisClientLike {
+  // node-redis drops a command still waiting in its offline queue after `timeout`, so a write that
+  // failed with 503 is not sent later when the connection comes back.
+  const withCommandOptions = (client as { withCommandOptions?: unknown }).withCommandOptions;
+  if (typeof withCommandOptions !== 'function') return client;
+  return withCommandOptions.call(client, { timeout }) as RedisClientLike;
+}
+
+/**
+ * Sessions in Redis through a node-redis client (single node, Cluster or Sentinel): one string key
+ * per session, `<prefix><id>`, holding the session data as a plain JSON object, with the expiry on
+ * the key in milliseconds.
+ *
+ * Cost: `load` is one command (`GETEX ... PX`, which also refreshes the expiry); a change set is one
+ * `EVALSHA` compare-and-set of the key, merged in JavaScript and retried on conflict, so concurrent
+ * requests that change different keys of a session all keep their changes. With a client created
+ * with RESP3 and `clientSideCache`, repeated reads are served from the client's cache (0 round
+ * trips) and the expiry is refreshed at most once per `refreshIntervalMs`.
+ */
+export class StorageRedisKV implements Storage {
+  readonly #o: ResolvedRedisOptions;
+  readonly #client: RedisClientLike;
+  readonly #cached: boolean;
+  /** Client-side cache mode: until when (epoch ms) a session's expiry counts as recently refreshed. */
+  readonly #freshUntil = new Map<string, number>();
+
+  constructor(options: StorageRedisKVOptions) {
+    this.#o = resolveRedisOptions(options);
+    this.#cached = this.#o.clientSideCache ?? detectClientSideCache(this.#o.client);
+    this.#client = withTimeout(this.#o.client, this.#o.commandTimeoutMs);
+  }
+
+  /** The Redis key of a session id. */
+  key(id: string): string {
+    return this.#o.prefix + id;
+  }
+
+  /** Whether reads go through node-redis's client-side cache (`GET`) rather than `GETEX`. */
+  get clientSideCache(): boolean {
+    return this.#cached;
+  }
+
+  async load(id: string, maxAgeMs: number): Promise<StoredSession | undefined> {
+    const key = this.key(id);
+    const now = Date.now();
+    let text: string | undefined;
+    let expiresAt = now + maxAgeMs;
+    const freshUntil = this.#cached ? this.#freshUntil.get(id) : undefined;
+    if (freshUntil !== undefined && freshUntil > now) {
+      // Refreshed by this process less than a window ago: a cacheable GET, usually answered locally.
+      text = replyText(await this.#command('load', () => this.#client.get(key)), 'GET');
+      expiresAt = freshUntil - this.#window(maxAgeMs) + maxAgeMs;
+    } else {
+      text = replyText(
+        await this.#command('load', () => this.#client.getEx(key, { type: 'PX', value: maxAgeMs })),
+        'GETEX',
+      );
+      if (this.#cached && text !== undefined) this.#markFresh(id, now, maxAgeMs);
+    }
+    if (text === undefined) {
+      this.#freshUntil.delete(id);
+      return undefined;
+    }
+    const data = parseSessionData(text);
+    if (data === undefined) {
+      throw new CorruptDataError(
+        `Redis key ${this.#o.prefix}${redactId(id)} does not hold a JSON object; the session reads as empty`,
+        { version: text },
+      );
+    }
+    return { data, version: text, expiresAt };
+  }
+
+  async save(id: string, data: SessionData, maxAgeMs: number): Promise<void> {
+    const now = Date.now();
+    const json = JSON.stringify(data);
+    await this.#command('save', () =>
+      this.#client.set(this.key(id), json, { expiration: { type: 'PX', value: maxAgeMs } }),
+    );
+    if (this.#cached) this.#markFresh(id, now, maxAgeMs);
+  }
+
+  async touch(id: string, maxAgeMs: number): Promise<void> {
+    const now = Date.now();
+    const reply = await this.#command('touch', () => this.#client.pExpire(this.key(id), maxAgeMs));
+    if (this.#cached && Number(reply) === 1) this.#markFresh(id, now, maxAgeMs);
+  }
+
+  async remove(id: string): Promise<void> {
+    this.#freshUntil.delete(id);
+    await this.#command('remove', () => this.#client.del(this.key(id)));
+  }
+
+  async apply(id: string, changes: ChangeSet, maxAgeMs: number, options: ApplyOptions): Promise<ApplyResult> {
+    const key = this.key(id);
+    let mode: CompareMode;
+    let expected: string;
+    // The stored text the change set is merged into, as far as we know it.
+    let base: string | undefined;
+    if (typeof options.version === 'string') {
+      mode = 'v';
+      expected = options.version;
+      base = options.version;
+    } else if (options.mode === 'create') {
+      mode = 'n';
+      expected = '';
+    } else {
+      // Update without a known version (e.g. after regenerate): an empty hash never matches, so the
+      // first attempt only reads the current value (or reports it missing).
+      mode = 'h';
+      expected = '';
+    }
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const blind = mode === 'h' && expected === '';
+      const json = blind
+        ? ''
+        : serializeSession(
+            applyChangeSet(base === undefined ? undefined : parseSessionData(base), changes),
+            options.maxSize,
+          );
+      const now = Date.now();
+      const reply = await this.#command('apply', () =>
+        this.#cas({ keys: [key], arguments: [mode, expected, json, String(maxAgeMs)] }),
+      );
+      if (reply === 1 || reply === 1n) {
+        if (this.#cached) this.#markFresh(id, now, maxAgeMs);
+        return { existed: mode !== 'n', written: true };
+      }
+      if (reply === 0 || reply === 0n) {
+        // The key is gone. In update mode it stays gone: a stale save must not resurrect it.
+        this.#freshUntil.delete(id);
+        if (options.mode === 'update') return { existed: false, written: false };
+        mode = 'n';
+        expected = '';
+        base = undefined;
+        continue;
+      }
+      if (Array.isArray(reply) && reply.length === 2) {
+        // Lost a race (or guessed): merge into what is stored now and compare against its hash.
+        base = replyText(reply[0], 'apply');
+        expected = replyText(reply[1], 'apply') ?? '';
+        mode = 'h';
+        continue;
+      }
+      throw new StorageError(`Redis apply returned an unexpected reply: ${String(reply)}`);
+    }
+    throw new StorageError(
+      `Redis apply gave up after ${MAX_ATTEMPTS} conflicting concurrent writes to one session`,
+    );
+  }
+
+  /** Forgets refresh bookkeeping. The client is the caller's: it is not closed. */
+  async close(): Promise<void> {
+    this.#freshUntil.clear();
+  }
+
+  /** How long a refresh counts as recent in client-side cache mode. */
+  #window(maxAgeMs: number): number {
+    return Math.max(1, Math.min(this.#o.refreshIntervalMs, Math.floor(maxAgeMs / 10)));
+  }
+
+  #markFresh(id: string, refreshedAt: number, maxAgeMs: number): void {
+    const map = this.#freshUntil;
+    map.delete(id);
+    map.set(id, refreshedAt + this.#window(maxAgeMs));
+    if (map.size > REFRESHED_SOFT_LIMIT) {
+      const now = Date.now();
+      for (const [k, until] of map) if (until <= now) map.delete(k);
+      // Still too many live sessions: forget the oldest (they pay one GETEX on their next read).
+      for (const k of map.keys()) {
+        if (map.size <= REFRESHED_HARD_LIMIT) break;
+        map.delete(k);
+      }
+    }
+  }
+
+  async #cas(options: ScriptCallOptions): Promise<unknown> {
+    try {
+      return await this.#client.evalSha(CAS_SHA, options);
+    } catch (error) {
+      // First use on this server (or after SCRIPT FLUSH / a restart): EVAL loads the script.
+      if (!isErrorReply(error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      return this.#client.eval(CAS_SCRIPT, options);
+    }
+  }
+
+  /**
+   * Runs one Redis call bounded by `commandTimeoutMs`, whatever the client's own settings, and maps
+   * its failures to kv-session errors.
+   */
+  async #command<T>(operation: string, run: () => Promise<T>): Promise<T> {
+    const ms = this.#o.commandTimeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new StorageUnavailableError(
+              `Redis did not answer ${operation} within ${ms} ms (option commandTimeoutMs)`,
+            ),
+          ),
+        ms,
+      );
+    });
+    try {
+      const pending = run();
+      // The race may be lost to the timeout: keep a late rejection from being unhandled.
+      pending.catch(() => undefined);
+      return await Promise.race([pending, timeout]);
+    } catch (error) {
+      throw error instanceof SessionError ? error : toStorageError(error, operation);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

@@ -1,0 +1,106 @@
+import { SessionManager, StorageUnavailableError } from '@kv-session/core';
+import { StorageRedisKV } from '@kv-session/redis';
+import { type RedisServer, startRedis } from '@kv-session/testing';
+import { createClient } from 'redis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request } from './helpers.js';
+
+let server: RedisServer;
+
+beforeAll(async () => {
+  server = await startRedis();
+});
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+describe('Redis unavailable', () => {
+  it('fails with StorageUnavailableError (503) while redis-server is down, works again after restart', async () => {
+    const errors: unknown[] = [];
+    // The client's defaults: offline queue on, reconnecting forever. The storage still fails fast.
+    const client = createClient({ url: server.url });
+    client.on('error', (error) => errors.push(error));
+    await client.connect();
+    try {
+      const storage = new StorageRedisKV({ client, commandTimeoutMs: 300 });
+      const manager = new SessionManager({ storage, maxAge: 60_000 });
+      const first = await request(manager, undefined, (s) => s.set('n', 1));
+
+      await server.stop();
+      const read = manager.session({ cookie: first.cookie });
+      const failure = await read.get('n').catch((e: unknown) => e);
+      expect(failure).toBeInstanceOf(StorageUnavailableError);
+      expect((failure as StorageUnavailableError).status).toBe(503);
+      const write = manager.session();
+      await write.set('n', 2);
+      const commitFailure = await manager.commit(write).catch((e: unknown) => e);
+      expect(commitFailure).toBeInstanceOf(StorageUnavailableError);
+      expect(errors.length).toBeGreaterThan(0);
+
+      // The data was not persisted (no --save): the old session is gone, new ones work again.
+      await server.start();
+      let again: Awaited<ReturnType<typeof request<void>>> | undefined;
+      for (let i = 0; i < 100 && again === undefined; i++) {
+        again = await request(manager, undefined, (s) => s.set('n', 3)).catch(async () => {
+          await new Promise((r) => setTimeout(r, 100));
+          return undefined;
+        });
+      }
+      expect(again?.setCookie).toMatch(/^sid=/);
+      expect((await request(manager, again?.cookie, (s) => s.get('n'))).result).toBe(3);
+      // The stale write queued while offline was dropped, not replayed after the reconnect.
+      expect(await server.cli('DBSIZE')).toBe('1');
+    } finally {
+      await client.close().catch(() => undefined);
+    }
+  });
+
+  it('fails fast with an offline-queue-less client too', async () => {
+    const client = createClient({ url: server.url, disableOfflineQueue: true });
+    client.on('error', () => undefined);
+    await client.connect();
+    try {
+      const storage = new StorageRedisKV({ client, commandTimeoutMs: 300 });
+      await server.stop();
+      await expect(storage.load('offline000000000000000', 1000)).rejects.toBeInstanceOf(
+        StorageUnavailableError,
+      );
+      await server.start();
+    } finally {
+      await client.close().catch(() => undefined);
+    }
+  });
+
+  it('a server that does not answer in time fails with StorageUnavailableError', async () => {
+    const client = createClient({ url: server.url });
+    client.on('error', () => undefined);
+    await client.connect();
+    try {
+      const storage = new StorageRedisKV({ client, commandTimeoutMs: 200 });
+      await storage.save('slowserver0000000000000', { a: 1 }, 60_000);
+      // The server stops answering any client for a second (the command is sent, no reply comes).
+      expect(await server.cli('CLIENT', 'PAUSE', '1000', 'ALL')).toBe('OK');
+      const failure = await storage.load('slowserver0000000000000', 60_000).catch((e: unknown) => e);
+      expect(failure).toBeInstanceOf(StorageUnavailableError);
+      expect((failure as Error).message).toMatch(/commandTimeoutMs/);
+      // Once the pause is over, the same storage answers again.
+      let loaded: Awaited<ReturnType<StorageRedisKV['load']>> | Error | undefined;
+      for (let i = 0; i < 50; i++) {
+        loaded = await storage.load('slowserver0000000000000', 60_000).catch((e: Error) => e);
+        if (!(loaded instanceof Error)) break;
+      }
+      expect(loaded).toMatchObject({ data: { a: 1 } });
+    } finally {
+      await client.close().catch(() => undefined);
+    }
+  });
+
+  it('a client that was never connected fails with StorageUnavailableError', async () => {
+    const client = createClient({ url: server.url });
+    const storage = new StorageRedisKV({ client });
+    await expect(storage.load('neverconnected00000000', 1000)).rejects.toBeInstanceOf(
+      StorageUnavailableError,
+    );
+  });
+});

@@ -1,0 +1,48 @@
+import { type SessionData, SessionManager, type SessionOptions } from '@kv-session/core';
+
+/** The cookie header a browser would send back after `setCookie`. */
+export function cookieFrom(setCookie: string | undefined, previous?: string): string | undefined {
+  if (setCookie === undefined) return previous;
+  return setCookie.split(';')[0];
+}
+
+/** The session id inside a `sid=<id>` cookie. */
+export function idFrom(cookie: string | undefined): string {
+  if (cookie === undefined) throw new Error('no cookie');
+  return cookie.slice(cookie.indexOf('=') + 1);
+}
+
+/**
+ * One request the way an adapter runs it: session() (no I/O), the handler, then commit() before the
+ * response. Returns the handler's result and the cookie the browser holds afterwards.
+ */
+export async function request<T>(
+  manager: SessionManager,
+  cookie: string | undefined,
+  handler: (session: ReturnType<SessionManager['session']>) => Promise<T>,
+): Promise<{ result: T; cookie: string | undefined; setCookie: string | undefined }> {
+  const session = manager.session({ cookie });
+  const result = await handler(session);
+  const { setCookie } = await manager.commit(session);
+  return { result, cookie: cookieFrom(setCookie, cookie), setCookie };
+}
+
+/** A manager with test-friendly defaults. */
+export function manager(options: SessionOptions): SessionManager<SessionData> {
+  return new SessionManager(options);
+}
+
+/** An error listener, so that connection errors during tests never become unhandled events. */
+export function quiet(client: { on(event: 'error', listener: (error: unknown) => void): unknown }): void {
+  client.on('error', () => undefined);
+}
+
+/** `INFO commandstats` calls since the last reset, without the test's own INFO/CONFIG calls. */
+export async function stats(server: {
+  commandStats(): Promise<Record<string, number>>;
+}): Promise<Record<string, number>> {
+  const out = await server.commandStats();
+  delete out['info'];
+  delete out['config|resetstat'];
+  return out;
+}

@@ -1,0 +1,301 @@
+import {
+  ConfigError,
+  CorruptDataError,
+  type SessionError,
+  SessionManager,
+  SessionTooLargeError,
+} from '@kv-session/core';
+import { StorageRedisKV } from '@kv-session/redis';
+import { type RedisServer, startRedis } from '@kv-session/testing';
+import { createClient } from 'redis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { idFrom, quiet, request, stats } from './helpers.js';
+
+let server: RedisServer;
+let client: ReturnType<typeof createClient>;
+
+beforeAll(async () => {
+  server = await startRedis();
+  client = createClient({ url: server.url });
+  quiet(client);
+  await client.connect();
+});
+
+afterAll(async () => {
+  await client?.close();
+  await server?.stop();
+});
+
+const MAX_AGE = 60_000;
+
+function setup(prefix?: string, onError?: (error: SessionError) => void) {
+  const storage = new StorageRedisKV(prefix === undefined ? { client } : { client, prefix });
+  const manager = new SessionManager({
+    storage,
+    maxAge: MAX_AGE,
+    ...(onError === undefined ? {} : { onError: (e: SessionError) => onError(e) }),
+  });
+  return { storage, manager };
+}
+
+describe('options', () => {
+  it('rejects bad options with a ConfigError listing every problem', () => {
+    const bad = () =>
+      new StorageRedisKV({
+        client: {} as never,
+        prefix: '',
+        commandTimeoutMs: -1,
+        refreshIntervalMs: 1.5,
+        extra: 1,
+      } as never);
+    expect(bad).toThrow(ConfigError);
+    try {
+      bad();
+    } catch (error) {
+      const issues = (error as ConfigError).issues.join('\n');
+      expect(issues).toMatch(/^client: must be a node-redis client/m);
+      expect(issues).toMatch(/^prefix: must not be empty/m);
+      expect(issues).toMatch(/^commandTimeoutMs:/m);
+      expect(issues).toMatch(/^refreshIntervalMs:/m);
+      expect(issues).toMatch(/extra/);
+    }
+  });
+
+  it('defaults the prefix to kv-session: and detects no client-side cache', () => {
+    const storage = new StorageRedisKV({ client });
+    expect(storage.key('abc')).toBe('kv-session:abc');
+    expect(storage.clientSideCache).toBe(false);
+  });
+});
+
+// The reference's Redis scenario (set / get / del), with the default prefix and with `s_`.
+describe.each([
+  ['default prefix', undefined, 'kv-session:'],
+  ['prefix s_', 's_', 's_'],
+])('reference scenario, %s', (_name, prefix, keyPrefix) => {
+  it('set stores time, get reads it, the key is visible with its TTL, del removes it', async () => {
+    const { manager } = setup(prefix);
+    const time = Math.floor(Date.now() / 1000);
+    const set = await request(manager, undefined, (s) => s.set('time', time));
+    expect(set.setCookie).toMatch(/^sid=/);
+    const id = idFrom(set.cookie);
+    const key = `${keyPrefix}${id}`;
+
+    expect(JSON.parse(await server.cli('GET', key))).toEqual({ time });
+    const pttl = Number(await server.cli('PTTL', key));
+    expect(pttl).toBeGreaterThan(MAX_AGE - 5_000);
+    expect(pttl).toBeLessThanOrEqual(MAX_AGE);
+
+    const get = await request(manager, set.cookie, (s) => s.data());
+    expect(get.result).toEqual({ time });
+
+    await request(manager, set.cookie, (s) => s.removeAll());
+    expect(await server.cli('EXISTS', key)).toBe('0');
+    const after = await request(manager, set.cookie, (s) => s.data());
+    expect(after.result).toEqual({});
+  });
+
+  it('an operator edit with SET ... KEEPTTL is seen on the next request, DEL ends the session', async () => {
+    const { manager } = setup(prefix);
+    const first = await request(manager, undefined, (s) => s.set('time', 5));
+    const key = `${keyPrefix}${idFrom(first.cookie)}`;
+    expect(await server.cli('SET', key, '{"time":1}', 'KEEPTTL')).toBe('OK');
+    expect(Number(await server.cli('PTTL', key))).toBeGreaterThan(0);
+    expect((await request(manager, first.cookie, (s) => s.data())).result).toEqual({ time: 1 });
+
+    expect(await server.cli('DEL', key)).toBe('1');
+    const gone = await request(manager, first.cookie, (s) => s.get('time'));
+    expect(gone.result).toBeUndefined();
+    expect(gone.setCookie).toBeUndefined();
+  });
+});
+
+describe('storage operations', () => {
+  it('load refreshes the expiry to maxAge in the same command', async () => {
+    const { storage } = setup();
+    await storage.save('loadrefreshes0000000000', { a: 1 }, 5_000);
+    expect(Number(await server.cli('PTTL', storage.key('loadrefreshes0000000000')))).toBeLessThanOrEqual(
+      5_000,
+    );
+    const loaded = await storage.load('loadrefreshes0000000000', 50_000);
+    expect(loaded?.data).toEqual({ a: 1 });
+    expect(loaded?.version).toBe('{"a":1}');
+    expect(loaded?.expiresAt).toBeGreaterThan(Date.now() + 40_000);
+    expect(Number(await server.cli('PTTL', storage.key('loadrefreshes0000000000')))).toBeGreaterThan(40_000);
+  });
+
+  it('touch extends an existing key and does not create a missing one', async () => {
+    const { storage } = setup();
+    await storage.save('touchme0000000000000000', {}, 5_000);
+    await storage.touch('touchme0000000000000000', 50_000);
+    expect(Number(await server.cli('PTTL', storage.key('touchme0000000000000000')))).toBeGreaterThan(40_000);
+    await storage.touch('touchmissing00000000000', 50_000);
+    expect(await server.cli('EXISTS', storage.key('touchmissing00000000000'))).toBe('0');
+  });
+
+  it('keeps values exactly: big numbers, empty arrays and objects, unicode, __proto__', async () => {
+    const { manager, storage } = setup();
+    const value = { big: 2 ** 60, arr: [], obj: {}, text: 'été 🎉', nested: [[], {}] };
+    const first = await request(manager, undefined, async (s) => {
+      await s.set('v', value);
+      await s.setMany(JSON.parse('{"__proto__": {"x": 1}}'));
+    });
+    await request(manager, first.cookie, (s) => s.set('other', 1));
+    const raw = await server.cli('GET', storage.key(idFrom(first.cookie)));
+    expect(raw).toContain('"arr":[]');
+    expect(raw).toContain(`"big":${JSON.stringify(2 ** 60)}`); // cjson would write 1.1529215046068e+18
+    const data = (await request(manager, first.cookie, (s) => s.data())).result;
+    expect(data['v']).toEqual(value);
+    expect(Object.hasOwn(data, '__proto__')).toBe(true);
+    expect(data['other']).toBe(1);
+  });
+
+  it('rejects a change set over maxSize and writes nothing', async () => {
+    const { storage } = setup();
+    await storage.save('toolarge000000000000000', { a: 1 }, MAX_AGE);
+    const changes = { clear: false, remove: new Set<string>(), set: new Map([['b', 'x'.repeat(200)]]) };
+    await expect(
+      storage.apply('toolarge000000000000000', changes, MAX_AGE, {
+        mode: 'update',
+        version: '{"a":1}',
+        maxSize: 100,
+      }),
+    ).rejects.toBeInstanceOf(SessionTooLargeError);
+    expect(await server.cli('GET', storage.key('toolarge000000000000000'))).toBe('{"a":1}');
+  });
+
+  it('apply in update mode does not recreate a missing key; create mode creates it', async () => {
+    const { storage } = setup();
+    const changes = { clear: false, remove: new Set<string>(), set: new Map([['a', 1]]) };
+    const opts = { maxSize: 1000 };
+    expect(
+      await storage.apply('applymissing00000000000', changes, MAX_AGE, {
+        ...opts,
+        mode: 'update',
+        version: '{}',
+      }),
+    ).toEqual({ existed: false, written: false });
+    expect(
+      await storage.apply('applymissing00000000000', changes, MAX_AGE, { ...opts, mode: 'update' }),
+    ).toEqual({ existed: false, written: false });
+    expect(await server.cli('EXISTS', storage.key('applymissing00000000000'))).toBe('0');
+    expect(
+      await storage.apply('applymissing00000000000', changes, MAX_AGE, { ...opts, mode: 'create' }),
+    ).toEqual({ existed: false, written: true });
+    // create on an existing key merges into it
+    const more = { clear: false, remove: new Set<string>(), set: new Map([['b', 2]]) };
+    expect(
+      await storage.apply('applymissing00000000000', more, MAX_AGE, { ...opts, mode: 'create' }),
+    ).toEqual({ existed: true, written: true });
+    // update with an unknown version reads, merges and writes
+    const remove = { clear: false, remove: new Set(['a']), set: new Map([['c', 3]]) };
+    expect(
+      await storage.apply('applymissing00000000000', remove, MAX_AGE, { ...opts, mode: 'update' }),
+    ).toEqual({ existed: true, written: true });
+    expect(JSON.parse(await server.cli('GET', storage.key('applymissing00000000000')))).toEqual({
+      b: 2,
+      c: 3,
+    });
+  });
+});
+
+describe('concurrency', () => {
+  it('50 concurrent requests setting different keys of one session keep all 50 keys', async () => {
+    const { manager, storage } = setup();
+    const first = await request(manager, undefined, (s) => s.set('start', true));
+    await Promise.all(
+      Array.from({ length: 50 }, (_, i) => request(manager, first.cookie, (s) => s.set(`k${i}`, i))),
+    );
+    const stored = JSON.parse(await server.cli('GET', storage.key(idFrom(first.cookie))));
+    const kept = Array.from({ length: 50 }, (_, i) => stored[`k${i}`] === i).filter(Boolean).length;
+    expect(kept).toBe(50);
+    expect(stored['start']).toBe(true);
+  });
+
+  it('a session destroyed by one request is not recreated by a concurrent stale save', async () => {
+    const { manager, storage } = setup();
+    const first = await request(manager, undefined, (s) => s.set('user', 'alice'));
+    const key = storage.key(idFrom(first.cookie));
+
+    // Request A loads the session and is slow; request B destroys it meanwhile.
+    const a = manager.session({ cookie: first.cookie });
+    expect(await a.get('user')).toBe('alice');
+    await request(manager, first.cookie, (s) => s.destroy());
+    expect(await server.cli('EXISTS', key)).toBe('0');
+
+    await a.set('cart', [1, 2]);
+    const result = await manager.commit(a);
+    expect(result.setCookie).toBeUndefined();
+    expect(await server.cli('EXISTS', key)).toBe('0');
+  });
+
+  it('two writers of the same key: the last write wins, nothing else is lost', async () => {
+    const { manager, storage } = setup();
+    const first = await request(manager, undefined, (s) => s.set('color', 'red'));
+    const a = manager.session({ cookie: first.cookie });
+    const b = manager.session({ cookie: first.cookie });
+    await a.set('color', 'green');
+    await b.set('color', 'blue');
+    await b.set('size', 'L');
+    await manager.commit(a);
+    await manager.commit(b);
+    const stored = JSON.parse(await server.cli('GET', storage.key(idFrom(first.cookie))));
+    expect(stored).toEqual({ color: 'blue', size: 'L' });
+  });
+});
+
+describe('corrupt values', () => {
+  it.each([
+    ['not JSON', 'not json{'],
+    ['a JSON array', '[1,2]'],
+    ['a JSON string', '"text"'],
+  ])('%s is reported, reads as empty, and the next save replaces it', async (_name, raw) => {
+    const errors: SessionError[] = [];
+    const { manager, storage } = setup(undefined, (e) => errors.push(e));
+    const first = await request(manager, undefined, (s) => s.set('a', 1));
+    const key = storage.key(idFrom(first.cookie));
+    await server.cli('SET', key, raw, 'KEEPTTL');
+
+    const read = await request(manager, first.cookie, (s) => s.data());
+    expect(read.result).toEqual({});
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toBeInstanceOf(CorruptDataError);
+    expect((errors[0] as CorruptDataError).version).toBe(raw);
+    expect(errors[0]!.message).not.toContain(idFrom(first.cookie));
+
+    await request(manager, first.cookie, (s) => s.set('b', 2));
+    expect(JSON.parse(await server.cli('GET', key))).toEqual({ b: 2 });
+  });
+});
+
+describe('commands per request (INFO commandstats deltas)', () => {
+  it('untouched 0, read-only 1 (GETEX), write 2 round trips (GETEX + EVALSHA), new session 1', async () => {
+    const { manager } = setup();
+    const first = await request(manager, undefined, (s) => s.set('time', 1));
+    // warm the script cache: the first EVALSHA on a fresh server costs one extra EVAL
+    await request(manager, first.cookie, (s) => s.set('time', 2));
+
+    await server.resetStats();
+    await request(manager, first.cookie, async () => undefined);
+    expect(await stats(server)).toEqual({});
+
+    await server.resetStats();
+    const read = await request(manager, first.cookie, (s) => s.get('time'));
+    expect(read.result).toBe(2);
+    expect(await stats(server)).toEqual({ getex: 1 });
+
+    // Redis also counts the GET and SET the script runs inside EVALSHA: 2 round trips in all.
+    await server.resetStats();
+    await request(manager, first.cookie, (s) => s.set('time', 3));
+    expect(await stats(server)).toEqual({ getex: 1, evalsha: 1, get: 1, set: 1 });
+
+    await server.resetStats();
+    await request(manager, undefined, (s) => s.set('time', 4));
+    expect(await stats(server)).toEqual({ evalsha: 1, get: 1, set: 1 });
+
+    // 100 read-only requests: exactly 100 commands; the expiry refresh rides on GETEX.
+    await server.resetStats();
+    for (let i = 0; i < 100; i++) await request(manager, first.cookie, (s) => s.get('time'));
+    expect(await stats(server)).toEqual({ getex: 100 });
+  });
+});
