@@ -1,6 +1,7 @@
 import { applyChangeSet, isEmptyChangeSet, serializeSession } from './change-set.js';
 import { sessionCookie } from './cookie.js';
 import {
+  ConfigError,
   CorruptDataError,
   SessionDataError,
   SessionError,
@@ -138,6 +139,10 @@ export class Session<Data extends SessionData = SessionData> {
         type: typeof values,
       });
     }
+    if (Object.getOwnPropertySymbols(values).length > 0) {
+      // Object.keys() would skip them silently and the value would be lost.
+      throw new SessionDataError('setMany() cannot store symbol keys', { type: 'an object with symbol keys' });
+    }
     const entries: [string, string][] = [];
     for (const key of Object.keys(values)) {
       const value: unknown = (values as Record<string, unknown>)[key];
@@ -244,9 +249,9 @@ export class Session<Data extends SessionData = SessionData> {
     if (genid === undefined) return generateId();
     const id = genid();
     if (!isValidId(id)) {
-      throw new SessionError(
-        `genid() returned an id that does not match ID_PATTERN (22-256 characters of A-Z a-z 0-9 _ -)`,
-        { code: 'CONFIG_INVALID' },
+      throw new ConfigError(
+        ['genid: returned an id that does not match ID_PATTERN (22-256 characters of A-Z a-z 0-9 _ -)'],
+        'genid() result',
       );
     }
     return id;
