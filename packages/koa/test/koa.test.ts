@@ -1,34 +1,4 @@
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { type SessionOptions, StorageMemory } from '@kv-session/core';
-import { session } from '@kv-session/koa';
-import Koa from 'koa';
-import { adapterSuite, routes, type TestApp } from '../../express/test/support/adapter-suite.js';
+import { adapterSuite, redisBackend } from '../../express/test/support/adapter-suite.js';
+import { startKoa } from './support/app.js';
 
-/** Serves the suite's routes on Koa; errors go to Koa's default error handling. */
-export async function startKoa(options: SessionOptions): Promise<TestApp> {
-  const app = new Koa();
-  app.silent = true;
-  app.use(session(options));
-  app.use(async (ctx) => {
-    const handler = ctx.method === 'GET' ? routes[ctx.path] : undefined;
-    if (handler === undefined) return;
-    const { body, setCookie } = await handler(ctx.session, new URLSearchParams(ctx.querystring));
-    if (setCookie !== undefined) ctx.append('Set-Cookie', setCookie);
-    ctx.type = 'text/plain';
-    ctx.body = body;
-  });
-  const server: Server = await new Promise((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
-
-adapterSuite('koa', startKoa, async () => {
-  const storage = new StorageMemory();
-  return { storage, count: async () => storage.size, close: async () => {} };
-});
+adapterSuite('koa', startKoa, redisBackend);

@@ -11,6 +11,9 @@ import {
   sign,
   unsign,
 } from '@kv-session/core';
+import { StorageRedisKV } from '@kv-session/redis';
+import { startRedis } from '@kv-session/testing';
+import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /** What a route answers: a body, and optionally a cookie of the app's own. */
@@ -70,6 +73,29 @@ export interface Backend {
   /** Number of stored sessions. */
   count(): Promise<number>;
   close(): Promise<void>;
+}
+
+/** A connected node-redis client on `url` whose connection errors are left to the storage. */
+export async function redisClient(url: string): Promise<ReturnType<typeof createClient>> {
+  const client = createClient({ url });
+  client.on('error', () => {}); // node-redis emits connection errors as events; requests see 503s
+  await client.connect();
+  return client;
+}
+
+/** A private redis-server with `StorageRedisKV` on it. */
+export async function redisBackend(): Promise<Backend & { url: string }> {
+  const server = await startRedis();
+  const client = await redisClient(server.url);
+  return {
+    url: server.url,
+    storage: new StorageRedisKV({ client }),
+    count: async () => Number(await server.cli('DBSIZE')),
+    close: async () => {
+      await client.close().catch(() => undefined);
+      await server.stop();
+    },
+  };
 }
 
 /** A response as the suite sees it. */
@@ -321,6 +347,33 @@ export function adapterSuite(name: string, start: StartApp, makeBackend: () => P
       const fine = await c.get('/untouched'); // the process and the server are still up
       expect(fine.status).toBe(200);
       expect(fine.body).toBe('hello');
+    });
+
+    it('a stopped redis-server → 503 and the process stays up; it recovers when Redis is back', async () => {
+      const server = await startRedis();
+      const client = await redisClient(server.url);
+      try {
+        const storage = new StorageRedisKV({ client, commandTimeoutMs: 500 });
+        const app = await open({ storage, onError: () => {} });
+        const c = new Client(app.url);
+        expect((await c.get('/set?k=a&v=1')).status).toBe(200);
+        await server.stop();
+        expect((await c.get('/get?k=a')).status).toBe(503);
+        expect((await c.get('/set?k=b&v=2')).status).toBe(503);
+        expect((await new Client(app.url).get('/set?k=b&v=2')).status).toBe(503);
+        expect((await c.get('/untouched')).body).toBe('hello');
+        await server.start();
+        let status = 0;
+        for (let i = 0; i < 100 && status !== 200; i++) {
+          status = (await c.get('/set?k=c&v=3')).status;
+          if (status !== 200) await new Promise((r) => setTimeout(r, 100));
+        }
+        expect(status).toBe(200);
+        expect((await c.get('/get?k=c')).body).toBe('3');
+      } finally {
+        await client.close().catch(() => undefined);
+        await server.stop();
+      }
     });
 
     it('malformed or forged cookies count as no session and make no storage call', async () => {
