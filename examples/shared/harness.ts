@@ -8,7 +8,7 @@ import { freePort } from '@kv-session/testing';
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
 /** The frameworks with a reference example under examples/<name>/server.js. */
-export type Framework = 'express' | 'fastify' | 'koa';
+export type Framework = 'express' | 'fastify' | 'koa' | 'hono';
 
 /** A running example process. */
 export interface ExampleServer {
@@ -30,7 +30,7 @@ process.once('exit', () => {
  * builds first; running vitest directly needs `pnpm -s build` before.
  */
 export function assertBuilt(): void {
-  for (const pkg of ['core', 'redis', 'express', 'fastify', 'koa']) {
+  for (const pkg of ['core', 'redis', 'express', 'fastify', 'koa', 'fetch', 'hono']) {
     const entry = `${repoRoot}packages/${pkg}/dist/index.js`;
     if (!existsSync(entry)) throw new Error(`${entry} is missing: run \`pnpm -s build\` first`);
   }

@@ -1,0 +1,66 @@
+import { type RedisServer, startRedis } from '@kv-session/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { assertBuilt, startExample, Visitor } from '../shared/harness.js';
+import { describeReferenceScenario } from '../shared/scenario.js';
+
+describeReferenceScenario('hono');
+
+describe('Hono example next to the Express example (one Redis, default cookie name, no secret)', () => {
+  let redis: RedisServer;
+
+  beforeAll(async () => {
+    assertBuilt();
+    redis = await startRedis();
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
+  it('reads through Hono a session created through Express, and the other way round', async () => {
+    const express = await startExample('express', { REDIS_URL: redis.url });
+    const hono = await startExample('hono', { REDIS_URL: redis.url });
+    try {
+      const visitor = new Visitor();
+      expect((await visitor.get(express.baseUrl, '/set')).body).toBe('ok');
+      const fromExpress = JSON.parse((await visitor.get(express.baseUrl, '/get')).body) as { time: number };
+      const viaHono = await visitor.get(hono.baseUrl, '/get');
+      expect(viaHono.status).toBe(200);
+      expect(JSON.parse(viaHono.body)).toEqual(fromExpress);
+      expect(viaHono.setCookie).toEqual([]);
+
+      const other = new Visitor();
+      expect((await other.get(hono.baseUrl, '/set')).body).toBe('ok');
+      const fromHono = JSON.parse((await other.get(hono.baseUrl, '/get')).body) as { time: number };
+      expect(JSON.parse((await other.get(express.baseUrl, '/get')).body)).toEqual(fromHono);
+
+      // /del through Hono removes what Express sees.
+      expect((await visitor.get(hono.baseUrl, '/del')).body).toBe('ok');
+      expect(JSON.parse((await visitor.get(express.baseUrl, '/get')).body)).toEqual({});
+      expect(await redis.cli('DBSIZE')).toBe('1');
+    } finally {
+      await express.stop();
+      await hono.stop();
+    }
+  });
+
+  it('answers 503 through app.onError while Redis is down, and serves again when it is back', async () => {
+    const hono = await startExample('hono', { REDIS_URL: redis.url });
+    try {
+      const visitor = new Visitor();
+      expect((await visitor.get(hono.baseUrl, '/set')).body).toBe('ok');
+      await redis.stop();
+      const down = await visitor.get(hono.baseUrl, '/get');
+      expect(down.status).toBe(503);
+      expect(down.body).toBe('Service Unavailable');
+      expect(hono.output()).toContain('StorageUnavailableError');
+      await redis.start();
+      // The private server keeps no data across a restart; the client reconnects on its own.
+      let back = await visitor.get(hono.baseUrl, '/get');
+      for (let i = 0; i < 50 && back.status !== 200; i++) back = await visitor.get(hono.baseUrl, '/get');
+      expect(back.status).toBe(200);
+      expect(JSON.parse(back.body)).toEqual({});
+    } finally {
+      expect(await hono.stop()).toBe(0);
+    }
+  });
+});
