@@ -96,13 +96,14 @@ export async function createStorage(config) {
 }
 
 /**
- * Runs `close` once on SIGTERM or SIGINT, then lets the process exit. A second signal, or a close
- * that takes longer than 5 s, exits at once.
+ * Runs `close` once on SIGTERM or SIGINT, then lets the process exit by itself. Further signals are
+ * ignored: under `pnpm start`, Ctrl-C reaches the process twice (from the terminal and forwarded by
+ * pnpm). A close that takes longer than 5 s exits with status 1.
  */
 export function closeOnSignals(close) {
   let closing = false;
   const onSignal = (signal) => {
-    if (closing) process.exit(1);
+    if (closing) return;
     closing = true;
     console.log(`${signal} received, closing`);
     setTimeout(() => {
@@ -110,10 +111,7 @@ export function closeOnSignals(close) {
       process.exit(1);
     }, 5_000).unref();
     close().then(
-      () => {
-        console.log('closed');
-        process.exitCode = 0;
-      },
+      () => console.log('closed'),
       (error) => {
         console.error('error while closing:', error);
         process.exitCode = 1;
