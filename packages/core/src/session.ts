@@ -12,7 +12,7 @@ import { generateId, isValidId, redactId } from './id.js';
 import { assertJsonValue, byteLength, type JsonValue, type SessionData, setOwn } from './json.js';
 import type { ResolvedOptions } from './options.js';
 import { sign } from './signing.js';
-import type { ApplyOptions, ApplyResult, ChangeSet, StoredSession } from './storage.js';
+import type { ApplyOptions, ApplyResult, ChangeSet, Storage, StoredSession } from './storage.js';
 
 /** What the adapter must add to the response after {@link SessionManager.commit}. */
 export interface CommitResult {
@@ -41,6 +41,17 @@ function wrapStorageError(error: unknown, operation: string): SessionError {
   if (error instanceof SessionError) return error;
   const message = error instanceof Error ? error.message : String(error);
   return new StorageError(`Session storage failed during ${operation}: ${message}`, { cause: error });
+}
+
+/** `load` for the fallback merge: a corrupt stored value counts as an existing, empty session. */
+async function loadForMerge(storage: Storage, id: string, maxAge: number): Promise<StoredSession | undefined> {
+  try {
+    return await storage.load(id, maxAge);
+  } catch (error) {
+    // Already reported when this request loaded it; the save replaces it, as with apply().
+    if (error instanceof CorruptDataError) return { data: {} };
+    throw error;
+  }
 }
 
 function entrySize(key: string, json: string): number {
@@ -362,7 +373,7 @@ export class Session<Data extends SessionData = SessionData> {
     try {
       if (storage.apply !== undefined) return await storage.apply(id, changes, maxAge, options);
       // Fallback for storages without an atomic operation: load, merge, save. Can lose concurrent writes.
-      const current = options.mode === 'update' ? await storage.load(id, maxAge) : undefined;
+      const current = options.mode === 'update' ? await loadForMerge(storage, id, maxAge) : undefined;
       if (current === undefined && options.mode === 'update') return { existed: false, written: false };
       const merged = applyChangeSet(current?.data, changes);
       serializeSession(merged, options.maxSize);

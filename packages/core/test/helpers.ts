@@ -1,11 +1,15 @@
 import {
   type ApplyOptions,
   type ApplyResult,
+  applyChangeSet,
   type ChangeSet,
+  CorruptDataError,
+  parseSessionData,
   type SessionData,
   type Storage,
   StorageMemory,
   type StoredSession,
+  serializeSession,
 } from '@kv-session/core';
 
 export type Operation = 'load' | 'save' | 'touch' | 'remove' | 'apply' | 'close';
@@ -100,3 +104,68 @@ export function sleep(ms: number): Promise<void> {
 
 export const SECRET = 'test-secret-0123456789abcdef';
 export const OLD_SECRET = 'old-secret-0123456789abcdef';
+
+/**
+ * A storage holding raw JSON text per id, like a key-value store an operator can edit: `plant()`
+ * puts arbitrary text in, and `load` throws CorruptDataError for text that is not a session object.
+ * `apply` replaces a corrupt value (as Redis storages do). Expiry is ignored.
+ */
+export class RawStorage implements Storage {
+  readonly texts = new Map<string, string>();
+
+  plant(id: string, text: string): void {
+    this.texts.set(id, text);
+  }
+
+  #parse(id: string): StoredSession | undefined {
+    const text = this.texts.get(id);
+    if (text === undefined) return undefined;
+    const data = parseSessionData(text);
+    if (data === undefined)
+      throw new CorruptDataError('stored session is not a JSON object', { version: text });
+    return { data, version: text };
+  }
+
+  async load(id: string): Promise<StoredSession | undefined> {
+    return this.#parse(id);
+  }
+  async save(id: string, data: SessionData): Promise<void> {
+    this.texts.set(id, JSON.stringify(data));
+  }
+  async touch(): Promise<void> {}
+  async remove(id: string): Promise<void> {
+    this.texts.delete(id);
+  }
+  async apply(
+    id: string,
+    changes: ChangeSet,
+    _maxAgeMs: number,
+    options: ApplyOptions,
+  ): Promise<ApplyResult> {
+    const text = this.texts.get(id);
+    if (text === undefined && options.mode === 'update') return { existed: false, written: false };
+    const base = text === undefined ? undefined : parseSessionData(text);
+    this.texts.set(id, serializeSession(applyChangeSet(base, changes), options.maxSize));
+    return { existed: text !== undefined, written: true };
+  }
+}
+
+/** {@link RawStorage} without `apply`: core's load-merge-save fallback. */
+export class RawStorageNoApply implements Storage {
+  readonly raw = new RawStorage();
+  plant(id: string, text: string): void {
+    this.raw.plant(id, text);
+  }
+  load(id: string): Promise<StoredSession | undefined> {
+    return this.raw.load(id);
+  }
+  save(id: string, data: SessionData): Promise<void> {
+    return this.raw.save(id, data);
+  }
+  touch(): Promise<void> {
+    return this.raw.touch();
+  }
+  remove(id: string): Promise<void> {
+    return this.raw.remove(id);
+  }
+}
