@@ -395,12 +395,31 @@ export class Session<Data extends SessionData = SessionData> {
       const id = this.id;
       const options: ApplyOptions = { mode: this.#exists ? 'update' : 'create', maxSize: o.maxSize };
       if (this.#version !== undefined) options.version = this.#version;
-      const result = await this.#apply(id, changes, options);
+      // Writes made while this save is in flight (a streamed response) start a fresh change set.
+      const removed = this.#removed;
+      const changed = this.#changed;
+      this.#removed = new Set();
+      this.#changed = new Map();
+      let result: ApplyResult;
+      try {
+        result = await this.#apply(id, changes, options);
+      } catch (error) {
+        // Nothing was written: keep every change for a later commit, the newer ones on top.
+        for (const key of this.#removed) {
+          changed.delete(key);
+          removed.add(key);
+        }
+        for (const [key, value] of this.#changed) {
+          removed.delete(key);
+          changed.set(key, value);
+        }
+        this.#removed = removed;
+        this.#changed = changed;
+        throw error;
+      }
       written = result.written;
       // Not written in update mode: another request removed the session; it stays removed.
       this.#exists = written;
-      this.#removed = new Set();
-      this.#changed = new Map();
     } else if ((this.#loaded || this.#partial !== undefined) && this.#exists && this.#id !== undefined) {
       const expiresAt = this.#expiresAt;
       if (expiresAt === undefined || expiresAt - Date.now() < o.maxAge - o.refreshWindow) {

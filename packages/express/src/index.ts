@@ -55,26 +55,60 @@ export function session<Data extends SessionData = AppSessionData>(
     });
     req.session = s as unknown as Session<AppSessionData>;
 
-    const end = res.end;
-    let ending = false;
+    // The save runs before the first byte leaves: before the first `write` (streamed bodies) or at
+    // `end`. Calls made meanwhile are queued and replayed in order once the headers are set.
+    const { write, end } = res;
+    type Raw = (...a: unknown[]) => unknown;
+    let state: 'idle' | 'saving' | 'saved' = 'idle';
+    const queued: (() => void)[] = [];
+    const restore = (): void => {
+      res.write = write;
+      res.end = end;
+    };
+    const save = (): Promise<void> =>
+      manager.commit(s).then(({ setCookie, headers }) => {
+        if (res.headersSent) return; // a second save after streaming began: nothing more to send
+        if (setCookie !== undefined) res.append('Set-Cookie', setCookie);
+        for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+      });
+    const fail = (error: SessionError): void => {
+      // The app's error handler answers (or Express's, which aborts a response already started).
+      queued.length = 0;
+      restore();
+      next(error);
+    };
+    const afterSave = (op: () => void): void => {
+      if (state === 'saved') {
+        op();
+        return;
+      }
+      queued.push(op);
+      if (state === 'saving') return;
+      state = 'saving';
+      save().then(() => {
+        state = 'saved';
+        res.write = write;
+        for (const queuedOp of queued.splice(0)) queuedOp();
+      }, fail);
+    };
+    res.write = function (this: Response, ...args: unknown[]): boolean {
+      afterSave(() => (write as Raw).apply(res, args));
+      return true;
+    } as Response['write'];
     res.end = function (this: Response, ...args: unknown[]): Response {
-      if (ending) return this;
-      ending = true;
-      manager.commit(s).then(
-        ({ setCookie, headers }) => {
-          if (!res.headersSent) {
-            if (setCookie !== undefined) res.append('Set-Cookie', setCookie);
-            for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
-          }
-          res.end = end;
-          (end as (...a: unknown[]) => Response).apply(res, args);
-        },
-        (error: SessionError) => {
-          // The app's error handler answers (or Express's, which aborts a response already started).
-          res.end = end;
-          next(error);
-        },
-      );
+      const streamed = state !== 'idle';
+      res.end = function (this: Response) {
+        return this; // a second end() while saving
+      } as Response['end'];
+      afterSave(() => {
+        const finish = (): void => {
+          restore();
+          (end as Raw).apply(res, args);
+        };
+        // Streamed: changes made after the first write still need saving before the end.
+        if (streamed) save().then(finish, fail);
+        else finish();
+      });
       return this;
     } as Response['end'];
     next();
