@@ -14,7 +14,8 @@ export interface StorageFileOptions {
   dir: string;
   /**
    * 32-byte key(s) for AES-256-GCM. When given, files are encrypted and authenticated (a fresh
-   * random 12-byte IV per write, the session id as associated data). With several keys the first
+   * random 12-byte IV per write, the file name as associated data, so a file copied to another
+   * session's name does not decrypt). With several keys the first
    * encrypts and all decrypt (rotation). @default undefined (plain JSON files)
    */
   encryptionKey?: Uint8Array | readonly Uint8Array[];
@@ -49,6 +50,10 @@ const IV_BYTES = 12;
 const TAG_BYTES = 16;
 /** Temporary files older than this are leftovers of a crash; sweeps remove them. */
 const STALE_TMP_MS = 3_600_000;
+/** Longest id used as a file name as is (file names are limited to 255 bytes). */
+const MAX_PLAIN_NAME = 200;
+/** File names (without suffix) this storage writes. */
+const FILE_NAME = /^(?:[A-Za-z0-9_-]{22,200}|[A-Za-z0-9_-]{100}~[A-Za-z0-9_-]{43})$/;
 
 function isNodeError(error: unknown, code: string): boolean {
   return error instanceof Error && (error as NodeJS.ErrnoException).code === code;
@@ -112,42 +117,51 @@ export class StorageFile implements Storage {
     }
   }
 
-  #path(id: string): string {
+  /**
+   * The file name (without suffix) of a session id: the id itself, or for ids too long for a file
+   * name, a prefix of it plus its SHA-256. Also the lock key and the associated data of encryption.
+   */
+  #name(id: string): string {
     // The id format (URL-safe base64 characters only) is what keeps the path inside `dir`.
     if (!isValidId(id)) throw new StorageError('StorageFile: refusing a malformed session id');
-    return join(this.dir, id + SUFFIX);
+    if (id.length <= MAX_PLAIN_NAME) return id;
+    return `${id.slice(0, 100)}~${createHash('sha256').update(id).digest('base64url')}`;
   }
 
-  /** Runs `fn` after every earlier locked operation on `id` in this process has finished. */
-  async #locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    const previous = this.#locks.get(id) ?? Promise.resolve();
+  #path(name: string): string {
+    return join(this.dir, name + SUFFIX);
+  }
+
+  /** Runs `fn` after every earlier locked operation on `name` (a session file) in this process has finished. */
+  async #locked<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.#locks.get(name) ?? Promise.resolve();
     let release!: () => void;
     const done = new Promise<void>((r) => {
       release = r;
     });
     const tail = previous.then(() => done);
-    this.#locks.set(id, tail);
+    this.#locks.set(name, tail);
     await previous;
     try {
       return await fn();
     } finally {
       release();
-      if (this.#locks.get(id) === tail) this.#locks.delete(id);
+      if (this.#locks.get(name) === tail) this.#locks.delete(name);
     }
   }
 
-  #encode(id: string, envelope: Envelope, json?: string): Buffer {
+  #encode(name: string, envelope: Envelope, json?: string): Buffer {
     const text = `{"expiresAt":${envelope.expiresAt},"data":${json ?? JSON.stringify(envelope.data)}}`;
     const key = this.#keys[0];
     if (key === undefined) return Buffer.from(text, 'utf8');
     const iv = randomBytes(IV_BYTES);
     const cipher = createCipheriv('aes-256-gcm', key, iv);
-    cipher.setAAD(Buffer.from(id, 'utf8'));
+    cipher.setAAD(Buffer.from(name, 'utf8'));
     const body = Buffer.concat([cipher.update(text, 'utf8'), cipher.final()]);
     return Buffer.concat([MAGIC, iv, cipher.getAuthTag(), body]);
   }
 
-  #decrypt(id: string, raw: Buffer): string | undefined {
+  #decrypt(name: string, raw: Buffer): string | undefined {
     if (raw.length < MAGIC.length + IV_BYTES + TAG_BYTES || !raw.subarray(0, MAGIC.length).equals(MAGIC)) {
       return undefined;
     }
@@ -157,7 +171,7 @@ export class StorageFile implements Storage {
     for (const key of this.#keys) {
       try {
         const decipher = createDecipheriv('aes-256-gcm', key, iv);
-        decipher.setAAD(Buffer.from(id, 'utf8'));
+        decipher.setAAD(Buffer.from(name, 'utf8'));
         decipher.setAuthTag(tag);
         return Buffer.concat([decipher.update(body), decipher.final()]).toString('utf8');
       } catch {
@@ -168,15 +182,15 @@ export class StorageFile implements Storage {
   }
 
   /** Decodes a file; throws {@link CorruptDataError} (with a version) when it cannot. */
-  #decode(id: string, raw: Buffer): Envelope {
+  #decode(name: string, raw: Buffer): Envelope {
     const fail = (why: string): never => {
-      throw new CorruptDataError(`StorageFile: session file of ${redactId(id)} ${why}`, {
+      throw new CorruptDataError(`StorageFile: session file ${redactId(name)}${SUFFIX} ${why}`, {
         version: corruptVersion(raw),
       });
     };
     let text: string;
     if (this.#keys.length > 0) {
-      const plain = this.#decrypt(id, raw);
+      const plain = this.#decrypt(name, raw);
       if (plain === undefined)
         return fail('cannot be decrypted and authenticated with the configured key(s)');
       text = plain;
@@ -205,9 +219,9 @@ export class StorageFile implements Storage {
     return envelope as Envelope;
   }
 
-  async #read(id: string): Promise<Buffer | undefined> {
+  async #read(name: string): Promise<Buffer | undefined> {
     try {
-      return await readFile(this.#path(id));
+      return await readFile(this.#path(name));
     } catch (error) {
       if (isNodeError(error, 'ENOENT')) return undefined;
       throw error;
@@ -215,12 +229,12 @@ export class StorageFile implements Storage {
   }
 
   /** The live envelope, `undefined` when missing or expired; `'corrupt'` when undecodable. */
-  async #current(id: string): Promise<Envelope | 'corrupt' | undefined> {
-    const raw = await this.#read(id);
+  async #current(name: string): Promise<Envelope | 'corrupt' | undefined> {
+    const raw = await this.#read(name);
     if (raw === undefined) return undefined;
     let envelope: Envelope;
     try {
-      envelope = this.#decode(id, raw);
+      envelope = this.#decode(name, raw);
     } catch (error) {
       if (error instanceof CorruptDataError) return 'corrupt';
       throw error;
@@ -229,9 +243,9 @@ export class StorageFile implements Storage {
   }
 
   /** Writes atomically: a temporary file in the same directory, then rename over the old one. */
-  async #write(id: string, content: Buffer, expiresAt: number): Promise<void> {
-    const target = this.#path(id);
-    const tmp = join(this.dir, `.${id}.${randomBytes(6).toString('hex')}${TMP_SUFFIX}`);
+  async #write(name: string, content: Buffer, expiresAt: number): Promise<void> {
+    const target = this.#path(name);
+    const tmp = join(this.dir, `.${randomBytes(12).toString('hex')}${TMP_SUFFIX}`);
     let handle: Awaited<ReturnType<typeof open>>;
     try {
       handle = await open(tmp, 'wx', 0o600);
@@ -258,35 +272,37 @@ export class StorageFile implements Storage {
   }
 
   async load(id: string): Promise<StoredSession | undefined> {
-    const raw = await this.#read(id);
+    const name = this.#name(id);
+    const raw = await this.#read(name);
     if (raw === undefined) return undefined;
-    const envelope = this.#decode(id, raw);
+    const envelope = this.#decode(name, raw);
     if (envelope.expiresAt <= this.#now()) return undefined;
     // The real expiry: core touches only when it has fallen behind by more than refreshWindow.
     return { data: envelope.data, expiresAt: envelope.expiresAt };
   }
 
   async save(id: string, data: SessionData, maxAgeMs: number): Promise<void> {
-    this.#path(id);
-    await this.#locked(id, async () => {
+    const name = this.#name(id);
+    await this.#locked(name, async () => {
       const expiresAt = this.#now() + maxAgeMs;
-      await this.#write(id, this.#encode(id, { expiresAt, data }), expiresAt);
+      await this.#write(name, this.#encode(name, { expiresAt, data }), expiresAt);
     });
   }
 
   async touch(id: string, maxAgeMs: number): Promise<void> {
-    this.#path(id);
-    await this.#locked(id, async () => {
-      const current = await this.#current(id);
+    const name = this.#name(id);
+    await this.#locked(name, async () => {
+      const current = await this.#current(name);
       if (current === undefined || current === 'corrupt') return;
       const expiresAt = this.#now() + maxAgeMs;
-      await this.#write(id, this.#encode(id, { expiresAt, data: current.data }), expiresAt);
+      await this.#write(name, this.#encode(name, { expiresAt, data: current.data }), expiresAt);
     });
   }
 
   async remove(id: string): Promise<void> {
-    const path = this.#path(id);
-    await this.#locked(id, async () => {
+    const name = this.#name(id);
+    const path = this.#path(name);
+    await this.#locked(name, async () => {
       await unlink(path).catch((error: unknown) => {
         if (!isNodeError(error, 'ENOENT')) throw error;
       });
@@ -294,17 +310,17 @@ export class StorageFile implements Storage {
   }
 
   async apply(id: string, changes: ChangeSet, maxAgeMs: number, options: ApplyOptions): Promise<ApplyResult> {
-    this.#path(id);
+    const name = this.#name(id);
     // Read, merge and write under the per-id lock: a concurrent apply waits and merges into our result.
-    return this.#locked(id, async () => {
-      const current = await this.#current(id);
+    return this.#locked(name, async () => {
+      const current = await this.#current(name);
       if (current === undefined && options.mode === 'update') return { existed: false, written: false };
       // A corrupt file read as empty for the request that loaded it; its change set replaces it.
       const base = current === undefined || current === 'corrupt' ? undefined : current.data;
       const data = applyChangeSet(base, changes);
       const json = serializeSession(data, options.maxSize);
       const expiresAt = this.#now() + maxAgeMs;
-      await this.#write(id, this.#encode(id, { expiresAt, data }, json), expiresAt);
+      await this.#write(name, this.#encode(name, { expiresAt, data }, json), expiresAt);
       return { existed: current !== undefined, written: true };
     });
   }
@@ -338,17 +354,17 @@ export class StorageFile implements Storage {
         continue;
       }
       if (!name.endsWith(SUFFIX)) continue;
-      const id = name.slice(0, -SUFFIX.length);
-      if (!isValidId(id)) continue;
+      const base = name.slice(0, -SUFFIX.length);
+      if (!FILE_NAME.test(base)) continue;
       const info = await stat(path).catch(() => undefined);
       // The mtime is only a hint (an editor resets it); the file's own expiresAt decides.
       if (info === undefined || info.mtimeMs > this.#now()) continue;
-      const deleted = await this.#locked(id, async () => {
-        const raw = await this.#read(id);
+      const deleted = await this.#locked(base, async () => {
+        const raw = await this.#read(base);
         if (raw === undefined) return false;
         let expiresAt: number;
         try {
-          expiresAt = this.#decode(id, raw).expiresAt;
+          expiresAt = this.#decode(base, raw).expiresAt;
         } catch (error) {
           if (!(error instanceof CorruptDataError)) throw error;
           // Left for a request to report and replace, unless nobody came for an hour past the hint

@@ -1,0 +1,428 @@
+import { createHash } from 'node:crypto';
+import {
+  type ApplyOptions,
+  type ApplyResult,
+  byteLength,
+  type ChangeSet,
+  ConfigError,
+  CorruptDataError,
+  formatIssues,
+  type JsonValue,
+  redactId,
+  type SessionData,
+  SessionError,
+  SessionTooLargeError,
+  type Storage,
+  StorageError,
+  StorageUnavailableError,
+  type StoredSession,
+  setOwn,
+} from '@kv-session/core';
+import { z } from 'zod';
+import { isErrorReply, toStorageError } from './client.js';
+
+/** Options of a script call, as node-redis's `eval`/`evalSha` take them. */
+interface ScriptCall {
+  keys: string[];
+  arguments: string[];
+}
+
+/**
+ * The part of a node-redis client that {@link StorageRedisHash} uses; `createClient()`,
+ * `createCluster()` and `createSentinel()` all fit.
+ */
+export interface RedisHashClientLike {
+  pExpire(key: string, milliseconds: number): Promise<unknown>;
+  del(key: string): Promise<unknown>;
+  eval(script: string, options: ScriptCall): Promise<unknown>;
+  evalSha(sha1: string, options: ScriptCall): Promise<unknown>;
+}
+
+/** Options of {@link StorageRedisHash}. */
+export interface StorageRedisHashOptions {
+  /**
+   * A connected node-redis client: `createClient()`, `createCluster()` or `createSentinel()`. The
+   * storage never connects or closes it. Attach an `'error'` listener to it.
+   */
+  client: RedisHashClientLike;
+  /**
+   * Prepended to the session id to form the Redis key of the hash. Must not be empty. Differs from
+   * `StorageRedisKV`'s default so that the two never read each other's keys. @default 'kv-session:h:'
+   */
+  prefix?: string;
+  /**
+   * Longest wait, in milliseconds, for one Redis command; past it the operation fails with
+   * `StorageUnavailableError` (HTTP 503). @default 2000
+   */
+  commandTimeoutMs?: number;
+}
+
+/**
+ * The hash field that marks a session as existing, even with no data, and holds the order of its
+ * keys (a JSON array of field names; Redis hashes do not keep insertion order). Field names that
+ * start with a NUL character are reserved: session keys that start with one (or that are not
+ * well-formed UTF-16) are stored under {@link ENCODED_FIELD_PREFIX} plus their JSON.
+ */
+export const HASH_MARKER_FIELD = '\u0000kv';
+/** Prefix of the field name of a session key stored JSON-encoded (see {@link HASH_MARKER_FIELD}). */
+export const ENCODED_FIELD_PREFIX = '\u0000j';
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** The hash field of a session key. */
+function fieldOf(key: string): string {
+  // UTF-8 cannot carry a lone surrogate, and NUL-prefixed names are ours: store those keys as JSON.
+  return key.startsWith('\u0000') || LONE_SURROGATE.test(key)
+    ? ENCODED_FIELD_PREFIX + JSON.stringify(key)
+    : key;
+}
+
+/** The session key of a hash field; undefined for the marker. */
+function keyOf(field: string): string | undefined {
+  if (field === HASH_MARKER_FIELD) return undefined;
+  if (field.startsWith(ENCODED_FIELD_PREFIX)) {
+    try {
+      const key: unknown = JSON.parse(field.slice(ENCODED_FIELD_PREFIX.length));
+      if (typeof key === 'string') return key;
+    } catch {
+      // not ours after all: an ordinary field name
+    }
+  }
+  return field;
+}
+
+/** Version token of a session that could not be decoded: its next change set replaces it all. */
+const CORRUPT = Symbol('kv-session.redis-hash.corrupt');
+
+/**
+ * Reads the whole hash and refreshes its expiry in the same round trip.
+ * KEYS[1] the hash; ARGV[1] time to live in ms. Returns nil (missing), 0 (not a hash) or HGETALL.
+ */
+const LOAD_SCRIPT = `local t = redis.call('TYPE', KEYS[1])['ok']
+if t == 'none' then return false end
+if t ~= 'hash' then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return redis.call('HGETALL', KEYS[1])
+`;
+
+/**
+ * Reads some fields and refreshes the expiry in the same round trip.
+ * KEYS[1] the hash; ARGV[1] time to live in ms; ARGV[2..] field names. Returns nil, 0 or HMGET.
+ */
+const LOAD_KEYS_SCRIPT = `local t = redis.call('TYPE', KEYS[1])['ok']
+if t == 'none' then return false end
+if t ~= 'hash' then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return redis.call('HMGET', KEYS[1], unpack(ARGV, 2))
+`;
+
+/**
+ * Applies a change set to one hash atomically, touching only the fields it names.
+ * KEYS[1] the hash. ARGV: [1] 'c' create or 'u' update (a missing hash stays missing), [2] '1' to
+ * clear first, [3] time to live in ms, [4] size limit in bytes (0: none), [5] size of the set
+ * entries as JSON, [6] number of removed fields n, [7..6+n] removed fields, then field/value pairs.
+ * The size of kept fields is approximated as #field + 3 + HSTRLEN (escapes in names not counted).
+ * The marker field keeps the key order: kept keys in place, new ones appended (as JSON would).
+ * Returns {existed, written} or {-1, size} when over the limit (nothing written).
+ */
+const APPLY_SCRIPT = `local key = KEYS[1]
+local marker = '\\0kv'
+local t = redis.call('TYPE', key)['ok']
+local existed = t ~= 'none'
+if not existed and ARGV[1] == 'u' then return {0, 0} end
+local clear = ARGV[2] == '1' or (existed and t ~= 'hash')
+local limit = tonumber(ARGV[4])
+local nrem = tonumber(ARGV[6])
+local first = 7 + nrem
+local touched = {}
+for i = 7, first - 1 do touched[ARGV[i]] = true end
+local count = 0
+for i = first, #ARGV, 2 do touched[ARGV[i]] = true; count = count + 1 end
+local order = {}
+if existed and not clear then
+  local raw = redis.call('HGET', key, marker)
+  if raw then
+    local ok, decoded = pcall(cjson.decode, raw)
+    if ok and type(decoded) == 'table' then order = decoded end
+  end
+end
+if limit > 0 then
+  local size = tonumber(ARGV[5])
+  if existed and not clear then
+    local fields = redis.call('HKEYS', key)
+    for _, f in ipairs(fields) do
+      if f ~= marker and not touched[f] then
+        size = size + #f + 3 + redis.call('HSTRLEN', key, f)
+        count = count + 1
+      end
+    end
+  end
+  size = size + 2
+  if count > 1 then size = size + count - 1 end
+  if size > limit then return {-1, size} end
+end
+if clear then
+  if existed then redis.call('DEL', key) end
+elseif nrem > 0 then
+  for i = 7, first - 1, 1000 do
+    redis.call('HDEL', key, unpack(ARGV, i, math.min(i + 999, first - 1)))
+  end
+end
+local seen = {}
+local names = {}
+for i = 7, first - 1 do seen[ARGV[i]] = true end
+for _, f in ipairs(order) do
+  if type(f) == 'string' and not seen[f] then seen[f] = true; names[#names + 1] = cjson.encode(f) end
+end
+for i = first, #ARGV, 2 do
+  if not seen[ARGV[i]] then seen[ARGV[i]] = true; names[#names + 1] = cjson.encode(ARGV[i]) end
+end
+redis.call('HSET', key, marker, '[' .. table.concat(names, ',') .. ']')
+for i = first, #ARGV, 1000 do
+  redis.call('HSET', key, unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
+redis.call('PEXPIRE', key, ARGV[3])
+if existed then return {1, 1} end
+return {0, 1}
+`;
+
+interface Script {
+  source: string;
+  sha: string;
+}
+
+function script(source: string): Script {
+  return { source, sha: createHash('sha1').update(source).digest('hex') };
+}
+
+const SCRIPTS = {
+  load: script(LOAD_SCRIPT),
+  loadKeys: script(LOAD_KEYS_SCRIPT),
+  apply: script(APPLY_SCRIPT),
+};
+
+const schema = z.strictObject({
+  client: z.custom<RedisHashClientLike>(
+    (v) =>
+      typeof v === 'object' &&
+      v !== null &&
+      ['pExpire', 'del', 'eval', 'evalSha'].every(
+        (m) => typeof (v as Record<string, unknown>)[m] === 'function',
+      ),
+    { message: 'must be a node-redis client (createClient, createCluster or createSentinel)' },
+  ),
+  prefix: z.string().min(1, 'must not be empty').default('kv-session:h:'),
+  commandTimeoutMs: z.number().int().positive().default(2000),
+});
+
+function text(reply: unknown): string | undefined {
+  if (reply === null || reply === undefined) return undefined;
+  if (typeof reply === 'string') return reply;
+  if (Buffer.isBuffer(reply)) return reply.toString('utf8');
+  throw new StorageError(`Redis returned an unexpected reply of type ${typeof reply}`);
+}
+
+function entrySize(key: string, json: string): number {
+  return byteLength(JSON.stringify(key)) + 1 + byteLength(json);
+}
+
+/**
+ * Sessions in Redis as hashes: one hash per session, `<prefix><id>`, with one field per session key
+ * holding that value's JSON (plus {@link HASH_MARKER_FIELD}). Suited to large sessions: a change
+ * set rewrites only the fields it names (one `EVALSHA`), and `Session.get(key)` / `has(key)` read
+ * only the fields asked for ({@link loadKeys}), so a request that reads one key of a 5 MB session
+ * moves only that key. Concurrent requests that change different keys merge naturally; a session
+ * removed meanwhile is not recreated by an update. One key per operation, so it works on Cluster.
+ *
+ * Every read also refreshes the expiry of the hash, in the same script (one round trip).
+ */
+export class StorageRedisHash implements Storage {
+  readonly #client: RedisHashClientLike;
+  readonly #prefix: string;
+  readonly #timeout: number;
+
+  constructor(options: StorageRedisHashOptions) {
+    const parsed = schema.safeParse(options);
+    if (!parsed.success) throw new ConfigError(formatIssues(parsed.error.issues), 'StorageRedisHash options');
+    this.#prefix = parsed.data.prefix;
+    this.#timeout = parsed.data.commandTimeoutMs;
+    const client = parsed.data.client;
+    // node-redis drops a command still queued offline after `timeout`: a failed write is not sent later.
+    const withOptions = (client as { withCommandOptions?: unknown }).withCommandOptions;
+    this.#client =
+      typeof withOptions === 'function'
+        ? (withOptions.call(client, { timeout: this.#timeout }) as RedisHashClientLike)
+        : client;
+  }
+
+  /** The Redis key of a session id. */
+  key(id: string): string {
+    return this.#prefix + id;
+  }
+
+  async load(id: string, maxAgeMs: number): Promise<StoredSession | undefined> {
+    const expiresAt = Date.now() + maxAgeMs;
+    const reply = await this.#run('load', SCRIPTS.load, [this.key(id)], [String(maxAgeMs)]);
+    if (reply === null || reply === undefined) return undefined;
+    if (!Array.isArray(reply)) throw this.#corrupt(id, 'is not a hash');
+    const values = new Map<string, string>();
+    let order: unknown;
+    for (let i = 0; i + 1 < reply.length; i += 2) {
+      const field = text(reply[i])!;
+      const value = text(reply[i + 1])!;
+      if (field !== HASH_MARKER_FIELD) values.set(field, value);
+      else {
+        try {
+          order = JSON.parse(value);
+        } catch {
+          // a damaged order only loses the order; the data is intact
+        }
+      }
+    }
+    const data: SessionData = {};
+    const add = (field: string) => {
+      const json = values.get(field);
+      if (json === undefined) return;
+      values.delete(field);
+      const key = keyOf(field)!;
+      setOwn(data, key, this.#decode(id, key, json));
+    };
+    if (Array.isArray(order)) for (const field of order) if (typeof field === 'string') add(field);
+    // Fields written by someone else (an operator's HSET) come last, in hash order.
+    for (const field of [...values.keys()]) add(field);
+    return { data, expiresAt };
+  }
+
+  /**
+   * Reads only `keys` of a session (and refreshes its expiry), in one round trip; used by
+   * `Session.get`/`has` before the whole session is needed. Resolves `undefined` when there is no
+   * session.
+   */
+  async loadKeys(id: string, keys: readonly string[], maxAgeMs: number): Promise<StoredSession | undefined> {
+    const expiresAt = Date.now() + maxAgeMs;
+    const fields = keys.length === 0 ? [HASH_MARKER_FIELD] : keys.map(fieldOf);
+    const reply = await this.#run('load', SCRIPTS.loadKeys, [this.key(id)], [String(maxAgeMs), ...fields]);
+    if (reply === null || reply === undefined) return undefined;
+    if (!Array.isArray(reply)) throw this.#corrupt(id, 'is not a hash');
+    const data: SessionData = {};
+    keys.forEach((key, i) => {
+      const value = text(reply[i]);
+      if (value !== undefined) setOwn(data, key, this.#decode(id, key, value));
+    });
+    return { data, expiresAt };
+  }
+
+  async save(id: string, data: SessionData, maxAgeMs: number): Promise<void> {
+    const set = new Map<string, JsonValue>();
+    for (const key of Object.keys(data)) set.set(key, data[key]!);
+    await this.#apply(id, { clear: true, remove: new Set(), set }, maxAgeMs, 'c', 0);
+  }
+
+  async touch(id: string, maxAgeMs: number): Promise<void> {
+    await this.#command('touch', () => this.#client.pExpire(this.key(id), maxAgeMs));
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.#command('remove', () => this.#client.del(this.key(id)));
+  }
+
+  async apply(id: string, changes: ChangeSet, maxAgeMs: number, options: ApplyOptions): Promise<ApplyResult> {
+    // A session that read as corrupt read as empty: its change set replaces every field.
+    const effective: ChangeSet =
+      options.version === CORRUPT ? { clear: true, remove: new Set(), set: changes.set } : changes;
+    return this.#apply(id, effective, maxAgeMs, options.mode === 'create' ? 'c' : 'u', options.maxSize);
+  }
+
+  /** Nothing to release: the client is the caller's and is not closed. */
+  async close(): Promise<void> {}
+
+  async #apply(
+    id: string,
+    changes: ChangeSet,
+    maxAgeMs: number,
+    mode: 'c' | 'u',
+    maxSize: number,
+  ): Promise<ApplyResult> {
+    const removed = changes.clear ? [] : [...changes.remove].map(fieldOf);
+    const pairs: string[] = [];
+    let setSize = 0;
+    for (const [key, value] of changes.set) {
+      const json = JSON.stringify(value);
+      setSize += entrySize(key, json);
+      pairs.push(fieldOf(key), json);
+    }
+    const args = [
+      mode,
+      changes.clear ? '1' : '0',
+      String(maxAgeMs),
+      String(maxSize),
+      String(setSize),
+      String(removed.length),
+      ...removed,
+      ...pairs,
+    ];
+    const reply = await this.#run('apply', SCRIPTS.apply, [this.key(id)], args);
+    if (!Array.isArray(reply) || reply.length !== 2) {
+      throw new StorageError(`Redis apply returned an unexpected reply: ${String(reply)}`);
+    }
+    const [a, b] = reply.map(Number) as [number, number];
+    if (a === -1) throw new SessionTooLargeError(b, maxSize);
+    return { existed: a === 1, written: b === 1 };
+  }
+
+  #decode(id: string, key: string, json: string): JsonValue {
+    try {
+      return JSON.parse(json) as JsonValue;
+    } catch (error) {
+      throw this.#corrupt(id, `value of ${JSON.stringify(key)} is not JSON`, error);
+    }
+  }
+
+  #corrupt(id: string, why: string, cause?: unknown): CorruptDataError {
+    return new CorruptDataError(
+      `Redis hash ${this.#prefix}${redactId(id)} ${why}; the session reads as empty`,
+      {
+        version: CORRUPT,
+        cause,
+      },
+    );
+  }
+
+  async #run(operation: string, s: Script, keys: string[], args: string[]): Promise<unknown> {
+    const call = { keys, arguments: args };
+    return this.#command(operation, async () => {
+      try {
+        return await this.#client.evalSha(s.sha, call);
+      } catch (error) {
+        // First use on this server or node (or after SCRIPT FLUSH / a restart): EVAL loads it.
+        if (!isErrorReply(error) || !error.message.startsWith('NOSCRIPT')) throw error;
+        return this.#client.eval(s.source, call);
+      }
+    });
+  }
+
+  /** One Redis call bounded by `commandTimeoutMs`, its failures mapped to kv-session errors. */
+  async #command<T>(operation: string, run: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new StorageUnavailableError(
+              `Redis did not answer ${operation} within ${this.#timeout} ms (option commandTimeoutMs)`,
+            ),
+          ),
+        this.#timeout,
+      );
+    });
+    try {
+      const pending = run();
+      pending.catch(() => undefined);
+      return await Promise.race([pending, timeout]);
+    } catch (error) {
+      throw error instanceof SessionError ? error : toStorageError(error, operation);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
