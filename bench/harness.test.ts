@@ -5,6 +5,7 @@ import {
   parseCommandStats,
   percentiles,
   perRequest,
+  roundTrips,
   Samples,
 } from './lib/stats.js';
 
@@ -49,6 +50,21 @@ describe('commandstats', () => {
     expect(r.total).toBeCloseTo(1.5, 10);
     expect(r.byCommand).toEqual({ get: 1, expire: 0.5 });
     expect(perRequest({ get: 3 }, 0)).toEqual({ total: 0, byCommand: {} });
+  });
+});
+
+describe('round trips from MONITOR', () => {
+  it('counts client commands, not the ones a Lua script runs, nor the harness', () => {
+    const lines = [
+      '+1764070000.000001 [0 127.0.0.1:50001] "GETEX" "kv-session:abc" "PX" "86400000"',
+      '+1764070000.000002 [0 127.0.0.1:50001] "EVALSHA" "0123abcd" "1" "kv-session:abc"',
+      '+1764070000.000003 [0 lua] "GET" "kv-session:abc"',
+      '+1764070000.000004 [0 lua] "SET" "kv-session:abc" "{}" "PX" "86400000"',
+      '+1764070000.000005 [0 127.0.0.1:50002] "info" "commandstats"',
+      '+1764070000.000006 [0 unix:/tmp/redis.sock] "get" "x"',
+      'garbage',
+    ];
+    expect(roundTrips(lines)).toEqual({ getex: 1, evalsha: 1, get: 1 });
   });
 });
 

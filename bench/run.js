@@ -6,10 +6,13 @@
 //   node bench/run.js [--quick] [--only=id,id] [--duration=s] [--warmup=s] [--connections=n] [--no-docs]
 import { fork } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual, parseArgs } from 'node:util';
 import { SEED } from './apps/common.js';
 import { docsPage } from './lib/docs.js';
+import { startMonitor } from './lib/monitor.js';
+import { harnessConnection } from './lib/redis-info.js';
 import { svgChart, textTable } from './lib/report.js';
 import {
   commandDelta,
@@ -17,6 +20,7 @@ import {
   parseCommandStats,
   percentiles,
   perRequest,
+  roundTrips,
   Samples,
 } from './lib/stats.js';
 import { ROUTES, STACKS } from './stacks.js';
@@ -32,7 +36,7 @@ const { values: flags } = parseArgs({
   },
 });
 const quick = flags.quick;
-const duration = Number(flags.duration ?? (quick ? 1 : 4));
+const duration = Number(flags.duration ?? (quick ? 1 : 3));
 const warmup = Number(flags.warmup ?? (quick ? 0 : 1));
 const connections = Number(flags.connections);
 const writeDocs = !quick && !flags['no-docs'] && flags.only === undefined;
@@ -52,6 +56,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const children = new Set();
 let redis;
+/** The harness's own Redis connection (INFO, FLUSHALL). */
+let harnessRedis;
 
 function killAll() {
   for (const child of children) child.kill('SIGKILL');
@@ -120,7 +126,11 @@ async function startStack(stack, redisUrl, freePort) {
 // ---- correctness ----------------------------------------------------------------------------
 
 async function request(base, path, cookie) {
-  const res = await fetch(base + path, { headers: cookie ? { cookie } : {}, redirect: 'manual' });
+  const res = await fetch(base + path, {
+    headers: cookie ? { cookie } : {},
+    redirect: 'manual',
+    signal: AbortSignal.timeout(10_000),
+  });
   const body = await res.text();
   return { status: res.status, body, setCookie: res.headers.getSetCookie() };
 }
@@ -182,19 +192,32 @@ async function checkStack(stack, base) {
 
 // ---- load -----------------------------------------------------------------------------------
 
-/** One bounded autocannon run; every answer must be 2xx with the expected body. */
-async function load(base, route, seconds, cookies, samples) {
+/**
+ * One bounded autocannon run of `warm + seconds`; every answer must be 2xx with the expected body.
+ * `snapshot()` is taken when the warm-up ends (the load keeps running); latencies and req/s count
+ * from then on.
+ */
+async function load(base, route, warm, seconds, cookies, snapshot) {
   const { default: autocannon } = await import('autocannon');
+  const samples = new Samples();
   let next = 0;
-  let responses = 0;
-  const started = process.hrtime.bigint();
+  let measuring = false;
+  let startedAt = 0n;
+  let lastAt = 0n;
+  let before;
+  const begin = async () => {
+    startedAt = process.hrtime.bigint();
+    measuring = true;
+    before = await snapshot();
+  };
+  if (warm <= 0) await begin();
   const result = await new Promise((resolve, reject) => {
     const instance = autocannon(
       {
         url: base + route.path,
         connections,
         pipelining: 1,
-        duration: seconds,
+        duration: warm + seconds,
         timeout: 10,
         expectBody: EXPECT[route.id],
         setupClient: route.cookie
@@ -206,11 +229,12 @@ async function load(base, route, seconds, cookies, samples) {
       (err, res) => (err ? reject(err) : resolve(res)),
     );
     instance.on('response', (_client, status, _bytes, ms) => {
-      responses += 1;
-      if (samples && status >= 200 && status < 300) samples.push(ms);
+      if (!measuring) return;
+      lastAt = process.hrtime.bigint();
+      if (status >= 200 && status < 300) samples.push(ms);
     });
+    if (warm > 0) setTimeout(() => begin().catch(reject), warm * 1000);
   });
-  const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
   const problems = {
     errors: result.errors,
     timeouts: result.timeouts,
@@ -221,39 +245,62 @@ async function load(base, route, seconds, cookies, samples) {
   if (bad.length > 0) {
     throw new Error(`${route.path} under load: ${bad.map(([k, v]) => `${v} ${k}`).join(', ')}`);
   }
-  if (responses === 0) throw new Error(`${route.path} under load: no answer`);
-  return { responses, elapsed };
+  if (samples.length === 0 || before === undefined) throw new Error(`${route.path} under load: no answer`);
+  return { samples, elapsed: Number(lastAt - startedAt) / 1e9, before };
 }
 
-async function measureRoute(stack, server, route) {
+/** Sequential requests under MONITOR (untimed): Redis round trips per request, by command. */
+async function traceRoundTrips(server, route, cookies) {
+  const n = 20;
+  const monitor = await startMonitor(redis.port);
+  let lines = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const res = await request(
+        server.base,
+        route.path,
+        route.cookie ? cookies[i % cookies.length] : undefined,
+      );
+      expectAnswer(res, route.path, EXPECT[route.id]);
+    }
+  } finally {
+    lines = await monitor.stop();
+  }
+  return perRequest(roundTrips(lines), n);
+}
+
+async function measureRoute(stack, server, route, warm) {
   const cookies = [];
   if (route.cookie && stack.kind !== 'bare') {
-    for (let i = 0; i < connections; i++) cookies.push(await login(server.base));
+    cookies.push(...(await Promise.all(Array.from({ length: connections }, () => login(server.base)))));
   } else if (route.cookie) {
     cookies.push('sid=none');
   }
-  if (warmup > 0) await load(server.base, route, warmup, cookies);
-  await sleep(100);
-  const statsBefore = parseCommandStats(await redis.cli('INFO', 'commandstats'));
-  const usageBefore = await server.usage();
-  const samples = new Samples();
-  const { responses, elapsed } = await load(server.base, route, duration, cookies, samples);
+  const snapshot = async () => {
+    // Server first, then Redis right after its answer: a busy server may take a while to read the
+    // IPC message, but once it has answered, only the short INFO round trip separates the readings.
+    const usage = await server.usage();
+    const stats = parseCommandStats(await harnessRedis.command('INFO', 'commandstats'));
+    return { usage, stats };
+  };
+  const { samples, elapsed, before } = await load(server.base, route, warm, duration, cookies, snapshot);
   await sleep(200); // let requests cut off at the end of the run finish
-  const usageAfter = await server.usage();
-  const statsAfter = parseCommandStats(await redis.cli('INFO', 'commandstats'));
+  const after = await snapshot();
   const [p50, p99] = percentiles(samples.values(), [50, 99]);
-  const handled = usageAfter.requests - usageBefore.requests;
+  const handled = after.usage.requests - before.usage.requests;
+  const trips = await traceRoundTrips(server, route, cookies);
   return {
     stack,
     route,
-    requests: responses,
-    rps: responses / elapsed,
+    requests: samples.length,
+    rps: samples.length / elapsed,
     p50,
     p99,
     handled,
-    cmds: perRequest(commandDelta(statsBefore, statsAfter), handled),
-    cpuUs: cpuPerRequest(usageBefore.cpu, usageAfter.cpu, handled),
-    rssMb: usageAfter.rss / 1024 / 1024,
+    cmds: perRequest(commandDelta(before.stats, after.stats), handled),
+    trips,
+    cpuUs: cpuPerRequest(before.usage.cpu, after.usage.cpu, handled),
+    rssMb: after.usage.rss / 1024 / 1024,
   };
 }
 
@@ -262,7 +309,9 @@ async function measureRoute(stack, server, route) {
 async function main() {
   const { freePort, startRedis } = await import('@kv-session/testing');
   const t0 = Date.now();
+  const loadBefore = loadavg();
   redis = await startRedis();
+  harnessRedis = await harnessConnection(redis.port);
   console.log(
     `kv-session bench${quick ? ' (quick)' : ''}: ${stacks.length} stacks x ${ROUTES.length} routes, ` +
       `${warmup} s warm-up + ${duration} s per route, ${connections} connections, redis on port ${redis.port}`,
@@ -274,8 +323,9 @@ async function main() {
     try {
       server = await startStack(stack, redis.url, freePort);
       await checkStack(stack, server.base);
-      for (const route of ROUTES) {
-        const row = await measureRoute(stack, server, route);
+      for (const [i, route] of ROUTES.entries()) {
+        // The first route of a stack warms the process up; later ones share most of its code.
+        const row = await measureRoute(stack, server, route, i === 0 ? warmup : warmup / 2);
         rows.push(row);
         console.log(
           `  ${stack.id.padEnd(18)} ${route.id.padEnd(5)} ${Math.round(row.rps).toString().padStart(6)} req/s  ` +
@@ -287,7 +337,7 @@ async function main() {
       console.error(`  ${stack.id}: FAILED: ${error instanceof Error ? error.message : error}`);
     } finally {
       await server?.stop();
-      await redis.cli('FLUSHALL');
+      await harnessRedis.command('FLUSHALL');
     }
   }
   await redis.stop();
@@ -303,7 +353,7 @@ async function main() {
   }
   if (writeDocs) {
     const command = 'pnpm bench';
-    const meta = { command, seconds, duration, warmup, connections };
+    const meta = { command, seconds, duration, warmup, connections, loadBefore, loadAfter: loadavg() };
     writeFileSync(docsFile, await docsPage(rows, meta));
     writeFileSync(
       chartFile,
@@ -320,5 +370,6 @@ try {
   process.exitCode = 1;
 } finally {
   killAll();
+  harnessRedis?.close();
   await redis?.stop();
 }

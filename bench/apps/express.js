@@ -35,6 +35,7 @@ export async function start(kind, { port, redisUrl }) {
     const { RedisStore } = await import('connect-redis');
     const { createClient } = await import('redis');
     const client = createClient({ url: redisUrl });
+    client.on('error', (err) => console.error('[bench redis]', err));
     await client.connect();
     closers.push(() => client.close());
     app.use(

@@ -15,6 +15,7 @@ export async function kvStorage(redisUrl, clientSideCache, closers) {
         clientSideCache: { ttl: 0, maxEntries: 10_000, evictPolicy: 'LRU' },
       })
     : createClient({ url: redisUrl });
+  client.on('error', (err) => console.error('[bench redis]', err));
   await client.connect();
   const storage = new StorageRedisKV({ client });
   closers.push(async () => {

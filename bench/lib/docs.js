@@ -67,7 +67,8 @@ export async function docsPage(rows, meta) {
     `- Machine: ${availableParallelism()} CPUs (\`nproc\`), ${model}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM.`,
     `- Node ${process.version}, redis-server ${redisVersion} (private instance on a free port, no persistence).`,
     '- **The load generator (autocannon, in the bench process), the server under test (one child process per stack) and Redis all share this one machine.** Figures are comparable with each other, not with other machines; the load generator takes CPU the server would otherwise have.',
-    `- Load: ${meta.connections} connections, no pipelining, ${meta.warmup} s warm-up then ${meta.duration} s measured per stack and route, all traffic to 127.0.0.1.`,
+    `- Load average (1/5/15 min) of the machine: ${meta.loadBefore.map((v) => v.toFixed(2)).join(' / ')} before the run, ${meta.loadAfter.map((v) => v.toFixed(2)).join(' / ')} after it (the bench itself keeps about 2 busy).`,
+    `- Load: ${meta.connections} connections, no pipelining, all traffic to 127.0.0.1. Per stack and route one autocannon run: ${meta.warmup} s warm-up (${meta.warmup / 2} s on all but the first route of a stack), then ${meta.duration} s measured; the snapshots (server CPU and request count over IPC, \`INFO commandstats\`) are taken when the warm-up ends, while the load keeps running, and 200 ms after it stops.`,
     '',
     '| package | version |',
     '| --- | --- |',
@@ -80,8 +81,9 @@ export async function docsPage(rows, meta) {
     '- For `get`, `ping` and `set`, each connection sends the cookie of its own session, created through `/login` just before the run; `new` sends no cookie, so every request creates a session.',
     '- Before a stack is timed, the harness checks its answers (with and without a cookie, after `/set`); during the runs every answer must be 2xx with the exact expected body. Any wrong answer fails the run.',
     "- req/s: answers / wall time of the run. p50/p99: latencies recorded by the harness per answer (`process.hrtime`, sub-millisecond), not autocannon's rounded histogram.",
-    "- Redis commands per request: `INFO commandstats` deltas around the measured run divided by the answers, by command; the harness's own `INFO`, `CONFIG` and `FLUSHALL` are left out.",
-    '- CPU µs per request: `process.cpuUsage()` (user + system) of the server process, read over IPC before and after the run, divided by the answers. It includes the Redis client in the server. "CPU Δ bare" is the difference to the bare framework on the same route.',
+    "- Redis commands per request: `INFO commandstats` deltas around the measured run divided by the requests the server received, by command; the harness's own `INFO`, `CONFIG` and `FLUSHALL` are left out. Redis also counts the commands a Lua script runs (`evalsha 1.00, get 1.00, set 1.00` is one script call doing a GET and a SET).",
+    "- Round trips per request: commands the server's Redis client sent, without those run inside scripts, from `MONITOR` over 20 sequential requests after the timed run (MONITOR is never on during a timed run).",
+    '- CPU µs per request: `process.cpuUsage()` (user + system) of the server process, read over IPC before and after the run, divided by the requests the server received (counted in the server: the count of answers misses requests still in flight when a run stops). It includes the Redis client in the server. "CPU Δ bare" is the difference to the bare framework on the same route.',
     "- RSS: the server process after the route's run. × peer / × bare: req/s relative to the same framework's peer library / the bare framework.",
     '- Configuration (chosen where the issue was silent): maxAge one day for every stack, signed cookies everywhere, express-session and @fastify/session with `resave: false, saveUninitialized: false` and connect-redis defaults, koa-session defaults with koa-redis. kv-session with `StorageRedisKV` and defaults; "CSC" = the same on a node-redis client with RESP3 client-side caching.',
     '- Expiry refresh in kv-session is amortised by design (a read-only request refreshes the TTL only when it has fallen behind by more than `refreshWindow`, 10% of maxAge by default), so within a run on fresh sessions no refresh is due; the peers refresh (or re-read) on every request.',
@@ -96,7 +98,9 @@ export async function docsPage(rows, meta) {
     '',
     '| stack | target | measured | |',
     '| --- | --- | ---: | --- |',
-    ...t.map((x) => `| ${x.stack.label} | ${x.target} | ${x.value} | ${x.met ? 'met' : '**missed**'} |`),
+    ...t.map((x) =>
+      ['', x.stack.label, x.target, x.value, x.met ? 'met' : '**missed**', ''].join(' | ').trim(),
+    ),
     '',
   ];
   if (notes !== '') lines.push('## Analysis', '', notes, '');

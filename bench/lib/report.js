@@ -43,6 +43,7 @@ const COLUMNS = [
   'p50 ms',
   'p99 ms',
   'Redis cmds/req',
+  'round trips/req',
   'by command',
   'CPU µs/req',
   'CPU Δ bare µs',
@@ -60,6 +61,7 @@ function cells(rows, row) {
     fmt(row.p50, 3),
     fmt(row.p99, 3),
     fmt(row.cmds.total, 2),
+    fmt(row.trips.total, 2),
     commandList(row.cmds.byCommand),
     fmt(row.cpuUs, 1),
     fmt(d.cpuAboveBare, 1),
@@ -75,7 +77,7 @@ export function textTable(rows) {
   const widths = COLUMNS.map((_, i) => Math.max(...data.map((line) => line[i].length)));
   return data
     .map((line) =>
-      line.map((c, i) => (i < 2 || i === 6 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  '),
+      line.map((c, i) => (i < 2 || i === 7 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  '),
     )
     .join('\n');
 }
@@ -83,7 +85,7 @@ export function textTable(rows) {
 /** A Markdown table (docs/benchmarks.md). */
 export function markdownTable(rows) {
   const head = `| ${COLUMNS.join(' | ')} |`;
-  const align = `| ${COLUMNS.map((_, i) => (i < 2 || i === 6 ? '---' : '---:')).join(' | ')} |`;
+  const align = `| ${COLUMNS.map((_, i) => (i < 2 || i === 7 ? '---' : '---:')).join(' | ')} |`;
   return [head, align, ...rows.map((r) => `| ${cells(rows, r).join(' | ')} |`)].join('\n');
 }
 

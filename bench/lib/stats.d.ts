@@ -20,3 +20,4 @@ export declare function cpuPerRequest(
   after: { user: number; system: number },
   requests: number,
 ): number;
+export declare function roundTrips(lines: readonly string[]): CommandCounts;

@@ -91,3 +91,20 @@ export function cpuPerRequest(before, after, requests) {
   if (requests <= 0) return Number.NaN;
   return (after.user - before.user + (after.system - before.system)) / requests;
 }
+
+/**
+ * Round trips by command from `MONITOR` lines (`+1700000000.123456 [0 127.0.0.1:5000] "GETEX" ...`).
+ * Commands run by a Lua script (`[0 lua]`) are part of their EVAL/EVALSHA round trip and not
+ * counted; neither are the harness's own commands.
+ */
+export function roundTrips(lines) {
+  const out = {};
+  for (const line of lines) {
+    const m = /^\+\d+\.\d+ \[\d+ ([^\]]+)\] "([^"]+)"/.exec(line);
+    if (!m || m[1] === 'lua') continue;
+    const name = m[2].toLowerCase();
+    if (isHarnessCommand(name)) continue;
+    out[name] = (out[name] ?? 0) + 1;
+  }
+  return out;
+}
