@@ -33,6 +33,11 @@ const MAX_ATTEMPTS = 100;
 const REFRESHED_SOFT_LIMIT = 10_000;
 const REFRESHED_HARD_LIMIT = 100_000;
 
+/** Random delay before retrying a conflict: up to 2 ms per attempt so far, at most 25 ms. */
+function backoff(attempt: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(2 * (attempt + 1), 25)));
+}
+
 function detectClientSideCache(client: RedisClientLike): boolean {
   const cache: unknown = (client as { clientSideCache?: unknown }).clientSideCache;
   return cache !== undefined && cache !== null;
@@ -179,6 +184,9 @@ export class StorageRedisKV implements Storage {
         // Lost a race (or guessed): merge into what is stored now and compare against its hash.
         base = replyText(reply[0], 'apply');
         expected = replyText(reply[1], 'apply') ?? '';
+        // A real conflict (not the blind first read): writers that lost together would collide
+        // again in lockstep, so spread the retries a little.
+        if (!blind) await backoff(attempt);
         mode = 'h';
         continue;
       }
