@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { ChangeSet, JsonValue, SessionData } from '@kv-session/core';
 
 /** Resolves after `ms` milliseconds. */
@@ -56,14 +57,32 @@ export const AWKWARD_KEYS: readonly string[] = [
   'x'.repeat(300),
 ];
 
-/** Session ids that match ID_PATTERN but look unusual. */
-export const UNUSUAL_IDS: readonly string[] = [
-  '-leading-dash-0123456789',
-  '_leading_underscore_0123',
-  '-'.repeat(22),
-  '_'.repeat(22),
-  'A'.repeat(22),
-  'a'.repeat(22),
-  '0123456789012345678901',
-  'Zz9_-'.repeat(51) + 'Z',
-];
+/** `n` random characters from `alphabet` (base64url by default). */
+function random(
+  n: number,
+  alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_',
+): string {
+  const bytes = randomBytes(n);
+  let out = '';
+  for (const b of bytes) out += alphabet[b % alphabet.length];
+  return out;
+}
+
+/**
+ * Session ids that match ID_PATTERN but look unusual, as `[label, id]`. Random apart from the
+ * unusual part, so suites sharing one backend never collide.
+ */
+export function unusualIds(): [string, string][] {
+  return [
+    ['leading "-" (22 chars)', `-${random(21)}`],
+    ['leading "_" (22 chars)', `_${random(21)}`],
+    ['leading "--"', `--${random(41)}`],
+    ['trailing "-"', `${random(42)}-`],
+    ['mostly "-" and "_"', `-_-_-_-_-_-_-_-_${random(6)}`],
+    ['exactly 22 chars', random(22)],
+    ['exactly 256 chars', random(256)],
+    ['digits only', random(22, '0123456789')],
+    ['upper case only', random(30, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ')],
+    ['lower case only', random(30, 'abcdefghijklmnopqrstuvwxyz')],
+  ];
+}
