@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   commandDelta,
   cpuPerRequest,
+  median,
   parseCommandStats,
   percentiles,
   perRequest,
@@ -103,5 +104,14 @@ describe('cpu per request', () => {
   it('sums user and system microseconds over the requests', () => {
     expect(cpuPerRequest({ user: 1000, system: 500 }, { user: 41_000, system: 10_500 }, 1000)).toBe(50);
     expect(Number.isNaN(cpuPerRequest({ user: 0, system: 0 }, { user: 5, system: 0 }, 0))).toBe(true);
+  });
+});
+
+describe('median of rounds', () => {
+  it('middle value, mean of the middle two, ignoring non-finite rounds', () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(median([5, Number.NaN, 1, 3])).toBe(3);
+    expect(Number.isNaN(median([]))).toBe(true);
   });
 });

@@ -1,9 +1,12 @@
-// `pnpm bench` / `pnpm bench:quick`: starts a private redis-server and each stack as its own
-// process on 127.0.0.1, checks that the stack answers correctly, then loads every route with
-// autocannon from this process and records req/s, latency percentiles (own sub-ms samples), Redis
-// commands per request (INFO commandstats deltas), server CPU per request and RSS.
+// `pnpm bench` / `pnpm bench:quick`: starts every stack as its own process on 127.0.0.1, each with
+// its own private redis-server (so INFO commandstats belong to one stack), checks that each stack
+// answers correctly, then loads every route with autocannon from this process: per route a warm-up
+// per stack, then `rounds` rounds that visit the stacks in turn (so a burst of outside load hits
+// them all alike). Records req/s and latency percentiles (own sub-ms samples; median of rounds),
+// Redis commands per request (INFO commandstats deltas), server CPU per request and RSS.
 //
-//   node bench/run.js [--quick] [--only=id,id] [--duration=s] [--warmup=s] [--connections=n] [--no-docs]
+//   node bench/run.js [--quick] [--only=id,id] [--duration=s] [--rounds=n] [--warmup=s]
+//                     [--connections=n] [--no-docs]
 import { fork } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -17,6 +20,7 @@ import { svgChart, textTable } from './lib/report.js';
 import {
   commandDelta,
   cpuPerRequest,
+  median,
   parseCommandStats,
   percentiles,
   perRequest,
@@ -31,12 +35,14 @@ const { values: flags } = parseArgs({
     only: { type: 'string' },
     duration: { type: 'string' },
     warmup: { type: 'string' },
+    rounds: { type: 'string' },
     connections: { type: 'string', default: '10' },
     'no-docs': { type: 'boolean', default: false },
   },
 });
 const quick = flags.quick;
-const duration = Number(flags.duration ?? (quick ? 1 : 3));
+const duration = Number(flags.duration ?? 1);
+const rounds = Number(flags.rounds ?? (quick ? 1 : 3));
 const warmup = Number(flags.warmup ?? (quick ? 0 : 1));
 const connections = Number(flags.connections);
 const writeDocs = !quick && !flags['no-docs'] && flags.only === undefined;
@@ -55,22 +61,27 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // ---- processes ----------------------------------------------------------------------------
 
 const children = new Set();
-let redis;
-/** The harness's own Redis connection (INFO, FLUSHALL). */
-let harnessRedis;
+/** Per stack: its redis-server and the harness's own connection to it (INFO). */
+const redises = [];
 
 function killAll() {
   for (const child of children) child.kill('SIGKILL');
 }
-process.once('exit', killAll);
+async function stopRedises() {
+  for (const { redis, conn } of redises.splice(0)) {
+    conn?.close();
+    await redis.stop();
+  }
+}
+process.once('exit', killAll); // @kv-session/testing kills its redis-servers on exit too
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.once(signal, () => {
     killAll();
-    redis?.stop().finally(() => process.exit(130));
+    stopRedises().finally(() => process.exit(130));
   });
 }
 
-async function startStack(stack, redisUrl, freePort) {
+async function startServer(stack, redisUrl, freePort) {
   const port = await freePort();
   const child = fork(serverFile, [stack.id], {
     env: { ...process.env, PORT: String(port), REDIS_URL: redisUrl, NODE_ENV: 'production' },
@@ -192,32 +203,19 @@ async function checkStack(stack, base) {
 
 // ---- load -----------------------------------------------------------------------------------
 
-/**
- * One bounded autocannon run of `warm + seconds`; every answer must be 2xx with the expected body.
- * `snapshot()` is taken when the warm-up ends (the load keeps running); latencies and req/s count
- * from then on.
- */
-async function load(base, route, warm, seconds, cookies, snapshot) {
+/** One bounded autocannon run; every answer must be 2xx with the expected body. */
+async function load(base, route, seconds, cookies, samples) {
   const { default: autocannon } = await import('autocannon');
-  const samples = new Samples();
   let next = 0;
-  let measuring = false;
   let startedAt = 0n;
   let lastAt = 0n;
-  let before;
-  const begin = async () => {
-    startedAt = process.hrtime.bigint();
-    measuring = true;
-    before = await snapshot();
-  };
-  if (warm <= 0) await begin();
   const result = await new Promise((resolve, reject) => {
     const instance = autocannon(
       {
         url: base + route.path,
         connections,
         pipelining: 1,
-        duration: warm + seconds,
+        duration: seconds,
         timeout: 10,
         expectBody: EXPECT[route.id],
         setupClient: route.cookie
@@ -228,12 +226,11 @@ async function load(base, route, warm, seconds, cookies, snapshot) {
       },
       (err, res) => (err ? reject(err) : resolve(res)),
     );
+    startedAt = process.hrtime.bigint();
     instance.on('response', (_client, status, _bytes, ms) => {
-      if (!measuring) return;
       lastAt = process.hrtime.bigint();
-      if (status >= 200 && status < 300) samples.push(ms);
+      if (samples && status >= 200 && status < 300) samples.push(ms);
     });
-    if (warm > 0) setTimeout(() => begin().catch(reject), warm * 1000);
   });
   const problems = {
     errors: result.errors,
@@ -245,19 +242,19 @@ async function load(base, route, warm, seconds, cookies, snapshot) {
   if (bad.length > 0) {
     throw new Error(`${route.path} under load: ${bad.map(([k, v]) => `${v} ${k}`).join(', ')}`);
   }
-  if (samples.length === 0 || before === undefined) throw new Error(`${route.path} under load: no answer`);
-  return { samples, elapsed: Number(lastAt - startedAt) / 1e9, before };
+  if (lastAt === 0n) throw new Error(`${route.path} under load: no answer`);
+  return { elapsed: Number(lastAt - startedAt) / 1e9 };
 }
 
 /** Sequential requests under MONITOR (untimed): Redis round trips per request, by command. */
-async function traceRoundTrips(server, route, cookies) {
+async function traceRoundTrips(live, route, cookies) {
   const n = 20;
-  const monitor = await startMonitor(redis.port);
+  const monitor = await startMonitor(live.redis.port);
   let lines = [];
   try {
     for (let i = 0; i < n; i++) {
       const res = await request(
-        server.base,
+        live.server.base,
         route.path,
         route.cookie ? cookies[i % cookies.length] : undefined,
       );
@@ -269,39 +266,86 @@ async function traceRoundTrips(server, route, cookies) {
   return perRequest(roundTrips(lines), n);
 }
 
-async function measureRoute(stack, server, route, warm) {
-  const cookies = [];
-  if (route.cookie && stack.kind !== 'bare') {
-    cookies.push(...(await Promise.all(Array.from({ length: connections }, () => login(server.base)))));
-  } else if (route.cookie) {
-    cookies.push('sid=none');
+/** Sessions for the route's connections: one per connection, created through /login. */
+async function cookiesFor(live, route) {
+  if (!route.cookie) return [];
+  if (live.stack.kind === 'bare') return ['sid=none'];
+  return Promise.all(Array.from({ length: connections }, () => login(live.server.base)));
+}
+
+/** A stack dropped out: remember why, stop its server. */
+async function fail(live, failures, error) {
+  live.failed = true;
+  failures.push({ stack: live.stack, error });
+  console.error(`  ${live.stack.id}: FAILED: ${error instanceof Error ? error.message : error}`);
+  await live.server?.stop();
+}
+
+/** One route on every live stack: warm-up, rounds in turn, then commands, round trips, RSS. */
+async function measureRoute(lives, route, warm, failures) {
+  const state = new Map();
+  for (const live of lives.filter((l) => !l.failed)) {
+    try {
+      const cookies = await cookiesFor(live, route);
+      if (warm > 0) await load(live.server.base, route, warm, cookies);
+      await sleep(100);
+      const usage = await live.server.usage();
+      const stats = parseCommandStats(await live.conn.command('INFO', 'commandstats'));
+      state.set(live, { cookies, usage, stats, rounds: [], samples: [] });
+    } catch (error) {
+      await fail(live, failures, error);
+    }
   }
-  const snapshot = async () => {
-    // Server first, then Redis right after its answer: a busy server may take a while to read the
-    // IPC message, but once it has answered, only the short INFO round trip separates the readings.
-    const usage = await server.usage();
-    const stats = parseCommandStats(await harnessRedis.command('INFO', 'commandstats'));
-    return { usage, stats };
-  };
-  const { samples, elapsed, before } = await load(server.base, route, warm, duration, cookies, snapshot);
-  await sleep(200); // let requests cut off at the end of the run finish
-  const after = await snapshot();
-  const [p50, p99] = percentiles(samples.values(), [50, 99]);
-  const handled = after.usage.requests - before.usage.requests;
-  const trips = await traceRoundTrips(server, route, cookies);
-  return {
-    stack,
-    route,
-    requests: samples.length,
-    rps: samples.length / elapsed,
-    p50,
-    p99,
-    handled,
-    cmds: perRequest(commandDelta(before.stats, after.stats), handled),
-    trips,
-    cpuUs: cpuPerRequest(before.usage.cpu, after.usage.cpu, handled),
-    rssMb: after.usage.rss / 1024 / 1024,
-  };
+  for (let r = 0; r < rounds; r++) {
+    const order = [...state.keys()];
+    const shift = Math.floor((r * order.length) / rounds);
+    for (const live of [...order.slice(shift), ...order.slice(0, shift)]) {
+      if (live.failed) continue;
+      const st = state.get(live);
+      try {
+        const samples = new Samples();
+        const u0 = await live.server.usage();
+        const { elapsed } = await load(live.server.base, route, duration, st.cookies, samples);
+        await sleep(100); // requests cut off at the end of the run still finish
+        const u1 = await live.server.usage();
+        const [p50, p99] = percentiles(samples.values(), [50, 99]);
+        st.rounds.push({
+          rps: samples.length / elapsed,
+          p50,
+          p99,
+          cpuUs: cpuPerRequest(u0.cpu, u1.cpu, u1.requests - u0.requests),
+        });
+      } catch (error) {
+        await fail(live, failures, error);
+      }
+    }
+  }
+  await sleep(200);
+  const rows = [];
+  for (const [live, st] of state) {
+    if (live.failed) continue;
+    try {
+      const usage = await live.server.usage();
+      const stats = parseCommandStats(await live.conn.command('INFO', 'commandstats'));
+      const handled = usage.requests - st.usage.requests;
+      const pick = (k) => median(st.rounds.map((x) => x[k]));
+      rows.push({
+        stack: live.stack,
+        route,
+        rps: pick('rps'),
+        p50: pick('p50'),
+        p99: pick('p99'),
+        cpuUs: pick('cpuUs'),
+        handled,
+        cmds: perRequest(commandDelta(st.stats, stats), handled),
+        trips: await traceRoundTrips(live, route, st.cookies),
+        rssMb: (await live.server.usage()).rss / 1024 / 1024,
+      });
+    } catch (error) {
+      await fail(live, failures, error);
+    }
+  }
+  return rows;
 }
 
 // ---- main -----------------------------------------------------------------------------------
@@ -310,42 +354,46 @@ async function main() {
   const { freePort, startRedis } = await import('@kv-session/testing');
   const t0 = Date.now();
   const loadBefore = loadavg();
-  redis = await startRedis();
-  harnessRedis = await harnessConnection(redis.port);
   console.log(
     `kv-session bench${quick ? ' (quick)' : ''}: ${stacks.length} stacks x ${ROUTES.length} routes, ` +
-      `${warmup} s warm-up + ${duration} s per route, ${connections} connections, redis on port ${redis.port}`,
+      `warm-up ${warmup} s, ${rounds} round(s) of ${duration} s per stack and route, ${connections} connections`,
   );
-  const rows = [];
   const failures = [];
+  const lives = [];
   for (const stack of stacks) {
-    let server;
+    const live = { stack, failed: false };
+    lives.push(live);
     try {
-      server = await startStack(stack, redis.url, freePort);
-      await checkStack(stack, server.base);
-      for (const [i, route] of ROUTES.entries()) {
-        // The first route of a stack warms the process up; later ones share most of its code.
-        const row = await measureRoute(stack, server, route, i === 0 ? warmup : warmup / 2);
-        rows.push(row);
-        console.log(
-          `  ${stack.id.padEnd(18)} ${route.id.padEnd(5)} ${Math.round(row.rps).toString().padStart(6)} req/s  ` +
-            `p99 ${row.p99.toFixed(2)} ms  ${row.cmds.total.toFixed(2)} cmds/req  ${row.cpuUs.toFixed(0)} µs/req`,
-        );
-      }
+      live.redis = await startRedis();
+      live.conn = await harnessConnection(live.redis.port);
+      redises.push(live);
+      live.server = await startServer(stack, live.redis.url, freePort);
+      await checkStack(stack, live.server.base);
     } catch (error) {
-      failures.push({ stack, error });
-      console.error(`  ${stack.id}: FAILED: ${error instanceof Error ? error.message : error}`);
-    } finally {
-      await server?.stop();
-      await harnessRedis.command('FLUSHALL');
+      await fail(live, failures, error);
     }
   }
-  await redis.stop();
+  const rows = [];
+  for (const [i, route] of ROUTES.entries()) {
+    // The first route warms each process up; later ones share most of its code.
+    const routeRows = await measureRoute(lives, route, i === 0 ? warmup : warmup / 2, failures);
+    rows.push(...routeRows);
+    for (const row of routeRows) {
+      console.log(
+        `  ${row.stack.id.padEnd(18)} ${route.id.padEnd(5)} ${Math.round(row.rps).toString().padStart(6)} req/s  ` +
+          `p99 ${row.p99.toFixed(2)} ms  ${row.cmds.total.toFixed(2)} cmds/req  ${row.cpuUs.toFixed(0)} µs/req`,
+      );
+    }
+  }
+  for (const live of lives) await live.server?.stop();
+  await stopRedises();
   const seconds = (Date.now() - t0) / 1000;
+  // Stack order, then route order.
+  rows.sort((a, b) => stacks.indexOf(a.stack) - stacks.indexOf(b.stack));
 
   console.log('');
   console.log(textTable(rows));
-  console.log(`\n${rows.length} runs in ${seconds.toFixed(0)} s`);
+  console.log(`\n${rows.length} results in ${seconds.toFixed(0)} s`);
   if (failures.length > 0) {
     console.error(`\n${failures.length} stack(s) failed: ${failures.map((f) => f.stack.id).join(', ')}`);
     process.exitCode = 1;
@@ -353,7 +401,16 @@ async function main() {
   }
   if (writeDocs) {
     const command = 'pnpm bench';
-    const meta = { command, seconds, duration, warmup, connections, loadBefore, loadAfter: loadavg() };
+    const meta = {
+      command,
+      seconds,
+      duration,
+      rounds,
+      warmup,
+      connections,
+      loadBefore,
+      loadAfter: loadavg(),
+    };
     writeFileSync(docsFile, await docsPage(rows, meta));
     writeFileSync(
       chartFile,
@@ -370,6 +427,5 @@ try {
   process.exitCode = 1;
 } finally {
   killAll();
-  harnessRedis?.close();
-  await redis?.stop();
+  await stopRedises();
 }

@@ -21,3 +21,4 @@ export declare function cpuPerRequest(
   requests: number,
 ): number;
 export declare function roundTrips(lines: readonly string[]): CommandCounts;
+export declare function median(values: readonly number[]): number;

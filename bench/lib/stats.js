@@ -108,3 +108,11 @@ export function roundTrips(lines) {
   }
   return out;
 }
+
+/** The median of finite values (mean of the middle two for an even count); NaN when none. */
+export function median(values) {
+  const v = values.filter(Number.isFinite).sort((a, b) => a - b);
+  if (v.length === 0) return Number.NaN;
+  const mid = v.length >> 1;
+  return v.length % 2 === 1 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+}
