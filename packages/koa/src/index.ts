@@ -20,6 +20,21 @@ declare module 'koa' {
   }
 }
 
+/**
+ * Koa's default error response removes the headers set so far and sends `err.headers` instead: put
+ * the session's headers there too, so a session saved during a failing request keeps its cookie.
+ */
+function carryHeaders(error: unknown, setCookie: string | undefined, headers: Record<string, string>): void {
+  if (!(error instanceof Error)) return;
+  const target = error as Error & { headers?: Record<string, string | string[]> };
+  const merged: Record<string, string | string[]> = { ...target.headers, ...headers };
+  if (setCookie !== undefined) {
+    const key = Object.keys(merged).find((k) => k.toLowerCase() === 'set-cookie') ?? 'set-cookie';
+    merged[key] = [...[merged[key] ?? []].flat(), setCookie];
+  }
+  target.headers = merged;
+}
+
 /** The middleware returned by {@link session}, with its manager. */
 export type SessionMiddleware<Data extends SessionData = AppSessionData> = Middleware & {
   /** The session manager (validated options, `sessionById()` for use outside requests). */
@@ -60,6 +75,7 @@ export function session<Data extends SessionData = AppSessionData>(
       const { setCookie, headers } = await manager.commit(s);
       if (setCookie !== undefined) ctx.append('Set-Cookie', setCookie);
       ctx.set(headers);
+      if (failed) carryHeaders(failure, setCookie, headers);
     } catch (error) {
       if (!failed) throw error;
       // The downstream error wins; the save failure is still reported.

@@ -52,6 +52,10 @@ export const routes: Record<string, RouteHandler> = {
     return { body: '' };
   },
   '/untouched': async () => ({ body: 'hello' }),
+  '/fail-after-set': async (s) => {
+    await s.set('flash', 'kept');
+    throw new Error('handler failed after a write');
+  },
   '/app-cookie': async (s) => {
     await s.set('k', 'v');
     return { body: '', setCookie: 'theme=dark; Path=/' };
@@ -374,6 +378,25 @@ export function adapterSuite(name: string, start: StartApp, makeBackend: () => P
         await client.close().catch(() => undefined);
         await server.stop();
       }
+    });
+
+    it('a handler that fails after a write: error response, the write is saved and its cookie sent', async () => {
+      const app = await open({ header: 'x-session-id' });
+      const c = new Client(app.url);
+      const r = await c.get('/fail-after-set');
+      expect(r.status).toBe(500);
+      expect(r.setCookies).toHaveLength(1);
+      expect(r.headers.get('x-session-id')).toBe(c.cookies.get('sid'));
+      expect((await c.get('/get?k=flash')).body).toBe('kept');
+    });
+
+    it("cookie.secure 'auto' follows the framework's view of HTTPS (trusted X-Forwarded-Proto)", async () => {
+      const app = await open({ cookie: { secure: 'auto' } });
+      const https = await new Client(app.url).get('/set?k=a&v=1', { 'x-forwarded-proto': 'https' });
+      expect(https.setCookies[0]).toMatch(/; Secure(;|$)/);
+      const http = await new Client(app.url).get('/set?k=a&v=1');
+      expect(http.setCookies).toHaveLength(1);
+      expect(http.setCookies[0]).not.toMatch(/Secure/);
     });
 
     it('malformed or forged cookies count as no session and make no storage call', async () => {

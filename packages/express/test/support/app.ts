@@ -6,8 +6,9 @@ import express from 'express';
 import { routes, type TestApp } from './adapter-suite.js';
 
 /** Serves the suite's routes on Express; errors go to Express's default error handler. */
-export async function startExpress(options: SessionOptions): Promise<TestApp> {
-  const app = express();
+export async function startExpress(options: SessionOptions, factory = express): Promise<TestApp> {
+  const app = factory();
+  app.set('trust proxy', 'loopback');
   const middleware = session(options);
   app.use(middleware);
   for (const [path, handler] of Object.entries(routes)) {

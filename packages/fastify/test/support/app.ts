@@ -6,7 +6,7 @@ import { routes, type TestApp } from '../../../express/test/support/adapter-suit
 
 /** Serves the suite's routes on Fastify; errors go to Fastify's default error handler. */
 export async function startFastify(options: SessionOptions): Promise<TestApp> {
-  const app = Fastify();
+  const app = Fastify({ trustProxy: '127.0.0.1' });
   await app.register(session, options);
   for (const [path, handler] of Object.entries(routes)) {
     app.get(path, async (request, reply) => {

@@ -9,6 +9,7 @@ import { routes, type TestApp } from '../../../express/test/support/adapter-suit
 export async function startKoa(options: SessionOptions): Promise<TestApp> {
   const app = new Koa();
   app.silent = true;
+  app.proxy = true;
   app.use(session(options));
   app.use(async (ctx) => {
     const handler = ctx.method === 'GET' ? routes[ctx.path] : undefined;
