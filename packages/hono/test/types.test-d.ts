@@ -39,3 +39,15 @@ describe('c.get("session") typing', () => {
     });
   });
 });
+
+describe('the typing example of docs/hono.md', () => {
+  it('accepts a type alias as session data', () => {
+    type Data = { userId: string; cart: number[] };
+    const app = new Hono<SessionEnv<Data>>();
+    app.use(session<Data>());
+    app.get('/', async (c) => {
+      expectTypeOf(await c.get('session').get('cart')).toEqualTypeOf<number[] | undefined>();
+      return c.text((await c.get('session').get('userId')) ?? 'anonymous');
+    });
+  });
+});
