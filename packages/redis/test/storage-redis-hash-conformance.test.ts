@@ -1,8 +1,9 @@
+import { SessionManager } from '@kv-session/core';
 import { StorageRedisHash } from '@kv-session/redis';
 import { runStorageTestSuite } from '@kv-session/test-suite';
 import { type RedisCluster, type RedisServer, startRedis, startRedisCluster } from '@kv-session/testing';
 import { createClient, createCluster } from 'redis';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 let server: RedisServer;
 let client: ReturnType<typeof createClient>;
@@ -28,3 +29,26 @@ runStorageTestSuite(
   'StorageRedisHash (3-master Cluster)',
   () => new StorageRedisHash({ client: clusterClient }),
 );
+
+describe('StorageRedisHash through SessionManager on Cluster', () => {
+  it('per-key reads, concurrent writers of different keys and removal work across slots', async () => {
+    const manager = new SessionManager({ storage: new StorageRedisHash({ client: clusterClient }) });
+    const cookies: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const s = manager.session();
+      await s.setMany({ n: i, big: 'x'.repeat(10_000) });
+      cookies.push((await manager.commit(s)).setCookie!.split(';')[0]!);
+    }
+    for (const [i, cookie] of cookies.entries()) {
+      const readers = Array.from({ length: 5 }, () => manager.session({ cookie }));
+      expect(await Promise.all(readers.map((s) => s.get('n')))).toEqual([i, i, i, i, i]);
+      await Promise.all(readers.map((s, j) => s.set(`w${j}`, j)));
+      await Promise.all(readers.map((s) => manager.commit(s)));
+      const data = await manager.session({ cookie }).data();
+      expect(Object.keys(data).sort()).toEqual(['big', 'n', 'w0', 'w1', 'w2', 'w3', 'w4']);
+    }
+    const gone = manager.session({ cookie: cookies[0] });
+    await gone.destroy();
+    expect(await manager.session({ cookie: cookies[0] }).get('n')).toBeUndefined();
+  });
+});
