@@ -21,23 +21,47 @@ const cachedClientFor = (url: string) =>
 
 let cachedClient: ReturnType<typeof cachedClientFor>;
 let clusterClient: ReturnType<typeof createCluster>;
+const cachedClusterFor = (rootNodes: { url: string }[]) =>
+  createCluster({ rootNodes, RESP: 3, clientSideCache: { maxEntries: 10_000 } });
+let cachedClusterClient: ReturnType<typeof cachedClusterFor>;
 let sentinelClient: ReturnType<typeof createSentinel>;
+const cachedSentinelFor = (name: string, port: number) =>
+  createSentinel({
+    name,
+    sentinelRootNodes: [{ host: '127.0.0.1', port }],
+    RESP: 3,
+    clientSideCache: { maxEntries: 10_000 },
+  });
+let cachedSentinelClient: ReturnType<typeof cachedSentinelFor>;
 
 beforeAll(async () => {
   [server, cluster, sentinel] = await Promise.all([startRedis(), startRedisCluster(3), startRedisSentinel()]);
   client = createClient({ url: server.url });
   cachedClient = cachedClientFor(server.url);
   clusterClient = createCluster({ rootNodes: cluster.rootNodes });
+  cachedClusterClient = cachedClusterFor(cluster.rootNodes);
   sentinelClient = createSentinel({
     name: sentinel.masterName,
     sentinelRootNodes: [{ host: '127.0.0.1', port: sentinel.sentinelPort }],
   });
-  for (const c of [client, cachedClient, clusterClient, sentinelClient]) quiet(c);
+  cachedSentinelClient = cachedSentinelFor(sentinel.masterName, sentinel.sentinelPort);
+  for (const c of [
+    client,
+    cachedClient,
+    clusterClient,
+    cachedClusterClient,
+    sentinelClient,
+    cachedSentinelClient,
+  ]) {
+    quiet(c);
+  }
   await Promise.all([
     client.connect(),
     cachedClient.connect(),
     clusterClient.connect(),
+    cachedClusterClient.connect(),
     sentinelClient.connect(),
+    cachedSentinelClient.connect(),
   ]);
 });
 
@@ -57,4 +81,12 @@ runStorageTestSuite(
   () => new StorageRedisKV({ client: cachedClient }),
 );
 runStorageTestSuite('StorageRedisKV (3-master Cluster)', () => new StorageRedisKV({ client: clusterClient }));
+runStorageTestSuite(
+  'StorageRedisKV (3-master Cluster, RESP3 client-side cache)',
+  () => new StorageRedisKV({ client: cachedClusterClient }),
+);
 runStorageTestSuite('StorageRedisKV (Sentinel)', () => new StorageRedisKV({ client: sentinelClient }));
+runStorageTestSuite(
+  'StorageRedisKV (Sentinel, RESP3 client-side cache)',
+  () => new StorageRedisKV({ client: cachedSentinelClient }),
+);
