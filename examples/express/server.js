@@ -1,4 +1,5 @@
 // The reference scenario on Express: GET /set, GET /get, GET /del. Start with `pnpm start`.
+import { STATUS_CODES } from 'node:http';
 import { session } from '@kv-session/express';
 import express from 'express';
 import { announce, closeOnSignals, createStorage, readConfig } from '../shared/setup.js';
@@ -21,6 +22,17 @@ app.get('/get', async (req, res) => {
 app.get('/del', async (req, res) => {
   await req.session.removeAll();
   res.type('text').send('ok');
+});
+
+// Session errors carry an HTTP status (503 while Redis is unreachable): answer it without a stack trace.
+app.use((error, _req, res, next) => {
+  if (res.headersSent) return next(error);
+  console.error(error);
+  const status = Number.isInteger(error?.status) ? error.status : 500;
+  res
+    .status(status)
+    .type('text')
+    .send(STATUS_CODES[status] ?? 'Error');
 });
 
 const server = app.listen(config.port, '127.0.0.1', (error) => {

@@ -29,7 +29,7 @@ export function describeReferenceScenario(framework: Framework): void {
       return key;
     }
 
-    it('stores /set in Redis, restores it after a restart, sees a redis-cli edit, and /del clears it', async () => {
+    it('stores /set in Redis, restores it after a restart, sees a redis-cli edit, /del clears it, 503 while Redis is down', async () => {
       await redis.cli('FLUSHALL');
       let server = await startExample(framework, { REDIS_URL: redis.url });
       expect(server.output()).toContain(`sessions in Redis at ${redis.url}`);
@@ -83,6 +83,21 @@ export function describeReferenceScenario(framework: Framework): void {
       const cleared = await visitor.get(server.baseUrl, '/get');
       expect(JSON.parse(cleared.body)).toEqual({});
       expect(await redis.cli('EXISTS', key)).toBe('0');
+
+      // Redis going away: the request that needs the session answers 503, the process lives on, and
+      // serves again once Redis is back.
+      await redis.stop();
+      const down = await visitor.get(server.baseUrl, '/get');
+      expect(down.status).toBe(503);
+      await redis.start();
+      await vi.waitFor(
+        async () => {
+          const back = await visitor.get(server.baseUrl, '/get');
+          expect(back.status).toBe(200);
+          expect(JSON.parse(back.body)).toEqual({});
+        },
+        { timeout: 15_000, interval: 200 },
+      );
 
       // Ctrl-C works the same way.
       expect(await server.stop('SIGINT')).toBe(0);
