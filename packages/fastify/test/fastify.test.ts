@@ -1,4 +1,74 @@
-import { adapterSuite, redisBackend } from '../../express/test/support/adapter-suite.js';
+import type { AddressInfo } from 'node:net';
+import { type SessionOptions, StorageMemory, StorageUnavailableError } from '@kv-session/core';
+import { session } from '@kv-session/fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  adapterSuite,
+  Client,
+  redisBackend,
+  unavailableStorage,
+} from '../../express/test/support/adapter-suite.js';
 import { startFastify } from './support/app.js';
 
 adapterSuite('fastify', startFastify, redisBackend);
+
+describe('fastify specifics', () => {
+  const apps: FastifyInstance[] = [];
+  afterAll(async () => {
+    for (const app of apps) await app.close();
+  });
+  const listen = async (app: FastifyInstance): Promise<string> => {
+    apps.push(app);
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  };
+
+  it('a failed save reaches setErrorHandler with statusCode 503, once', async () => {
+    const seen: unknown[] = [];
+    const app = Fastify();
+    await app.register(session, { storage: unavailableStorage(), onError: () => {} });
+    app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, _request, reply) => {
+      seen.push(error);
+      return reply.status(error.statusCode ?? 500).send({ error: error.code });
+    });
+    app.get('/set', async (request) => {
+      await request.session.set('k', 'v');
+      return 'ok';
+    });
+    const r = await new Client(await listen(app)).get('/set');
+    expect(r.status).toBe(503);
+    expect(JSON.parse(r.body)).toEqual({ error: 'STORAGE_UNAVAILABLE' });
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toBeInstanceOf(StorageUnavailableError);
+  });
+
+  it('request.session is visible in encapsulated child plugins (fastify-plugin)', async () => {
+    const app = Fastify();
+    await app.register(session, { storage: new StorageMemory() });
+    await app.register(
+      async (child) => {
+        child.get('/set', async (request) => {
+          await request.session.set('where', 'child');
+          return 'ok';
+        });
+        child.get('/get', async (request) => (await request.session.get('where')) ?? '');
+      },
+      { prefix: '/child' },
+    );
+    expect(app.sessionManager).toBeDefined();
+    const c = new Client(await listen(app));
+    expect((await c.get('/child/set')).setCookies).toHaveLength(1);
+    expect((await c.get('/child/get')).body).toBe('child');
+  });
+
+  it('bad options make register fail with ConfigError listing every problem', async () => {
+    const app = Fastify();
+    apps.push(app);
+    const bad = { maxAge: -1, cookie: { name: 'bad name' } } as unknown as SessionOptions;
+    await expect(app.register(session, bad).ready()).rejects.toMatchObject({
+      name: 'ConfigError',
+      issues: [expect.stringMatching(/^maxAge/), expect.stringMatching(/^cookie\.name/)],
+    });
+  });
+});
