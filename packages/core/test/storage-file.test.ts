@@ -260,6 +260,19 @@ describe('StorageFile expiry', () => {
     expect(readdirSync(storage.dir).sort()).toEqual([`${live}.session`, 'not-a-session.txt'].sort());
   });
 
+  it('sweep() keeps a freshly corrupt file (for the next request to report) but drops one untouched for an hour', async () => {
+    let now = Date.now();
+    const storage = make({ now: () => now });
+    const id = generateId();
+    const path = join(storage.dir, `${id}.session`);
+    writeFileSync(path, 'not json');
+    expect(await storage.sweep()).toBe(0);
+    expect(readdirSync(storage.dir)).toEqual([`${id}.session`]);
+    now += 2 * HOUR;
+    expect(await storage.sweep()).toBe(1);
+    expect(readdirSync(storage.dir)).toEqual([]);
+  });
+
   it('the periodic sweep deletes expired files by itself', async () => {
     const storage = make({ sweepInterval: 20 });
     const id = generateId();
