@@ -20,7 +20,7 @@ describe('commit, as the adapters use it', () => {
       release = r;
     });
     const storage: Storage = {
-      load: (id, ms) => inner.load(id, ms),
+      load: (id) => inner.load(id),
       save: (id, d, ms) => inner.save(id, d, ms),
       touch: (id, ms) => inner.touch(id, ms),
       remove: (id) => inner.remove(id),
@@ -46,7 +46,7 @@ describe('commit, as the adapters use it', () => {
     const inner = new StorageMemory();
     let down = true;
     const storage: Storage = {
-      load: (id, ms) => inner.load(id, ms),
+      load: (id) => inner.load(id),
       save: (id, d, ms) => inner.save(id, d, ms),
       touch: (id, ms) => inner.touch(id, ms),
       remove: (id) => inner.remove(id),
