@@ -38,6 +38,18 @@ function backoff(attempt: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(2 * (attempt + 1), 25)));
 }
 
+/** What the writers of one session in this process share while they take turns. */
+interface WriteState {
+  /** The value the last successful write stored. */
+  written: string | undefined;
+}
+
+interface WriteLink {
+  /** Settles when this writer is done; the next writer waits for it. */
+  turn: Promise<void>;
+  state: WriteState;
+}
+
 function detectClientSideCache(client: RedisClientLike): boolean {
   const cache: unknown = (client as { clientSideCache?: unknown }).clientSideCache;
   return cache !== undefined && cache !== null;
@@ -68,6 +80,8 @@ export class StorageRedisKV implements Storage {
   readonly #cached: boolean;
   /** Client-side cache mode: until when (epoch ms) a session's expiry counts as recently refreshed. */
   readonly #freshUntil = new Map<string, number>();
+  /** Sessions with a write in progress in this process, the latest writer last. */
+  readonly #writes = new Map<string, WriteLink>();
 
   constructor(options: StorageRedisKVOptions) {
     this.#o = resolveRedisOptions(options);
@@ -137,12 +151,45 @@ export class StorageRedisKV implements Storage {
   }
 
   async apply(id: string, changes: ChangeSet, maxAgeMs: number, options: ApplyOptions): Promise<ApplyResult> {
+    // Writes of one session from this process take turns: each then compares against the value
+    // the previous one wrote instead of colliding with it (50 simultaneous writers: 1 EVALSHA
+    // each instead of 25 on average). Writers in other processes are handled by the retry loop.
+    const previous = this.#writes.get(id);
+    let done!: () => void;
+    const link: WriteLink = {
+      turn: new Promise<void>((resolve) => {
+        done = resolve;
+      }),
+      state: previous?.state ?? { written: undefined },
+    };
+    this.#writes.set(id, link);
+    try {
+      if (previous !== undefined) await previous.turn;
+      return await this.#apply(id, changes, maxAgeMs, options, link.state);
+    } finally {
+      done();
+      if (this.#writes.get(id) === link) this.#writes.delete(id);
+    }
+  }
+
+  async #apply(
+    id: string,
+    changes: ChangeSet,
+    maxAgeMs: number,
+    options: ApplyOptions,
+    state: WriteState,
+  ): Promise<ApplyResult> {
     const key = this.key(id);
     let mode: CompareMode;
     let expected: string;
     // The stored text the change set is merged into, as far as we know it.
     let base: string | undefined;
-    if (typeof options.version === 'string') {
+    if (state.written !== undefined) {
+      // A write of this process that finished while this one waited its turn: the likeliest value.
+      mode = 'v';
+      expected = state.written;
+      base = state.written;
+    } else if (typeof options.version === 'string') {
       mode = 'v';
       expected = options.version;
       base = options.version;
@@ -168,11 +215,13 @@ export class StorageRedisKV implements Storage {
         this.#cas({ keys: [key], arguments: [mode, expected, json, String(maxAgeMs)] }),
       );
       if (reply === 1 || reply === 1n) {
+        state.written = json;
         if (this.#cached) this.#markFresh(id, now, maxAgeMs);
         return { existed: mode !== 'n', written: true };
       }
       if (reply === 0 || reply === 0n) {
         // The key is gone. In update mode it stays gone: a stale save must not resurrect it.
+        state.written = undefined;
         this.#freshUntil.delete(id);
         if (options.mode === 'update') return { existed: false, written: false };
         mode = 'n';

@@ -119,24 +119,46 @@ describe('read-only request cost by refresh strategy', () => {
 });
 
 describe('write cost', () => {
-  it('50 concurrent writers of one session: every key kept, compare-and-set attempts counted', async () => {
-    const storage = new StorageRedisKV({ client });
-    const manager = new SessionManager({ storage, maxAge: MAX_AGE });
-    const rounds = MEASURE ? 10 : 1;
-    let attempts = 0;
-    for (let round = 0; round < rounds; round++) {
-      const first = await request(manager, undefined, (s) => s.set('start', true));
-      await server.resetStats();
-      await Promise.all(
-        Array.from({ length: 50 }, (_, i) => request(manager, first.cookie, (s) => s.set(`k${i}`, i))),
-      );
-      const commands = await stats(server);
-      attempts += commands['evalsha'] ?? 0;
-      expect(commands['getex']).toBe(50);
-      const stored = JSON.parse(await server.cli('GET', storage.key(idFrom(first.cookie))));
-      expect(Object.keys(stored)).toHaveLength(51);
-    }
-    if (MEASURE) console.log(`50 writers: ${(attempts / rounds / 50).toFixed(2)} EVALSHA per write request`);
-    expect(attempts).toBeGreaterThanOrEqual(50 * rounds);
-  }, 120_000);
+  it.each([
+    ['one app node', 1],
+    ['two app nodes', 2],
+  ])(
+    '50 concurrent writers of one session through %s: every key kept, EVALSHA counted',
+    async (name, nodes) => {
+      const clients = [client];
+      if (nodes === 2) {
+        const second = createClient({ url: server.url });
+        quiet(second);
+        await second.connect();
+        clients.push(second);
+      }
+      try {
+        const managers = clients.map(
+          (c) => new SessionManager({ storage: new StorageRedisKV({ client: c }), maxAge: MAX_AGE }),
+        );
+        const rounds = MEASURE ? 10 : 1;
+        let attempts = 0;
+        for (let round = 0; round < rounds; round++) {
+          const first = await request(managers[0]!, undefined, (s) => s.set('start', true));
+          await server.resetStats();
+          await Promise.all(
+            Array.from({ length: 50 }, (_, i) =>
+              request(managers[i % nodes]!, first.cookie, (s) => s.set(`k${i}`, i)),
+            ),
+          );
+          const commands = await stats(server);
+          attempts += commands['evalsha'] ?? 0;
+          expect(commands['getex']).toBe(50);
+          const stored = JSON.parse(await server.cli('GET', `kv-session:${idFrom(first.cookie)}`));
+          expect(Object.keys(stored)).toHaveLength(51);
+        }
+        if (MEASURE)
+          console.log(`50 writers, ${name}: ${(attempts / rounds / 50).toFixed(2)} EVALSHA per write`);
+        expect(attempts).toBeGreaterThanOrEqual(50 * rounds);
+      } finally {
+        if (clients[1] !== undefined) await clients[1].close();
+      }
+    },
+    120_000,
+  );
 });
