@@ -266,6 +266,64 @@ describe('StorageRedisHash per-key reads (Storage.loadKeys)', () => {
   });
 });
 
+describe('Session on StorageRedisHash after per-key reads', () => {
+  async function seeded(manager: SessionManager, data: Record<string, JsonValue>): Promise<string> {
+    const s = manager.session();
+    await s.setMany(data);
+    return (await manager.commit(s)).setCookie!.split(';')[0]!;
+  }
+
+  it('has() sees a stored null; get() and data() running together agree', async () => {
+    const manager = new SessionManager({ storage });
+    const cookie = await seeded(manager, { a: null, b: [1] });
+    const s = manager.session({ cookie });
+    expect(await s.has('a')).toBe(true);
+    expect(await s.has('zz')).toBe(false);
+    const [b, all] = await Promise.all([s.get('b'), s.data()]);
+    expect(b).toEqual([1]);
+    expect(all).toEqual({ a: null, b: [1] });
+    expect(await s.get('b')).toEqual([1]);
+  });
+
+  it('regenerate() after a per-key read moves every key to the new id', async () => {
+    const manager = new SessionManager({ storage });
+    const cookie = await seeded(manager, { a: 1, b: 2 });
+    const s = manager.session({ cookie });
+    const oldId = s.id;
+    expect(await s.get('a')).toBe(1);
+    await s.regenerate();
+    const { setCookie } = await manager.commit(s);
+    expect(s.id).not.toBe(oldId);
+    expect(await client.exists(storage.key(oldId))).toBe(0);
+    expect(await manager.session({ cookie: setCookie!.split(';')[0]! }).data()).toEqual({ a: 1, b: 2 });
+  });
+
+  it('destroy() after a per-key read deletes the hash and expires the cookie', async () => {
+    const manager = new SessionManager({ storage });
+    const cookie = await seeded(manager, { a: 1 });
+    const s = manager.session({ cookie });
+    const id = s.id;
+    expect(await s.get('a')).toBe(1);
+    await s.destroy();
+    const { setCookie } = await manager.commit(s);
+    expect(setCookie).toMatch(/Max-Age=0|Expires=Thu, 01 Jan 1970/);
+    expect(await client.exists(storage.key(id))).toBe(0);
+  });
+
+  it('a rolling session read key by key re-sends its cookie without an extra touch', async () => {
+    const manager = new SessionManager({ storage, rolling: true });
+    const cookie = await seeded(manager, { a: 1 });
+    await server.resetStats();
+    const s = manager.session({ cookie });
+    expect(await s.get('a')).toBe(1);
+    const { setCookie } = await manager.commit(s);
+    expect(setCookie).toContain(s.id);
+    const stats = await server.commandStats();
+    expect(stats['evalsha']).toBe(1);
+    expect(stats['pexpire']).toBe(1); // inside the read script
+  });
+});
+
 describe('StorageRedisHash failures', () => {
   it('an unreachable server is StorageUnavailableError (503)', async () => {
     const down = await startRedis();
