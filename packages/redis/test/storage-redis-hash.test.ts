@@ -194,6 +194,20 @@ describe('StorageRedisHash on a single node', () => {
     expect((await storage.load(id, HOUR))?.data).toEqual({ b: 2 });
   });
 
+  it('change sets of thousands of keys are applied in chunks (Lua argument limits)', async () => {
+    const id = generateId();
+    const many = Object.fromEntries(Array.from({ length: 6000 }, (_, i) => [`k${i}`, i]));
+    await storage.apply(id, changes(many), HOUR, { mode: 'create', maxSize: MAX });
+    const loaded = (await storage.load(id, HOUR))!.data;
+    expect(Object.keys(loaded)).toEqual(Object.keys(many));
+    const drop = Object.keys(many).filter((_, i) => i % 2 === 0);
+    await storage.apply(id, changes({ extra: true }, drop), HOUR, { mode: 'update', maxSize: MAX });
+    const after = (await storage.load(id, HOUR))!.data;
+    expect(Object.keys(after)).toHaveLength(3001);
+    expect(after['k1']).toBe(1);
+    expect(after['k0']).toBeUndefined();
+  });
+
   it('save replaces the whole session', async () => {
     const id = generateId();
     await storage.save(id, { a: 1, b: 2 }, HOUR);
