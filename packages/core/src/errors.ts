@@ -1,7 +1,10 @@
+import type { z } from 'zod';
+
 /** Machine-readable codes carried by every {@link SessionError}. */
 export type SessionErrorCode =
   | 'CONFIG_INVALID'
   | 'DATA_INVALID'
+  | 'DATA_MISMATCH'
   | 'SESSION_TOO_LARGE'
   | 'DATA_CORRUPT'
   | 'STORAGE_UNAVAILABLE'
@@ -53,7 +56,9 @@ export class ConfigError extends SessionError {
 
 /**
  * A value a session cannot hold: not representable in JSON without change, or failing a schema. Thrown
- * by the call that passed it (`set`, `setMany`); nothing is changed.
+ * by the call that passed it (`set`, `setMany`); nothing is changed. With code `DATA_MISMATCH`: stored
+ * data that does not match the `schema` option (reported through `onError`, or thrown by the load with
+ * `invalidStoredData: 'fail'`).
  */
 export class SessionDataError extends SessionError {
   override name = 'SessionDataError';
@@ -63,15 +68,28 @@ export class SessionDataError extends SessionError {
   readonly path: string | undefined;
   /** What was found there, e.g. `bigint`, `function`, `Date`, `circular reference`. */
   readonly type: string | undefined;
+  /**
+   * With a `schema` option: zod's issues, paths starting at the session key (`['cart', 'total']`).
+   * Empty for errors that do not come from the schema.
+   */
+  readonly issues: readonly z.core.$ZodIssue[];
 
   constructor(
     message: string,
-    details: { key?: string; path?: string; type?: string; code?: SessionErrorCode; cause?: unknown } = {},
+    details: {
+      key?: string;
+      path?: string;
+      type?: string;
+      code?: SessionErrorCode;
+      cause?: unknown;
+      issues?: readonly z.core.$ZodIssue[];
+    } = {},
   ) {
     super(message, { code: details.code ?? 'DATA_INVALID', cause: details.cause });
     this.key = details.key;
     this.path = details.path;
     this.type = details.type;
+    this.issues = details.issues ?? [];
   }
 }
 

@@ -30,6 +30,12 @@ export {
   resolveOptions,
   type SessionOptions,
 } from './options.js';
+export type {
+  InvalidStoredData,
+  RegisteredSessionData,
+  SessionSchema,
+  SessionTypes,
+} from './schema.js';
 export { type CommitResult, Session, type SessionInit } from './session.js';
 export { sign, type Unsigned, unsign } from './signing.js';
 export type { ApplyOptions, ApplyResult, ChangeSet, Storage, StoredSession } from './storage.js';

@@ -1,7 +1,7 @@
 import { readCookie } from './cookie.js';
 import { isValidId } from './id.js';
-import type { SessionData } from './json.js';
 import { type ResolvedOptions, resolveOptions, type SessionOptions } from './options.js';
+import type { RegisteredSessionData } from './schema.js';
 import { type CommitResult, commitSession, Session } from './session.js';
 import { unsign } from './signing.js';
 
@@ -20,13 +20,15 @@ const MAX_RAW_LENGTH = 512;
 
 /**
  * The framework-agnostic engine the adapters call: `session()` at the start of a request (no I/O),
- * `commit()` before the response is sent. Options are validated once, here.
+ * `commit()` before the response is sent. Options are validated once, here. `Data` is inferred from
+ * the `schema` option (`z.output<typeof schema>`); without one it is the type registered in
+ * `SessionTypes`, else JSON values under any key.
  */
-export class SessionManager<Data extends SessionData = SessionData> {
+export class SessionManager<Data extends object = RegisteredSessionData> {
   /** The validated options with defaults filled in. */
   readonly options: ResolvedOptions;
 
-  constructor(options: SessionOptions = {}) {
+  constructor(options: SessionOptions<Data> = {}) {
     this.options = resolveOptions(options);
   }
 

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { ConfigError, type SessionError } from './errors.js';
+import type { SessionData } from './json.js';
+import type { InvalidStoredData, SessionSchema } from './schema.js';
 import type { Storage } from './storage.js';
 import { StorageMemory } from './storage-memory.js';
 
@@ -35,8 +37,11 @@ export interface CookieOptions {
   partitioned?: boolean;
 }
 
-/** Options of the session manager and of every adapter. */
-export interface SessionOptions {
+/**
+ * Options of the session manager and of every adapter. `Data` is the session data type; with a
+ * `schema` it is inferred from it (`z.output<typeof schema>`).
+ */
+export interface SessionOptions<Data extends object = SessionData> {
   /** Where sessions live. @default new StorageMemory() */
   storage?: Storage;
   /** Milliseconds of inactivity after which a session expires; each use extends it. @default 86400000 (24 h) */
@@ -71,6 +76,26 @@ export interface SessionOptions {
    * failures. @default logs to console.error
    */
   onError?: (error: SessionError, context: ErrorContext) => void;
+  /**
+   * A zod object schema for the session data, one property per key (see docs/typed-sessions.md).
+   * With it, `get`/`set` are typed from the schema; `set`/`setMany` validate each value against its
+   * key's schema and reject unknown keys (`SessionDataError` with zod's `issues`); values are stored
+   * as `JSON.stringify` of the validated value and read back through the schema (transforms such as
+   * `z.coerce.date()` apply on every read); stored data is validated key by key when loaded (see
+   * `invalidStoredData`). Without it nothing is validated beyond JSON and reads cost nothing extra.
+   * @default undefined
+   */
+  schema?: SessionSchema<Data>;
+  /**
+   * What a load does with stored data that does not match `schema` (an older deploy, a manual edit):
+   * `'drop'`: the keys that do not match (or are unknown) are left out of this request's copy and
+   * reported through `onError` (a `SessionDataError`, code `DATA_MISMATCH`, with zod's `issues`);
+   * the stored value keeps them until they are set or removed. `'reset'`: the session reads as
+   * empty (reported the same way), and the next write replaces the whole stored value. `'fail'`: the
+   * load throws that `SessionDataError` (status 500) to the request. Ignored without `schema`.
+   * @default 'drop'
+   */
+  invalidStoredData?: InvalidStoredData;
 }
 
 const cookieSchema = z.strictObject({
@@ -113,6 +138,12 @@ const optionsSchema = z
     maxSize: z.number().int().positive().default(1_048_576),
     rolling: z.boolean().default(false),
     onError: fn<(error: SessionError, context: ErrorContext) => void>('(error, context) => void').optional(),
+    schema: z
+      .custom<SessionSchema>((v) => v instanceof z.ZodObject, {
+        message: 'must be a zod object schema (z.object({ ... }))',
+      })
+      .optional(),
+    invalidStoredData: z.enum(['drop', 'reset', 'fail']).default('drop'),
   })
   .superRefine((o, ctx) => {
     if (o.refreshWindow !== undefined && o.refreshWindow >= o.maxAge) {
@@ -139,6 +170,9 @@ export interface ResolvedOptions {
   maxSize: number;
   rolling: boolean;
   onError: (error: SessionError, context: ErrorContext) => void;
+  /** The session data schema, if any. */
+  schema: SessionSchema | undefined;
+  invalidStoredData: InvalidStoredData;
 }
 
 function defaultOnError(error: SessionError, context: ErrorContext): void {
@@ -151,7 +185,7 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
 }
 
 /** Validates options once; throws {@link ConfigError} listing every problem. */
-export function resolveOptions(options: SessionOptions = {}): ResolvedOptions {
+export function resolveOptions<Data extends object>(options: SessionOptions<Data> = {}): ResolvedOptions {
   const parsed = optionsSchema.safeParse(options);
   if (!parsed.success) throw new ConfigError(formatIssues(parsed.error.issues));
   const o = parsed.data;
@@ -167,5 +201,7 @@ export function resolveOptions(options: SessionOptions = {}): ResolvedOptions {
     maxSize: o.maxSize,
     rolling: o.rolling,
     onError: o.onError ?? defaultOnError,
+    schema: o.schema,
+    invalidStoredData: o.invalidStoredData,
   };
 }

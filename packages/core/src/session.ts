@@ -11,6 +11,7 @@ import {
 import { generateId, isValidId, redactId } from './id.js';
 import { assertJsonValue, byteLength, type JsonValue, type SessionData, setOwn } from './json.js';
 import type { ResolvedOptions } from './options.js';
+import { decodeKey, decodeStored, type EncodedValue, encodeValue, storedDataError } from './schema.js';
 import { sign } from './signing.js';
 import type { ApplyOptions, ApplyResult, ChangeSet, Storage, StoredSession } from './storage.js';
 
@@ -44,7 +45,11 @@ function wrapStorageError(error: unknown, operation: string): SessionError {
 }
 
 /** `load` for the fallback merge: a corrupt stored value counts as an existing, empty session. */
-async function loadForMerge(storage: Storage, id: string, maxAge: number): Promise<StoredSession | undefined> {
+async function loadForMerge(
+  storage: Storage,
+  id: string,
+  maxAge: number,
+): Promise<StoredSession | undefined> {
   try {
     return await storage.load(id, maxAge);
   } catch (error) {
@@ -68,7 +73,7 @@ function entrySize(key: string, json: string): number {
  * read. Objects returned by `get`/`data` belong to this request: mutating one changes nothing
  * stored unless it is passed to `set` again.
  */
-export class Session<Data extends SessionData = SessionData> {
+export class Session<Data extends object = SessionData> {
   readonly #o: ResolvedOptions;
   readonly #incomingId: string | undefined;
   readonly #rotated: boolean;
@@ -78,12 +83,20 @@ export class Session<Data extends SessionData = SessionData> {
   #loading: Promise<void> | undefined;
   /** A stored record is known to exist under #id. */
   #exists = false;
-  #data = new Map<string, JsonValue>();
+  /** The data as `get` returns it: with a schema, what the schema made of the stored JSON. */
+  #data = new Map<string, unknown>();
+  /**
+   * The data as stored (JSON values). Without a schema the very same map as #data, so that reads
+   * cost nothing extra; with one, a separate map (a transformed value has another JSON form).
+   */
+  #raw: Map<string, JsonValue>;
+  /** With invalidStoredData 'reset': the next write replaces the whole stored value. */
+  #clearStored = false;
   /**
    * Keys read one by one through `storage.loadKeys` before the whole session was needed
    * (undefined value: not set). Dropped once the whole session is loaded.
    */
-  #partial: Map<string, JsonValue | undefined> | undefined;
+  #partial: Map<string, unknown> | undefined;
   /** Serialized size per key, computed on the first write only (reads never pay for it). */
   #sizes: Map<string, number> | undefined;
   #sizeSum = 0;
@@ -102,6 +115,7 @@ export class Session<Data extends SessionData = SessionData> {
     this.#rotated = init.rotated ?? false;
     this.#secure = init.secure ?? false;
     this.#loaded = init.id === undefined;
+    this.#raw = this.#sharedRaw();
   }
 
   /**
@@ -152,13 +166,24 @@ export class Session<Data extends SessionData = SessionData> {
     }
     if (Object.getOwnPropertySymbols(values).length > 0) {
       // Object.keys() would skip them silently and the value would be lost.
-      throw new SessionDataError('setMany() cannot store symbol keys', { type: 'an object with symbol keys' });
+      throw new SessionDataError('setMany() cannot store symbol keys', {
+        type: 'an object with symbol keys',
+      });
     }
+    const schema = this.#o.schema;
     const entries: [string, string][] = [];
+    // With a schema: what each key stores and reads back (validated before anything changes).
+    const encoded = schema === undefined ? undefined : new Map<string, EncodedValue>();
     for (const key of Object.keys(values)) {
       const value: unknown = (values as Record<string, unknown>)[key];
-      assertJsonValue(key, value);
-      entries.push([key, JSON.stringify(value)]);
+      if (encoded === undefined) {
+        assertJsonValue(key, value);
+        entries.push([key, JSON.stringify(value)]);
+      } else {
+        const e = encodeValue(schema!, key, value);
+        encoded.set(key, e);
+        entries.push([key, e.json]);
+      }
     }
     await this.#load();
     const sizes = this.#ensureSizes();
@@ -176,8 +201,10 @@ export class Session<Data extends SessionData = SessionData> {
     const total = 2 + sum + Math.max(0, count - 1);
     if (total > this.#o.maxSize) throw new SessionTooLargeError(total, this.#o.maxSize, entries[0]?.[0]);
     for (const [key, json] of entries) {
-      const copy = JSON.parse(json) as JsonValue;
-      this.#data.set(key, copy);
+      const e = encoded?.get(key);
+      const copy = e === undefined ? (JSON.parse(json) as JsonValue) : e.raw;
+      this.#data.set(key, e === undefined ? copy : e.value);
+      this.#raw.set(key, copy);
       this.#changed.set(key, copy);
       this.#removed.delete(key);
       sizes.set(key, seen.get(key)!);
@@ -190,6 +217,7 @@ export class Session<Data extends SessionData = SessionData> {
     await this.#load();
     for (const key of keys) {
       this.#data.delete(key);
+      this.#raw.delete(key);
       this.#changed.delete(key);
       this.#removed.add(key);
       const size = this.#sizes?.get(key);
@@ -232,7 +260,7 @@ export class Session<Data extends SessionData = SessionData> {
     const oldId = this.#exists ? this.#id : undefined;
     const newId = this.#generate();
     if (this.#exists || this.#data.size > 0) {
-      const set = new Map(this.#data);
+      const set = new Map(this.#raw);
       await this.#apply(
         newId,
         { clear: true, remove: EMPTY_SET, set },
@@ -250,6 +278,7 @@ export class Session<Data extends SessionData = SessionData> {
       this.#expiresAt = Date.now() + this.#o.maxAge;
       this.#removed = new Set();
       this.#changed = new Map();
+      this.#clearStored = false;
     }
     this.#id = newId;
     this.#regenerated = true;
@@ -274,6 +303,8 @@ export class Session<Data extends SessionData = SessionData> {
     this.#loaded = true;
     this.#loading = undefined;
     this.#data = new Map();
+    this.#raw = this.#sharedRaw();
+    this.#clearStored = false;
     this.#partial = undefined;
     this.#sizes = undefined;
     this.#sizeSum = 0;
@@ -287,7 +318,7 @@ export class Session<Data extends SessionData = SessionData> {
     if (this.#sizes === undefined) {
       const sizes = new Map<string, number>();
       let sum = 0;
-      for (const [key, value] of this.#data) {
+      for (const [key, value] of this.#raw) {
         const size = entrySize(key, JSON.stringify(value));
         sizes.set(key, size);
         sum += size;
@@ -296,6 +327,39 @@ export class Session<Data extends SessionData = SessionData> {
       this.#sizeSum = sum;
     }
     return this.#sizes;
+  }
+
+  /** The map for #raw: #data itself without a schema, a separate one with. */
+  #sharedRaw(): Map<string, JsonValue> {
+    return this.#o.schema === undefined ? (this.#data as Map<string, JsonValue>) : new Map();
+  }
+
+  /**
+   * Validates freshly loaded data against the schema and applies `invalidStoredData`. Throws the
+   * mismatch error with 'fail' (nothing is kept, the next access loads again).
+   */
+  #adopt(id: string, data: SessionData): void {
+    const schema = this.#o.schema;
+    if (schema === undefined) {
+      this.#data = new Map(Object.entries(data));
+      this.#raw = this.#data as Map<string, JsonValue>;
+      return;
+    }
+    const decoded = decodeStored(schema, data);
+    if (decoded.issues.length > 0) {
+      const policy = this.#o.invalidStoredData;
+      const error = storedDataError(decoded, policy);
+      if (policy === 'fail') throw error;
+      this.#o.onError(error, { id: redactId(id), operation: 'load' });
+      if (policy === 'reset') {
+        this.#data = new Map();
+        this.#raw = new Map();
+        this.#clearStored = true;
+        return;
+      }
+    }
+    this.#data = decoded.values;
+    this.#raw = decoded.raw;
   }
 
   async #load(): Promise<void> {
@@ -313,12 +377,13 @@ export class Session<Data extends SessionData = SessionData> {
     const id = this.#id!;
     try {
       const stored = await this.#o.storage.load(id, this.#o.maxAge);
-      this.#partial = undefined;
       if (stored === undefined) {
+        this.#partial = undefined;
         this.#id = undefined;
         this.#exists = false;
       } else {
-        this.#data = new Map(Object.entries(stored.data));
+        this.#adopt(id, stored.data);
+        this.#partial = undefined;
         this.#exists = true;
         this.#version = stored.version;
         this.#expiresAt = stored.expiresAt;
@@ -362,8 +427,18 @@ export class Session<Data extends SessionData = SessionData> {
     }
     this.#exists = true;
     if (stored.expiresAt !== undefined) this.#expiresAt = stored.expiresAt;
+    let value: unknown;
+    if (Object.hasOwn(stored.data, key)) {
+      value = stored.data[key];
+      if (this.#o.schema !== undefined) {
+        const decoded = decodeKey(this.#o.schema, key, value as JsonValue);
+        // Off the schema: the whole-session load applies invalidStoredData and reports it, once.
+        if (!decoded.ok) return false;
+        value = decoded.value;
+      }
+    }
     this.#partial ??= new Map();
-    this.#partial.set(key, Object.hasOwn(stored.data, key) ? stored.data[key] : undefined);
+    this.#partial.set(key, value);
     return true;
   }
 
@@ -388,7 +463,9 @@ export class Session<Data extends SessionData = SessionData> {
   async [commitSession](): Promise<CommitResult> {
     const o = this.#o;
     let written = false;
-    const changes: ChangeSet = { clear: false, remove: this.#removed, set: this.#changed };
+    // After a 'reset' of off-schema stored data, the first write replaces the whole stored value.
+    const clear = this.#clearStored && (this.#removed.size > 0 || this.#changed.size > 0);
+    const changes: ChangeSet = { clear, remove: this.#removed, set: this.#changed };
     // Removing keys from a session that was never stored writes nothing (no empty record, no cookie).
     if (!this.#exists && this.#changed.size === 0) this.#removed = new Set();
     else if (!isEmptyChangeSet(changes)) {
@@ -418,6 +495,7 @@ export class Session<Data extends SessionData = SessionData> {
         throw error;
       }
       written = result.written;
+      if (clear) this.#clearStored = false;
       // Not written in update mode: another request removed the session; it stays removed.
       this.#exists = written;
     } else if ((this.#loaded || this.#partial !== undefined) && this.#exists && this.#id !== undefined) {
