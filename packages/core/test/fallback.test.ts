@@ -1,6 +1,6 @@
 // Storages without apply(): core loads, merges and saves. This works for one writer at a time; the
 // documented limitation is that concurrent writers can overwrite each other (last save wins).
-import { SessionManager, SessionTooLargeError } from '@kv-session/core';
+import { SessionManager, SessionTooLargeError, StorageUnavailableError } from '@kv-session/core';
 import { describe, expect, it } from 'vitest';
 import { cookieOf, NoApplyStorage } from './helpers.js';
 
@@ -107,5 +107,21 @@ describe('fallback for a storage without apply (load, merge, save)', () => {
     // With apply() all five keys would be kept; here some are lost. Assert only what is certain.
     expect(data['base']).toBe(0);
     expect(Object.keys(data).filter((k) => k.startsWith('k')).length).toBeLessThan(5);
+  });
+
+  it('a failing load during the merge rejects the commit and writes nothing', async () => {
+    const storage = new NoApplyStorage();
+    const manager = new SessionManager({ storage });
+    const first = manager.session();
+    await first.set('a', 1);
+    const cookie = cookieOf((await manager.commit(first)).setCookie);
+    const s = manager.session({ cookie });
+    await s.set('b', 2);
+    const down = new StorageUnavailableError();
+    storage.inner.load = async () => {
+      throw down;
+    };
+    await expect(manager.commit(s)).rejects.toBe(down);
+    expect(storage.inner.size).toBe(1);
   });
 });
