@@ -1,4 +1,4 @@
-// The example of docs/writing-a-storage.md, verbatim: keep the two in sync.
+// The example of docs/writing-a-storage.md, verbatim (doc-example-sync.test.ts checks that they agree).
 import {
   type ApplyOptions,
   type ApplyResult,
