@@ -50,6 +50,13 @@ interface WriteLink {
   state: WriteState;
 }
 
+/** An integer reply as a number (a type mapping may turn it into a string or bigint). */
+function integerReply(reply: unknown): number | undefined {
+  return typeof reply === 'number' || typeof reply === 'bigint' || typeof reply === 'string'
+    ? Number(reply)
+    : undefined;
+}
+
 function detectClientSideCache(client: RedisClientLike): boolean {
   const cache: unknown = (client as { clientSideCache?: unknown }).clientSideCache;
   return cache !== undefined && cache !== null;
@@ -58,9 +65,15 @@ function detectClientSideCache(client: RedisClientLike): boolean {
 function withTimeout(client: RedisClientLike, timeout: number): RedisClientLike {
   // node-redis drops a command still waiting in its offline queue after `timeout`, so a write that
   // failed with 503 is not sent later when the connection comes back.
-  const withCommandOptions = (client as { withCommandOptions?: unknown }).withCommandOptions;
-  if (typeof withCommandOptions !== 'function') return client;
-  return withCommandOptions.call(client, { timeout }) as RedisClientLike;
+  const c = client as {
+    withCommandOptions?: unknown;
+    _commandOptions?: object;
+    options?: { commandOptions?: object };
+  };
+  if (typeof c.withCommandOptions !== 'function') return client;
+  // Keep the client's own command options (a type mapping, which also decides cacheability).
+  const own = c._commandOptions ?? c.options?.commandOptions;
+  return c.withCommandOptions.call(client, { ...own, timeout }) as RedisClientLike;
 }
 
 /**
@@ -142,7 +155,7 @@ export class StorageRedisKV implements Storage {
   async touch(id: string, maxAgeMs: number): Promise<void> {
     const now = Date.now();
     const reply = await this.#command('touch', () => this.#client.pExpire(this.key(id), maxAgeMs));
-    if (this.#cached && Number(reply) === 1) this.#markFresh(id, now, maxAgeMs);
+    if (this.#cached && integerReply(reply) === 1) this.#markFresh(id, now, maxAgeMs);
   }
 
   async remove(id: string): Promise<void> {
@@ -214,12 +227,13 @@ export class StorageRedisKV implements Storage {
       const reply = await this.#command('apply', () =>
         this.#cas({ keys: [key], arguments: [mode, expected, json, String(maxAgeMs)] }),
       );
-      if (reply === 1 || reply === 1n) {
+      const status = integerReply(reply);
+      if (status === 1) {
         state.written = json;
         if (this.#cached) this.#markFresh(id, now, maxAgeMs);
         return { existed: mode !== 'n', written: true };
       }
-      if (reply === 0 || reply === 0n) {
+      if (status === 0) {
         // The key is gone. In update mode it stays gone: a stale save must not resurrect it.
         state.written = undefined;
         this.#freshUntil.delete(id);

@@ -7,7 +7,7 @@ import {
 } from '@kv-session/core';
 import { StorageRedisKV } from '@kv-session/redis';
 import { type RedisServer, startRedis } from '@kv-session/testing';
-import { createClient } from 'redis';
+import { createClient, RESP_TYPES } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { idFrom, quiet, request, stats } from './helpers.js';
 
@@ -196,6 +196,25 @@ describe('storage operations', () => {
       b: 2,
       c: 3,
     });
+  });
+  it('works through a client whose type mapping returns Buffers', async () => {
+    const buffers = client.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
+    await client.set('buffer-probe', 'x');
+    expect(Buffer.isBuffer(await buffers.get('buffer-probe'))).toBe(true);
+    const storage = new StorageRedisKV({ client: buffers });
+    const id = 'buffermapping0000000000';
+    const opts = { maxSize: 1000 };
+    const set = (k: string, v: number) => ({
+      clear: false,
+      remove: new Set<string>(),
+      set: new Map([[k, v]]),
+    });
+    await storage.apply(id, set('a', 1), MAX_AGE, { ...opts, mode: 'create' });
+    const loaded = await storage.load(id, MAX_AGE);
+    expect(loaded).toMatchObject({ data: { a: 1 }, version: '{"a":1}' });
+    // a stale version forces the conflict path (array reply of Buffers)
+    await storage.apply(id, set('b', 2), MAX_AGE, { ...opts, mode: 'update', version: '{}' });
+    expect((await storage.load(id, MAX_AGE))?.data).toEqual({ a: 1, b: 2 });
   });
 });
 
