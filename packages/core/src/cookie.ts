@@ -31,6 +31,7 @@ export function sessionCookie(
       ? { expires: new Date(0), maxAge: 0 }
       : maxAgeMs === undefined
         ? {}
-        : { maxAge: Math.floor(maxAgeMs / 1000) }),
+        : // Rounded up: a sub-second maxAge must not become Max-Age=0 (which deletes the cookie).
+          { maxAge: Math.ceil(maxAgeMs / 1000) }),
   });
 }

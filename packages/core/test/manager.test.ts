@@ -125,7 +125,14 @@ describe('Set-Cookie', () => {
     expect((await manager.commit(s)).setCookie).toBeUndefined();
   });
 
-  it('rolling: a live session re-sends the cookie with Max-Age = maxAge in seconds on every response', async () => {
+  it('rolling with a sub-second maxAge still sends a live cookie (Max-Age=1, not 0)', async () => {
+    const manager = new SessionManager({ rolling: true, maxAge: 500 });
+    const s = manager.session();
+    await s.set('a', 1);
+    expect((await manager.commit(s)).setCookie).toContain('Max-Age=1;');
+  });
+
+  it('rolling: a live session re-sends the cookie with Max-Age = maxAge in seconds (rounded up) on every response', async () => {
     const storage = new CountingStorage();
     const manager = new SessionManager({ storage, rolling: true, maxAge: 90_500 });
     const id = await storedId(manager);
@@ -133,7 +140,7 @@ describe('Set-Cookie', () => {
     const s = manager.session({ cookie: `sid=${id}` });
     await s.get('a');
     const { setCookie } = await manager.commit(s);
-    expect(setCookie).toBe(`sid=${id}; Max-Age=90; Path=/; HttpOnly; SameSite=Lax`);
+    expect(setCookie).toBe(`sid=${id}; Max-Age=91; Path=/; HttpOnly; SameSite=Lax`);
     // A request that does not touch the session sends no cookie (its expiry was not refreshed either).
     const untouched = manager.session({ cookie: `sid=${id}` });
     expect((await manager.commit(untouched)).setCookie).toBeUndefined();
