@@ -9,7 +9,7 @@ import { assertBuilt, type ExampleServer, startExample } from '../shared/harness
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
-describe('Express example in headless Chromium', () => {
+describe('Express example in headless Chromium', { timeout: 60_000 }, () => {
   let redis: RedisServer;
   let server: ExampleServer;
   let context: BrowserContext;

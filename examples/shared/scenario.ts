@@ -8,7 +8,8 @@ const unixNow = () => Math.floor(Date.now() / 1000);
 
 /** Registers the scenario tests for `examples/<framework>/server.js`. */
 export function describeReferenceScenario(framework: Framework): void {
-  describe(`${framework} example (node examples/${framework}/server.js)`, () => {
+  // Each test starts one or two Node processes; on a busy 2-core machine that alone can take seconds.
+  describe(`${framework} example (node examples/${framework}/server.js)`, { timeout: 60_000 }, () => {
     let redis: RedisServer;
 
     beforeAll(async () => {
