@@ -4,10 +4,12 @@ import {
   cpuPerRequest,
   median,
   parseCommandStats,
+  parseMonitor,
   percentiles,
   perRequest,
-  roundTrips,
+  roundTripsPerRequest,
   Samples,
+  spread,
 } from './lib/stats.js';
 
 // Shaped like `redis-cli INFO commandstats` of Redis 7 (CRLF, sub-commands as cmd|sub).
@@ -54,18 +56,28 @@ describe('commandstats', () => {
   });
 });
 
-describe('round trips from MONITOR', () => {
-  it('counts client commands, not the ones a Lua script runs, nor the harness', () => {
-    const lines = [
-      '+1764070000.000001 [0 127.0.0.1:50001] "GETEX" "kv-session:abc" "PX" "86400000"',
-      '+1764070000.000002 [0 127.0.0.1:50001] "EVALSHA" "0123abcd" "1" "kv-session:abc"',
-      '+1764070000.000003 [0 lua] "GET" "kv-session:abc"',
-      '+1764070000.000004 [0 lua] "SET" "kv-session:abc" "{}" "PX" "86400000"',
-      '+1764070000.000005 [0 127.0.0.1:50002] "info" "commandstats"',
-      '+1764070000.000006 [0 unix:/tmp/redis.sock] "get" "x"',
-      'garbage',
-    ];
-    expect(roundTrips(lines)).toEqual({ getex: 1, evalsha: 1, get: 1 });
+describe('round trips', () => {
+  const lines = [
+    '+1764070000.000001 [0 127.0.0.1:50001] "GETEX" "kv-session:abc" "PX" "86400000"',
+    '+1764070000.000002 [0 127.0.0.1:50001] "EVALSHA" "0123abcd" "1" "kv-session:abc"',
+    '+1764070000.000003 [0 lua] "GET" "kv-session:abc"',
+    '+1764070000.000004 [0 lua] "SET" "kv-session:abc" "{}" "PX" "86400000"',
+    '+1764070000.000005 [0 127.0.0.1:50002] "info" "commandstats"',
+    '+1764070000.000006 [0 unix:/tmp/redis.sock] "get" "x"',
+    'garbage',
+  ];
+
+  it('MONITOR: counts client commands, not the ones a Lua script runs, nor the harness', () => {
+    expect(parseMonitor(lines)).toEqual({ byCommand: { getex: 1, evalsha: 1, get: 1 }, nestedPerScript: 2 });
+    expect(parseMonitor([lines[0]!])).toEqual({ byCommand: { getex: 1 }, nestedPerScript: 0 });
+  });
+
+  it('commandstats deltas minus what scripts ran inside', () => {
+    // 100 requests: each GETEX plus one EVALSHA whose script ran a GET and a SET.
+    const delta = { getex: 100, evalsha: 100, get: 100, set: 100 };
+    expect(roundTripsPerRequest(delta, 2, 100)).toBe(2);
+    expect(roundTripsPerRequest({ get: 100, expire: 100 }, 0, 100)).toBe(2);
+    expect(roundTripsPerRequest({ get: 5 }, 0, 0)).toBe(0);
   });
 });
 
@@ -113,5 +125,13 @@ describe('median of rounds', () => {
     expect(median([4, 1, 3, 2])).toBe(2.5);
     expect(median([5, Number.NaN, 1, 3])).toBe(3);
     expect(Number.isNaN(median([]))).toBe(true);
+  });
+});
+
+describe('spread of rounds', () => {
+  it('(max - min) / median', () => {
+    expect(spread([90, 100, 110])).toBeCloseTo(0.2, 10);
+    expect(spread([100])).toBe(0);
+    expect(Number.isNaN(spread([]))).toBe(true);
   });
 });

@@ -22,10 +22,12 @@ import {
   cpuPerRequest,
   median,
   parseCommandStats,
+  parseMonitor,
   percentiles,
   perRequest,
-  roundTrips,
+  roundTripsPerRequest,
   Samples,
+  spread,
 } from './lib/stats.js';
 import { ROUTES, STACKS } from './stacks.js';
 
@@ -246,7 +248,10 @@ async function load(base, route, seconds, cookies, samples) {
   return { elapsed: Number(lastAt - startedAt) / 1e9 };
 }
 
-/** Sequential requests under MONITOR (untimed): Redis round trips per request, by command. */
+/**
+ * Sequential requests under MONITOR (untimed): round trips by command, and how many commands a
+ * script call runs inside Redis.
+ */
 async function traceRoundTrips(live, route, cookies) {
   const n = 20;
   const monitor = await startMonitor(live.redis.port);
@@ -263,7 +268,24 @@ async function traceRoundTrips(live, route, cookies) {
   } finally {
     lines = await monitor.stop();
   }
-  return perRequest(roundTrips(lines), n);
+  const seen = parseMonitor(lines);
+  return { ...perRequest(seen.byCommand, n), nestedPerScript: seen.nestedPerScript };
+}
+
+/**
+ * autocannon runs in this process, and its first runs are slow until V8 has optimised it: load a
+ * trivial local server first so the first stacks measured do not pay for that.
+ */
+async function warmLoadGenerator() {
+  const { createServer } = await import('node:http');
+  const server = createServer((_req, res) => res.end('pong'));
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const base = `http://127.0.0.1:${server.address().port}`;
+    for (let i = 0; i < 4; i++) await load(base, ROUTES[1], 0.5, ['sid=none']);
+  } finally {
+    server.close();
+  }
 }
 
 /** Sessions for the route's connections: one per connection, created through /login. */
@@ -329,16 +351,20 @@ async function measureRoute(lives, route, warm, failures) {
       const stats = parseCommandStats(await live.conn.command('INFO', 'commandstats'));
       const handled = usage.requests - st.usage.requests;
       const pick = (k) => median(st.rounds.map((x) => x[k]));
+      const delta = commandDelta(st.stats, stats);
+      const trace = await traceRoundTrips(live, route, st.cookies);
       rows.push({
         stack: live.stack,
         route,
         rps: pick('rps'),
+        rpsSpread: spread(st.rounds.map((x) => x.rps)),
         p50: pick('p50'),
         p99: pick('p99'),
         cpuUs: pick('cpuUs'),
         handled,
-        cmds: perRequest(commandDelta(st.stats, stats), handled),
-        trips: await traceRoundTrips(live, route, st.cookies),
+        cmds: perRequest(delta, handled),
+        trips: roundTripsPerRequest(delta, trace.nestedPerScript, handled),
+        trace,
         rssMb: (await live.server.usage()).rss / 1024 / 1024,
       });
     } catch (error) {
@@ -373,6 +399,7 @@ async function main() {
       await fail(live, failures, error);
     }
   }
+  if (warmup > 0) await warmLoadGenerator();
   const rows = [];
   for (const [i, route] of ROUTES.entries()) {
     // The first route warms each process up; later ones share most of its code.

@@ -40,6 +40,7 @@ const COLUMNS = [
   'stack',
   'route',
   'req/s',
+  '± rounds',
   'p50 ms',
   'p99 ms',
   'Redis cmds/req',
@@ -58,10 +59,11 @@ function cells(rows, row) {
     row.stack.label,
     row.route.id,
     int(row.rps),
+    Number.isFinite(row.rpsSpread) ? `${Math.round(row.rpsSpread * 100)}%` : '-',
     fmt(row.p50, 3),
     fmt(row.p99, 3),
     fmt(row.cmds.total, 2),
-    fmt(row.trips.total, 2),
+    fmt(row.trips, 2),
     commandList(row.cmds.byCommand),
     fmt(row.cpuUs, 1),
     fmt(d.cpuAboveBare, 1),
@@ -77,7 +79,7 @@ export function textTable(rows) {
   const widths = COLUMNS.map((_, i) => Math.max(...data.map((line) => line[i].length)));
   return data
     .map((line) =>
-      line.map((c, i) => (i < 2 || i === 7 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  '),
+      line.map((c, i) => (i < 2 || i === 8 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  '),
     )
     .join('\n');
 }
@@ -85,7 +87,7 @@ export function textTable(rows) {
 /** A Markdown table (docs/benchmarks.md). */
 export function markdownTable(rows) {
   const head = `| ${COLUMNS.join(' | ')} |`;
-  const align = `| ${COLUMNS.map((_, i) => (i < 2 || i === 7 ? '---' : '---:')).join(' | ')} |`;
+  const align = `| ${COLUMNS.map((_, i) => (i < 2 || i === 8 ? '---' : '---:')).join(' | ')} |`;
   return [head, align, ...rows.map((r) => `| ${cells(rows, r).join(' | ')} |`)].join('\n');
 }
 

@@ -20,5 +20,14 @@ export declare function cpuPerRequest(
   after: { user: number; system: number },
   requests: number,
 ): number;
-export declare function roundTrips(lines: readonly string[]): CommandCounts;
+export declare function parseMonitor(lines: readonly string[]): {
+  byCommand: CommandCounts;
+  nestedPerScript: number;
+};
+export declare function roundTripsPerRequest(
+  delta: CommandCounts,
+  nestedPerScript: number,
+  requests: number,
+): number;
+export declare function spread(values: readonly number[]): number;
 export declare function median(values: readonly number[]): number;

@@ -92,21 +92,53 @@ export function cpuPerRequest(before, after, requests) {
   return (after.user - before.user + (after.system - before.system)) / requests;
 }
 
+const SCRIPT_CALLS = ['eval', 'evalsha', 'eval_ro', 'evalsha_ro', 'fcall', 'fcall_ro'];
+
 /**
- * Round trips by command from `MONITOR` lines (`+1700000000.123456 [0 127.0.0.1:5000] "GETEX" ...`).
- * Commands run by a Lua script (`[0 lua]`) are part of their EVAL/EVALSHA round trip and not
- * counted; neither are the harness's own commands.
+ * What `MONITOR` lines (`+1700000000.123456 [0 127.0.0.1:5000] "GETEX" ...`) show: round trips by
+ * command (what clients sent; the harness's own commands left out), and how many commands Lua
+ * scripts ran (`[0 lua]`) per script call.
  */
-export function roundTrips(lines) {
-  const out = {};
+export function parseMonitor(lines) {
+  const byCommand = {};
+  let nested = 0;
+  let scriptCalls = 0;
   for (const line of lines) {
     const m = /^\+\d+\.\d+ \[\d+ ([^\]]+)\] "([^"]+)"/.exec(line);
-    if (!m || m[1] === 'lua') continue;
+    if (!m) continue;
+    if (m[1] === 'lua') {
+      nested += 1;
+      continue;
+    }
     const name = m[2].toLowerCase();
     if (isHarnessCommand(name)) continue;
-    out[name] = (out[name] ?? 0) + 1;
+    byCommand[name] = (byCommand[name] ?? 0) + 1;
+    if (SCRIPT_CALLS.includes(name)) scriptCalls += 1;
   }
-  return out;
+  return { byCommand, nestedPerScript: scriptCalls > 0 ? nested / scriptCalls : 0 };
+}
+
+/**
+ * Round trips per request from INFO commandstats deltas: Redis counts the commands a script runs
+ * as well as the script call, so those are taken out at the rate `parseMonitor` saw.
+ */
+export function roundTripsPerRequest(delta, nestedPerScript, requests) {
+  if (requests <= 0) return 0;
+  let total = 0;
+  let scripts = 0;
+  for (const [name, calls] of Object.entries(delta)) {
+    total += calls;
+    if (SCRIPT_CALLS.includes(name)) scripts += calls;
+  }
+  return Math.max(0, total - scripts * nestedPerScript) / requests;
+}
+
+/** (max - min) / median of the values, e.g. 0.1 for a 10% spread between rounds; NaN when none. */
+export function spread(values) {
+  const v = values.filter(Number.isFinite);
+  const m = median(v);
+  if (v.length === 0 || m === 0) return Number.NaN;
+  return (Math.max(...v) - Math.min(...v)) / m;
 }
 
 /** The median of finite values (mean of the middle two for an even count); NaN when none. */
