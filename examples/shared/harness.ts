@@ -39,7 +39,13 @@ export function assertBuilt(): void {
 /** Starts `node examples/<framework>/server.js` and resolves once it has printed its start-up lines. */
 export async function startExample(
   framework: Framework,
-  env: { REDIS_URL: string; SESSION_MAX_AGE?: string; PORT?: string },
+  env: {
+    REDIS_URL: string;
+    SESSION_MAX_AGE?: string;
+    PORT?: string;
+    SESSION_STORAGE?: string;
+    SESSION_DIR?: string;
+  },
 ): Promise<ExampleServer> {
   const port = env.PORT === undefined ? await freePort() : Number(env.PORT);
   const child = spawn(process.execPath, [`examples/${framework}/server.js`], {

@@ -1,22 +1,39 @@
 // What the three reference examples share: configuration from the environment, the storage
 // (Redis, or process memory when Redis cannot be reached), and a clean shutdown on SIGTERM/SIGINT.
-import { StorageMemory } from '@kv-session/core';
-import { StorageRedisKV } from '@kv-session/redis';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { StorageFile, StorageMemory } from '@kv-session/core';
+import { StorageRedisHash, StorageRedisKV } from '@kv-session/redis';
 import { createClient } from 'redis';
+
+/** Values of SESSION_STORAGE. */
+const STORAGES = ['redis-kv', 'redis-hash', 'file', 'memory'];
 
 /** How long start-up waits for Redis before falling back to memory. */
 const CONNECT_TIMEOUT_MS = 2_000;
 
 /**
- * Reads `PORT` (default 8199), `REDIS_URL` (default redis://127.0.0.1:6379) and `SESSION_MAX_AGE`
- * in seconds (default 60). Exits with a message when a value is not usable.
+ * Reads `PORT` (default 8199), `REDIS_URL` (default redis://127.0.0.1:6379), `SESSION_MAX_AGE`
+ * in seconds (default 60), `SESSION_STORAGE` (redis-kv | redis-hash | file | memory, default
+ * redis-kv) and `SESSION_DIR` (for `file`, default <tmpdir>/kv-session-example). Exits with a
+ * message when a value is not usable.
  */
 export function readConfig(env = process.env) {
   const port = integer(env.PORT, 8199, 'PORT', 0, 65_535);
   const maxAgeSeconds = integer(env.SESSION_MAX_AGE, 60, 'SESSION_MAX_AGE', 1, 365 * 86_400);
   const redisUrl =
     env.REDIS_URL === undefined || env.REDIS_URL === '' ? 'redis://127.0.0.1:6379' : env.REDIS_URL;
-  return { port, redisUrl, maxAgeSeconds, maxAgeMs: maxAgeSeconds * 1000 };
+  const storage =
+    env.SESSION_STORAGE === undefined || env.SESSION_STORAGE === '' ? 'redis-kv' : env.SESSION_STORAGE;
+  if (!STORAGES.includes(storage)) {
+    console.error(`SESSION_STORAGE must be one of ${STORAGES.join(', ')}, got ${JSON.stringify(storage)}`);
+    process.exit(2);
+  }
+  const sessionDir =
+    env.SESSION_DIR === undefined || env.SESSION_DIR === ''
+      ? join(tmpdir(), 'kv-session-example')
+      : env.SESSION_DIR;
+  return { port, redisUrl, maxAgeSeconds, maxAgeMs: maxAgeSeconds * 1000, storage, sessionDir };
 }
 
 function integer(raw, fallback, name, min, max) {
@@ -47,6 +64,22 @@ function redact(url) {
  * later, and session requests fail with 503 meanwhile instead of hanging.
  */
 export async function createStorage(config) {
+  if (config.storage === 'memory') {
+    const storage = new StorageMemory();
+    return {
+      storage,
+      description: 'in process memory (SESSION_STORAGE=memory; they will NOT survive a restart)',
+      close: () => storage.close(),
+    };
+  }
+  if (config.storage === 'file') {
+    const storage = new StorageFile({ dir: config.sessionDir });
+    return {
+      storage,
+      description: `in files under ${config.sessionDir} (StorageFile)`,
+      close: () => storage.close(),
+    };
+  }
   let connected = false;
   const client = createClient({
     url: config.redisUrl,
@@ -83,10 +116,11 @@ export async function createStorage(config) {
     };
   }
 
-  const storage = new StorageRedisKV({ client });
+  const hash = config.storage === 'redis-hash';
+  const storage = hash ? new StorageRedisHash({ client }) : new StorageRedisKV({ client });
   return {
     storage,
-    description: `in Redis at ${redact(config.redisUrl)}`,
+    description: `in Redis at ${redact(config.redisUrl)}${hash ? ' (StorageRedisHash)' : ''}`,
     async close() {
       // Flush pending expiry refreshes first, then let the client finish its queue and disconnect.
       await storage.close?.();
