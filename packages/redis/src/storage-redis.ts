@@ -50,6 +50,13 @@ interface WriteLink {
   state: WriteState;
 }
 
+/** Waits for `promise` (which never rejects), but not longer than `ms`. */
+async function within(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
+
 /** An integer reply as a number (a type mapping may turn it into a string or bigint). */
 function integerReply(reply: unknown): number | undefined {
   return typeof reply === 'number' || typeof reply === 'bigint' || typeof reply === 'string'
@@ -177,7 +184,9 @@ export class StorageRedisKV implements Storage {
     };
     this.#writes.set(id, link);
     try {
-      if (previous !== undefined) await previous.turn;
+      // Bounded: behind a slow or failing writer, go ahead after one command timeout (the
+      // compare-and-set keeps that correct), so a queue never multiplies the time to fail.
+      if (previous !== undefined) await within(previous.turn, this.#o.commandTimeoutMs);
       return await this.#apply(id, changes, maxAgeMs, options, link.state);
     } finally {
       done();
