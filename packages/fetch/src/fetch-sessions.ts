@@ -1,9 +1,11 @@
 import {
+  type InferSessionData,
+  type RegisteredSessionData,
   type Session,
-  type SessionData,
   SessionError,
   SessionManager,
   type SessionOptions,
+  type SessionSchema,
 } from '@kv-session/core';
 import { applyCommit, errorResponse, requestInfo } from './fetch.js';
 
@@ -18,19 +20,20 @@ export interface FetchAdapterOptions {
 }
 
 /** Session options plus {@link FetchAdapterOptions}. */
-export type FetchSessionOptions = SessionOptions & FetchAdapterOptions;
+export type FetchSessionOptions<Data extends object = RegisteredSessionData> = SessionOptions<Data> &
+  FetchAdapterOptions;
 
 /**
  * Sessions for any Web-standard `fetch(request) => Response` handler (Bun.serve, Deno.serve,
  * Next.js route handlers, Cloudflare-style workers, Hono). `session(request)` at the start,
  * `finalize(session, response)` at the end; or `handle(request, handler)` for both.
  */
-export class FetchSessions<Data extends SessionData = SessionData> {
+export class FetchSessions<Data extends object = RegisteredSessionData> {
   /** The core manager (validated options, `close()`). */
   readonly manager: SessionManager<Data>;
   readonly #trustProxy: boolean;
 
-  constructor(options: FetchSessionOptions = {}) {
+  constructor(options: FetchSessionOptions<Data> = {}) {
     const { trustProxy, ...sessionOptions } = options;
     this.manager = new SessionManager<Data>(sessionOptions);
     this.#trustProxy = trustProxy ?? false;
@@ -55,19 +58,37 @@ export class FetchSessions<Data extends SessionData = SessionData> {
   /**
    * Runs `handler` with the request's session and finalizes its response. A `SessionError` (from the
    * handler or the save) becomes an error response with the error's `status` and is reported through
-   * the `onError` option; any other error is rethrown, and nothing is saved when the handler throws.
+   * the `onError` option. When the handler fails, its writes are still saved (like the other
+   * adapters); a `SessionError` response then carries the cookie, any other error is rethrown after
+   * the save (the runtime answers it, so a brand-new session's cookie cannot be sent).
    */
   async handle(
     request: Request,
     handler: (session: Session<Data>, request: Request) => Response | Promise<Response>,
   ): Promise<Response> {
     const session = this.session(request);
+    const report = (error: SessionError, operation: string) =>
+      this.manager.options.onError(error, { operation });
+    let response: Response;
+    let failed = false;
     try {
-      return await this.finalize(session, await handler(session, request));
+      response = await handler(session, request);
+    } catch (error) {
+      if (!(error instanceof SessionError)) {
+        await this.manager.commit(session).catch((failure: SessionError) => report(failure, 'commit'));
+        throw error;
+      }
+      report(error, 'request');
+      response = errorResponse(error);
+      failed = true;
+    }
+    try {
+      return await this.finalize(session, response);
     } catch (error) {
       if (!(error instanceof SessionError)) throw error;
-      this.manager.options.onError(error, { operation: 'request' });
-      return errorResponse(error);
+      report(error, 'commit');
+      // After a failed handler its error response stands; otherwise the save failure answers.
+      return failed ? response : errorResponse(error);
     }
   }
 
@@ -77,9 +98,17 @@ export class FetchSessions<Data extends SessionData = SessionData> {
   }
 }
 
-/** Creates {@link FetchSessions}; options are validated here (throws `ConfigError`). */
-export function createFetchSessions<Data extends SessionData = SessionData>(
-  options: FetchSessionOptions = {},
-): FetchSessions<Data> {
-  return new FetchSessions<Data>(options);
+/**
+ * Creates {@link FetchSessions}; options are validated here (throws `ConfigError`). With a `schema`
+ * option the data type is inferred from it.
+ */
+export function createFetchSessions<S extends SessionSchema>(
+  options: FetchSessionOptions<InferSessionData<S>> & { schema: S },
+): FetchSessions<InferSessionData<S>>;
+/** Creates {@link FetchSessions}; `Data` types the sessions. */
+export function createFetchSessions<Data extends object = RegisteredSessionData>(
+  options?: FetchSessionOptions<NoInfer<Data>>,
+): FetchSessions<Data>;
+export function createFetchSessions(options: FetchSessionOptions<object> = {}): FetchSessions<object> {
+  return new FetchSessions<object>(options);
 }

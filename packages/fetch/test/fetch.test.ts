@@ -221,14 +221,36 @@ describe('@kv-session/fetch building blocks', () => {
     expect(await shown.text()).toBe('bad input');
   });
 
-  it('rethrows errors that are not SessionErrors, without saving', async () => {
+  it('rethrows errors that are not SessionErrors after saving the writes made before them', async () => {
     const kv = createFetchSessions({ storage });
+    const first = await kv.handle(new Request('http://example.test/'), async (s) => {
+      await s.set('a', 1);
+      return new Response('ok');
+    });
+    const cookie = cookieOf(first)!;
     await expect(
-      kv.handle(new Request('http://example.test/'), async (s) => {
-        await s.set('a', 1);
+      kv.handle(new Request('http://example.test/', { headers: { cookie } }), async (s) => {
+        await s.set('flash', 'kept');
         throw new TypeError('boom');
       }),
     ).rejects.toThrow('boom');
-    expect(await redis.cli('DBSIZE')).toBe('0');
+    expect(JSON.parse(await redis.cli('GET', `kv-session:${cookie.slice(4)}`))).toEqual({
+      a: 1,
+      flash: 'kept',
+    });
+  });
+
+  it('a SessionError thrown by the handler answers its status, with the writes saved and the cookie sent', async () => {
+    const reported: SessionError[] = [];
+    const kv = createFetchSessions({ storage, onError: (error) => reported.push(error) });
+    const res = await kv.handle(new Request('http://example.test/'), async (s) => {
+      await s.set('flash', 'kept');
+      await s.set('bad', 1n as never);
+      return new Response('unreachable');
+    });
+    expect(res.status).toBe(500);
+    expect(reported.map((e) => e.code)).toEqual(['DATA_INVALID']);
+    const cookie = cookieOf(res)!;
+    expect(JSON.parse(await redis.cli('GET', `kv-session:${cookie.slice(4)}`))).toEqual({ flash: 'kept' });
   });
 });

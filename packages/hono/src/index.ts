@@ -1,27 +1,34 @@
-import type { Session, SessionData } from '@kv-session/core';
-import { createFetchSessions, errorResponse, type FetchSessionOptions } from '@kv-session/fetch';
+import type {
+  InferSessionData,
+  RegisteredSessionData,
+  Session,
+  SessionError,
+  SessionSchema,
+} from '@kv-session/core';
+import { errorResponse, type FetchSessionOptions, FetchSessions } from '@kv-session/fetch';
 import type { MiddlewareHandler } from 'hono';
 
 /** The context variable the middleware sets: `c.get('session')` / `c.var.session`. */
-export interface SessionVariables<Data extends SessionData = SessionData> {
+export interface SessionVariables<Data extends object = RegisteredSessionData> {
   session: Session<Data>;
 }
 
 /** A Hono `Env` carrying a typed session: `new Hono<SessionEnv<MyData>>()`. */
-export interface SessionEnv<Data extends SessionData = SessionData> {
+export interface SessionEnv<Data extends object = RegisteredSessionData> {
   Variables: SessionVariables<Data>;
 }
 
 declare module 'hono' {
-  // Untyped data by default; `SessionEnv<MyData>` on the app (or `app.use(session<MyData>())`) types it.
+  // Core's registered SessionTypes data (else any JSON) by default; `SessionEnv<MyData>` on the app
+  // (or `app.use(session<MyData>())`) types it per app.
   interface ContextVariableMap extends SessionVariables {}
 }
 
 /** Options of {@link session}: every session option, plus `trustProxy` for `cookie.secure: 'auto'`. */
-export type HonoSessionOptions = FetchSessionOptions;
+export type HonoSessionOptions<Data extends object = RegisteredSessionData> = FetchSessionOptions<Data>;
 
 /** The middleware returned by {@link session}, with a way to close its storage. */
-export type SessionMiddleware<Data extends SessionData = SessionData> = MiddlewareHandler<
+export type SessionMiddleware<Data extends object = RegisteredSessionData> = MiddlewareHandler<
   SessionEnv<Data>
 > & {
   /** Closes the storage. */
@@ -32,22 +39,36 @@ export type SessionMiddleware<Data extends SessionData = SessionData> = Middlewa
  * Hono middleware giving `c.get('session')`. After `await next()` it saves the session, then adds
  * `Set-Cookie` and the id header, so the save completes before the response leaves. When the save
  * fails it throws the `SessionError` into Hono's error path (`app.onError`; `err.status` is 503 when
- * storage is unavailable). When the handler failed (`c.error` is set), nothing is saved.
+ * storage is unavailable). When a handler failed, its writes are still saved and the cookie goes out
+ * with the error response, like the other adapters; a save failure then is reported through
+ * `onError` (the option) and the handler's error response stands.
  */
-export function session<Data extends SessionData = SessionData>(
-  options: HonoSessionOptions = {},
-): SessionMiddleware<Data> {
-  const kv = createFetchSessions<Data>(options);
-  const middleware: MiddlewareHandler<SessionEnv<Data>> = async (c, next) => {
+export function session<S extends SessionSchema>(
+  options: HonoSessionOptions<InferSessionData<S>> & { schema: S },
+): SessionMiddleware<InferSessionData<S>>;
+/** Hono middleware giving `c.get('session')`; `Data` types the session. */
+export function session<Data extends object = RegisteredSessionData>(
+  options?: HonoSessionOptions<NoInfer<Data>>,
+): SessionMiddleware<Data>;
+export function session(options: HonoSessionOptions<object> = {}): SessionMiddleware<object> {
+  const kv = new FetchSessions<object>(options);
+  const middleware: MiddlewareHandler<SessionEnv<object>> = async (c, next) => {
     // Mounted twice (e.g. app-wide and on a route): keep the first session.
     if (c.get('session') !== undefined) return next();
     const s = kv.session(c.req.raw);
     c.set('session', s);
     await next();
-    if (c.error !== undefined) return;
-    const { setCookie, headers } = await kv.manager.commit(s);
-    if (setCookie !== undefined) c.header('set-cookie', setCookie, { append: true });
-    for (const [name, value] of Object.entries(headers)) c.header(name, value);
+    // Hono has already turned a handler's error into c.res (through onError) and set c.error.
+    const failed = c.error !== undefined;
+    try {
+      const { setCookie, headers } = await kv.manager.commit(s);
+      if (setCookie !== undefined) c.header('set-cookie', setCookie, { append: true });
+      for (const [name, value] of Object.entries(headers)) c.header(name, value);
+    } catch (error) {
+      if (!failed) throw error;
+      // The handler's error response stands; the save failure is still reported.
+      kv.manager.options.onError(error as SessionError, { operation: 'commit' });
+    }
   };
   return Object.assign(middleware, { close: () => kv.close() });
 }

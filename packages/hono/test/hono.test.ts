@@ -146,13 +146,13 @@ describe('@kv-session/hono on @hono/node-server with Redis', () => {
     }
   });
 
-  it('saves nothing when the handler throws (the error goes to onError as is)', async () => {
+  it('a handler that throws after a write: onError answers, the write is saved and its cookie sent', async () => {
     const app = await serveScenario();
     try {
       const res = await fetch(`${app.url}/fail`);
       expect(res.status).toBe(500);
-      expect(res.headers.getSetCookie()).toEqual([]);
-      expect(await redis.cli('DBSIZE')).toBe('0');
+      const cookie = cookieOf(res)!;
+      expect(JSON.parse(await redis.cli('GET', `kv-session:${cookie.slice(4)}`))).toEqual({ half: 'done' });
       expect((app.errors[0] as Error).message).toBe('handler failed');
     } finally {
       await app.close();

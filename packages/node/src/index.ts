@@ -1,11 +1,13 @@
 import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import {
+  type InferSessionData,
+  type RegisteredSessionData,
   type Session,
-  type SessionData,
   SessionError,
   SessionManager,
   type SessionOptions,
+  type SessionSchema,
 } from '@kv-session/core';
 
 /** Options of the node:http adapter that are not session options. */
@@ -19,13 +21,14 @@ export interface NodeAdapterOptions {
 }
 
 /** Session options plus {@link NodeAdapterOptions}. */
-export type NodeSessionOptions = SessionOptions & NodeAdapterOptions;
+export type NodeSessionOptions<Data extends object = RegisteredSessionData> = SessionOptions<Data> &
+  NodeAdapterOptions;
 
 /**
  * What {@link NodeSessions.handler} calls: set status and headers on `res`, return the body (or
  * nothing). Do not call `res.end()` or write the body yourself: the wrapper saves first, then sends.
  */
-export type NodeSessionHandler<Data extends SessionData> = (
+export type NodeSessionHandler<Data extends object> = (
   req: IncomingMessage,
   res: ServerResponse,
   session: Session<Data>,
@@ -56,12 +59,12 @@ function defaultErrorHandler(error: unknown, _req: IncomingMessage, res: ServerR
  * Sessions for plain `node:http` / `node:https` servers: `session(req)` at the start of a request,
  * `await commit(session, res)` before `res.end()`; or `handler(fn)` to do both.
  */
-export class NodeSessions<Data extends SessionData = SessionData> {
+export class NodeSessions<Data extends object = RegisteredSessionData> {
   /** The core manager (validated options, `sessionById()`, `close()`). */
   readonly manager: SessionManager<Data>;
   readonly #trustProxy: boolean;
 
-  constructor(options: NodeSessionOptions = {}) {
+  constructor(options: NodeSessionOptions<Data> = {}) {
     const { trustProxy, ...sessionOptions } = options;
     this.manager = new SessionManager<Data>(sessionOptions);
     this.#trustProxy = trustProxy ?? false;
@@ -99,20 +102,31 @@ export class NodeSessions<Data extends SessionData = SessionData> {
   /**
    * Wraps a handler into a `(req, res)` request listener: runs it with the session, saves, then ends
    * the response with the body it returned. Errors (thrown by the handler or the save) go to
-   * `onError`, which by default answers `error.status` (503 when storage is unavailable) or 500;
-   * nothing is saved when the handler throws.
+   * `onError`, which by default answers `error.status` (503 when storage is unavailable) or 500.
+   * When the handler throws, its writes are still saved first and the cookie goes out with the
+   * error response (a save failure then is reported through the `onError` session option).
    */
   handler(
     fn: NodeSessionHandler<Data>,
     onError: NodeErrorHandler = defaultErrorHandler,
   ): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
     return async (req, res) => {
+      let session: Session<Data> | undefined;
+      let saving = false;
       try {
-        const session = this.session(req);
+        session = this.session(req);
         const body = await fn(req, res, session);
+        saving = true;
         await this.commit(session, res);
         res.end(body ?? undefined);
       } catch (error) {
+        if (!saving && session !== undefined && !res.headersSent) {
+          // The handler failed: keep its writes and send the cookie with the error response, like
+          // the other adapters. The handler's error wins; a save failure now is only reported.
+          await this.commit(session, res).catch((failure: unknown) =>
+            this.manager.options.onError(failure as SessionError, { operation: 'commit' }),
+          );
+        }
         try {
           onError(error, req, res);
         } catch (failure) {
@@ -130,9 +144,17 @@ export class NodeSessions<Data extends SessionData = SessionData> {
   }
 }
 
-/** Creates {@link NodeSessions}; options are validated here (throws `ConfigError`). */
-export function createNodeSessions<Data extends SessionData = SessionData>(
-  options: NodeSessionOptions = {},
-): NodeSessions<Data> {
-  return new NodeSessions<Data>(options);
+/**
+ * Creates {@link NodeSessions}; options are validated here (throws `ConfigError`). With a `schema`
+ * option the data type is inferred from it.
+ */
+export function createNodeSessions<S extends SessionSchema>(
+  options: NodeSessionOptions<InferSessionData<S>> & { schema: S },
+): NodeSessions<InferSessionData<S>>;
+/** Creates {@link NodeSessions}; `Data` types the sessions. */
+export function createNodeSessions<Data extends object = RegisteredSessionData>(
+  options?: NodeSessionOptions<NoInfer<Data>>,
+): NodeSessions<Data>;
+export function createNodeSessions(options: NodeSessionOptions<object> = {}): NodeSessions<object> {
+  return new NodeSessions<object>(options);
 }
