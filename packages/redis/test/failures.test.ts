@@ -56,6 +56,28 @@ describe('Redis unavailable', () => {
     }
   });
 
+  it('concurrent writes of one session while Redis is down all fail with StorageUnavailableError', async () => {
+    const client = createClient({ url: server.url });
+    client.on('error', () => undefined);
+    await client.connect();
+    try {
+      const storage = new StorageRedisKV({ client, commandTimeoutMs: 300 });
+      const manager = new SessionManager({ storage, maxAge: 60_000 });
+      const first = await request(manager, undefined, (s) => s.set('n', 0));
+      const sessions = Array.from({ length: 10 }, () => manager.session({ cookie: first.cookie }));
+      await Promise.all(sessions.map((s) => s.get('n')));
+      await Promise.all(sessions.map((s, i) => s.set(`k${i}`, i)));
+      await server.stop();
+      const results = await Promise.allSettled(sessions.map((s) => manager.commit(s)));
+      expect(
+        results.map((r) => r.status === 'rejected' && r.reason instanceof StorageUnavailableError),
+      ).toEqual(Array(10).fill(true));
+      await server.start();
+    } finally {
+      await client.close().catch(() => undefined);
+    }
+  });
+
   it('fails fast with an offline-queue-less client too', async () => {
     const client = createClient({ url: server.url, disableOfflineQueue: true });
     client.on('error', () => undefined);
