@@ -31,6 +31,7 @@ export {
   type SessionOptions,
 } from './options.js';
 export type {
+  InferSessionData,
   InvalidStoredData,
   RegisteredSessionData,
   SessionSchema,

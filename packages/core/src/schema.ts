@@ -28,6 +28,9 @@ export type RegisteredSessionData<Fallback extends object = SessionData> = Sessi
   ? D
   : Fallback;
 
+/** The session data type a schema describes: `z.output<S>` (transforms applied). */
+export type InferSessionData<S extends SessionSchema> = z.output<S>;
+
 /** What to do with stored data that does not match the schema. See {@link SessionOptions}. */
 export type InvalidStoredData = 'drop' | 'reset' | 'fail';
 

@@ -1,31 +1,47 @@
 import {
+  type InferSessionData,
+  type RegisteredSessionData,
   type Session,
   type SessionData,
   type SessionError,
   SessionManager,
   type SessionOptions,
+  type SessionSchema,
 } from '@kv-session/core';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 
 /**
  * The shape of `req.session` data. Empty by default (any key, JSON values); augment it to type your
  * keys: `declare module '@kv-session/express' { interface AppSessionData { userId: string } }`.
+ * For exact types (unknown keys rejected, non-JSON outputs of a schema) register core's
+ * `SessionTypes` instead (docs/typed-sessions.md).
  */
 export interface AppSessionData extends SessionData {}
+
+/**
+ * The data type of `req.session`: core's registered `SessionTypes['data']` when the app declared one
+ * (unknown keys are then type errors), else {@link AppSessionData}.
+ */
+export type RequestSessionData = RegisteredSessionData<AppSessionData>;
 
 declare global {
   namespace Express {
     interface Request {
       /** The request's session, set by the `@kv-session/express` middleware. */
-      session: Session<AppSessionData>;
+      session: Session<RequestSessionData>;
     }
   }
 }
 
 /** The middleware returned by {@link session}, with its manager. */
-export interface SessionMiddleware<Data extends SessionData = AppSessionData> extends RequestHandler {
+export interface SessionMiddleware<Data extends object = RequestSessionData> extends RequestHandler {
   /** The session manager (validated options, `sessionById()` for use outside requests). */
   readonly manager: SessionManager<Data>;
+  /**
+   * `req.session` typed with this middleware's data type (the `schema`'s output when it has one).
+   * Throws when the middleware has not run for `req`.
+   */
+  of(req: Request): Session<Data>;
   /** Closes the storage. */
   close(): Promise<void>;
 }
@@ -35,11 +51,17 @@ export interface SessionMiddleware<Data extends SessionData = AppSessionData> ex
  * delivered: `res.end` waits for the save, then `Set-Cookie` and the id header are added. When the
  * save fails, the request goes to `next(err)` with a `SessionError` (`status` 503 when storage is
  * unavailable). `cookie.secure: 'auto'` follows `req.secure` (enable `trust proxy` behind a proxy).
+ * With a `schema` option the data type is inferred from it: `mw.of(req)` is the typed session.
  */
-export function session<Data extends SessionData = AppSessionData>(
-  options: SessionOptions = {},
-): SessionMiddleware<Data> {
-  const manager = new SessionManager<Data>(options);
+export function session<S extends SessionSchema>(
+  options: SessionOptions<InferSessionData<S>> & { schema: S },
+): SessionMiddleware<InferSessionData<S>>;
+/** Express middleware giving `req.session`; `Data` types `mw.of(req)` and `mw.manager`. */
+export function session<Data extends object = RequestSessionData>(
+  options?: SessionOptions<NoInfer<Data>>,
+): SessionMiddleware<Data>;
+export function session(options: SessionOptions<object> = {}): SessionMiddleware<object> {
+  const manager = new SessionManager<object>(options);
   const headerName = manager.options.header;
 
   function middleware(req: Request, res: Response, next: NextFunction): void {
@@ -53,7 +75,7 @@ export function session<Data extends SessionData = AppSessionData>(
       header: headerName === undefined ? undefined : req.headers[headerName],
       secure: req.secure,
     });
-    req.session = s as unknown as Session<AppSessionData>;
+    req.session = s as unknown as Session<RequestSessionData>;
 
     // The save runs before the first byte leaves: before the first `write` (streamed bodies) or at
     // `end`. Calls made meanwhile are queued and replayed in order once the headers are set.
@@ -116,6 +138,12 @@ export function session<Data extends SessionData = AppSessionData>(
 
   return Object.assign(middleware, {
     manager,
+    of: (req: Request): Session<object> => {
+      if (req.session === undefined) {
+        throw new Error('kv-session: the session middleware has not run for this request');
+      }
+      return req.session as unknown as Session<object>;
+    },
     close: () => manager.close(),
   });
 }

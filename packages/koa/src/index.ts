@@ -1,9 +1,12 @@
 import {
+  type InferSessionData,
+  type RegisteredSessionData,
   type Session,
   type SessionData,
   type SessionError,
   SessionManager,
   type SessionOptions,
+  type SessionSchema,
 } from '@kv-session/core';
 import type { Middleware } from 'koa';
 
@@ -13,10 +16,16 @@ import type { Middleware } from 'koa';
  */
 export interface AppSessionData extends SessionData {}
 
+/**
+ * The data type of `ctx.session`: core's registered `SessionTypes['data']` when the app declared one
+ * (unknown keys are then type errors), else {@link AppSessionData}.
+ */
+export type RequestSessionData = RegisteredSessionData<AppSessionData>;
+
 declare module 'koa' {
   interface DefaultContext {
     /** The request's session, set by the `@kv-session/koa` middleware. */
-    session: Session<AppSessionData>;
+    session: Session<RequestSessionData>;
   }
 }
 
@@ -36,9 +45,14 @@ function carryHeaders(error: unknown, setCookie: string | undefined, headers: Re
 }
 
 /** The middleware returned by {@link session}, with its manager. */
-export type SessionMiddleware<Data extends SessionData = AppSessionData> = Middleware & {
+export type SessionMiddleware<Data extends object = RequestSessionData> = Middleware & {
   /** The session manager (validated options, `sessionById()` for use outside requests). */
   readonly manager: SessionManager<Data>;
+  /**
+   * `ctx.session` typed with this middleware's data type (the `schema`'s output when it has one).
+   * Throws when the middleware has not run for `ctx`.
+   */
+  of(ctx: { session: Session<RequestSessionData> }): Session<Data>;
   /** Closes the storage. */
   close(): Promise<void>;
 };
@@ -48,12 +62,18 @@ export type SessionMiddleware<Data extends SessionData = AppSessionData> = Middl
  * is saved and `Set-Cookie` / the id header are set, before Koa writes the response. A failed save
  * is thrown into Koa's error handling (`status` 503 when storage is unavailable). When downstream
  * throws, the session is still saved and the original error rethrown. `cookie.secure: 'auto'`
- * follows `ctx.secure` (set `app.proxy = true` behind a proxy).
+ * follows `ctx.secure` (set `app.proxy = true` behind a proxy). With a `schema` option the data type
+ * is inferred from it: `mw.of(ctx)` is the typed session.
  */
-export function session<Data extends SessionData = AppSessionData>(
-  options: SessionOptions = {},
-): SessionMiddleware<Data> {
-  const manager = new SessionManager<Data>(options);
+export function session<S extends SessionSchema>(
+  options: SessionOptions<InferSessionData<S>> & { schema: S },
+): SessionMiddleware<InferSessionData<S>>;
+/** Koa middleware giving `ctx.session`; `Data` types `mw.of(ctx)` and `mw.manager`. */
+export function session<Data extends object = RequestSessionData>(
+  options?: SessionOptions<NoInfer<Data>>,
+): SessionMiddleware<Data>;
+export function session(options: SessionOptions<object> = {}): SessionMiddleware<object> {
+  const manager = new SessionManager<object>(options);
   const headerName = manager.options.header;
 
   const middleware: Middleware = async (ctx, next) => {
@@ -62,7 +82,7 @@ export function session<Data extends SessionData = AppSessionData>(
       header: headerName === undefined ? undefined : ctx.headers[headerName],
       secure: ctx.secure,
     });
-    ctx.session = s as unknown as Session<AppSessionData>;
+    ctx.session = s as unknown as Session<RequestSessionData>;
     let failed = false;
     let failure: unknown;
     try {
@@ -84,5 +104,11 @@ export function session<Data extends SessionData = AppSessionData>(
     if (failed) throw failure;
   };
 
-  return Object.assign(middleware, { manager, close: () => manager.close() });
+  const of = (ctx: { session: Session<RequestSessionData> }): Session<object> => {
+    if (ctx.session === undefined) {
+      throw new Error('kv-session: the session middleware has not run for this context');
+    }
+    return ctx.session as unknown as Session<object>;
+  };
+  return Object.assign(middleware, { manager, of, close: () => manager.close() });
 }
