@@ -195,6 +195,15 @@ export function runStorageTestSuite(
         expect((await storage.load(id, LONG_MS))!.data).toEqual({ a: 1 });
       });
 
+      it('apply in update mode sets a new max age', async (ctx) => {
+        if (storage.apply === undefined) return ctx.skip('storage has no apply()');
+        const id = generateId();
+        await storage.save(id, { a: 1 }, SHORT_MS);
+        await apply(storage)(id, changeSet({ b: 2 }), LONG_MS, { mode: 'update', maxSize: NO_LIMIT });
+        await pastExpiry();
+        expect((await storage.load(id, LONG_MS))!.data).toEqual({ a: 1, b: 2 });
+      });
+
       it('save sets a new max age each time', async () => {
         const id = generateId();
         await storage.save(id, { v: 1 }, SHORT_MS);
