@@ -1,4 +1,4 @@
-import { type SessionData, SessionManager, type SessionOptions } from '@kv-session/core';
+import type { SessionManager } from '@kv-session/core';
 
 /** The cookie header a browser would send back after `setCookie`. */
 export function cookieFrom(setCookie: string | undefined, previous?: string): string | undefined {
@@ -25,11 +25,6 @@ export async function request<T>(
   const result = await handler(session);
   const { setCookie } = await manager.commit(session);
   return { result, cookie: cookieFrom(setCookie, cookie), setCookie };
-}
-
-/** A manager with test-friendly defaults. */
-export function manager(options: SessionOptions): SessionManager<SessionData> {
-  return new SessionManager(options);
 }
 
 /** An error listener, so that connection errors during tests never become unhandled events. */
