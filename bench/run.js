@@ -7,13 +7,15 @@
 //
 //   node bench/run.js [--quick] [--only=id,id] [--duration=s] [--rounds=n] [--warmup=s]
 //                     [--connections=n] [--no-docs]
+//   node bench/run.js --report   re-renders docs/benchmarks.md and the chart from bench/results/latest.raw.json
 import { fork } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual, parseArgs } from 'node:util';
 import { SEED } from './apps/common.js';
-import { docsPage } from './lib/docs.js';
+import { docsPage, runMeta } from './lib/docs.js';
 import { startMonitor } from './lib/monitor.js';
 import { harnessConnection } from './lib/redis-info.js';
 import { svgChart, textTable } from './lib/report.js';
@@ -40,6 +42,7 @@ const { values: flags } = parseArgs({
     rounds: { type: 'string' },
     connections: { type: 'string', default: '10' },
     'no-docs': { type: 'boolean', default: false },
+    report: { type: 'boolean', default: false },
   },
 });
 const quick = flags.quick;
@@ -56,6 +59,7 @@ if (stacks.length === 0)
 const serverFile = fileURLToPath(new URL('./server.js', import.meta.url));
 const docsFile = fileURLToPath(new URL('../docs/benchmarks.md', import.meta.url));
 const chartFile = fileURLToPath(new URL('../docs/benchmarks.svg', import.meta.url));
+const rawFile = fileURLToPath(new URL('./results/latest.raw.json', import.meta.url));
 const SEED_JSON = JSON.stringify(SEED);
 const EXPECT = { get: SEED_JSON, ping: 'pong', set: 'ok', new: 'ok' };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -376,7 +380,20 @@ async function measureRoute(lives, route, warm, failures) {
 
 // ---- main -----------------------------------------------------------------------------------
 
+/** docs/benchmarks.md and the chart from a run's rows. */
+async function writeReport(rows, meta) {
+  writeFileSync(docsFile, await docsPage(rows, meta));
+  writeFileSync(chartFile, svgChart(rows, `kv-session bench, ${meta.date.slice(0, 10)}: ${meta.command}`));
+  console.log(`wrote ${docsFile} and ${chartFile}`);
+}
+
 async function main() {
+  if (flags.report) {
+    // Re-render the docs from the last full run (e.g. after editing bench/NOTES.md).
+    const { meta, rows } = JSON.parse(readFileSync(rawFile, 'utf8'));
+    await writeReport(rows, meta);
+    return;
+  }
   const { freePort, startRedis } = await import('@kv-session/testing');
   const t0 = Date.now();
   const loadBefore = loadavg();
@@ -427,9 +444,8 @@ async function main() {
     return;
   }
   if (writeDocs) {
-    const command = 'pnpm bench';
-    const meta = {
-      command,
+    const meta = runMeta({
+      command: 'pnpm bench',
       seconds,
       duration,
       rounds,
@@ -437,13 +453,10 @@ async function main() {
       connections,
       loadBefore,
       loadAfter: loadavg(),
-    };
-    writeFileSync(docsFile, await docsPage(rows, meta));
-    writeFileSync(
-      chartFile,
-      svgChart(rows, `kv-session bench, ${new Date().toISOString().slice(0, 10)}: ${command}`),
-    );
-    console.log(`wrote ${docsFile} and ${chartFile}`);
+    });
+    mkdirSync(dirname(rawFile), { recursive: true });
+    writeFileSync(rawFile, JSON.stringify({ meta, rows }, null, 1));
+    await writeReport(rows, meta);
   }
 }
 
