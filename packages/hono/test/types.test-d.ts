@@ -2,6 +2,7 @@ import type { Session, SessionData } from '@kv-session/core';
 import { type SessionEnv, session } from '@kv-session/hono';
 import { Hono } from 'hono';
 import { describe, expectTypeOf, it } from 'vitest';
+import { z } from 'zod';
 
 interface Cart extends SessionData {
   userId: string;
@@ -48,6 +49,17 @@ describe('the typing example of docs/hono.md', () => {
     app.get('/', async (c) => {
       expectTypeOf(await c.get('session').get('cart')).toEqualTypeOf<number[] | undefined>();
       return c.text((await c.get('session').get('userId')) ?? 'anonymous');
+    });
+  });
+});
+
+describe('a schema option', () => {
+  it('infers the data type of c.get("session") when chained with use()', () => {
+    const schema = z.object({ userId: z.string(), visits: z.number().int() });
+    new Hono().use(session({ schema })).get('/', async (c) => {
+      expectTypeOf(c.get('session')).toEqualTypeOf<Session<{ userId: string; visits: number }>>();
+      expectTypeOf(await c.get('session').get('visits')).toEqualTypeOf<number | undefined>();
+      return c.text('ok');
     });
   });
 });
