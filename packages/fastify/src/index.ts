@@ -1,4 +1,10 @@
-import { type Session, type SessionData, SessionManager, type SessionOptions } from '@kv-session/core';
+import {
+  type RegisteredSessionData,
+  type Session,
+  type SessionData,
+  SessionManager,
+  type SessionOptions,
+} from '@kv-session/core';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 
@@ -8,28 +14,33 @@ import fp from 'fastify-plugin';
  */
 export interface AppSessionData extends SessionData {}
 
+/**
+ * The data type of `request.session`: core's registered `SessionTypes['data']` when the app declared one
+ * (unknown keys are then type errors), else {@link AppSessionData}.
+ */
+export type RequestSessionData = RegisteredSessionData<AppSessionData>;
+
 declare module 'fastify' {
   interface FastifyRequest {
     /** The request's session, set by the `@kv-session/fastify` plugin. */
-    session: Session<AppSessionData>;
+    session: Session<RequestSessionData>;
   }
   interface FastifyInstance {
     /** The session manager of the `@kv-session/fastify` plugin. */
-    sessionManager: SessionManager<AppSessionData>;
+    sessionManager: SessionManager<RequestSessionData>;
   }
 }
 
 /** Options of the {@link session} plugin: the shared kv-session options (see docs/core.md). */
-export type FastifySessionOptions = SessionOptions;
+export type FastifySessionOptions = SessionOptions<RequestSessionData>;
 
 const committed = new WeakSet<FastifyRequest>();
 
 const plugin: FastifyPluginAsync<FastifySessionOptions> = async (app, options) => {
-  // Fastify hands plugins their options object with its own keys removed; copy only ours.
-  const manager = new SessionManager<AppSessionData>(options);
+  const manager = new SessionManager<RequestSessionData>(options);
   const headerName = manager.options.header;
   app.decorate('sessionManager', manager);
-  app.decorateRequest('session', null as unknown as Session<AppSessionData>);
+  app.decorateRequest('session', null as unknown as Session<RequestSessionData>);
   app.addHook('onClose', () => manager.close());
 
   app.addHook('onRequest', async (request) => {
