@@ -251,6 +251,14 @@ export function adapterSuite(name: string, start: StartApp, makeBackend: () => P
       expect((await c.get('/remove?k=key3')).body).toBe('');
       expect((await c.get('/get?k=key1')).body).toBe('');
       expect((await c.get('/get?k=key2')).body).toBe('200');
+      // A changed id is sent back in the header too.
+      const regen = await c.get('/regenerate');
+      const newSid = regen.headers.get('x-session-id');
+      expect(newSid).toMatch(/^[\w-]{22,}\.[\w-]+$/);
+      expect(newSid).not.toBe(sid);
+      expect((await c.get('/get?k=key2')).body).toBe(''); // the old id is gone
+      c.headers['x-session-id'] = newSid!;
+      expect((await c.get('/get?k=key2')).body).toBe('200');
       expect((await c.get('/clear')).body).toBe('');
       expect((await c.get('/get?k=key2')).body).toBe('');
       // The header wins over a cookie of another session.
