@@ -15,7 +15,7 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual, parseArgs } from 'node:util';
 import { SEED } from './apps/common.js';
-import { docsPage, runMeta } from './lib/docs.js';
+import { cpuProbe, docsPage, runMeta } from './lib/docs.js';
 import { startMonitor } from './lib/monitor.js';
 import { harnessConnection } from './lib/redis-info.js';
 import { svgChart, textTable } from './lib/report.js';
@@ -397,6 +397,7 @@ async function main() {
   const { freePort, startRedis } = await import('@kv-session/testing');
   const t0 = Date.now();
   const loadBefore = loadavg();
+  const probeBefore = cpuProbe();
   console.log(
     `kv-session bench${quick ? ' (quick)' : ''}: ${stacks.length} stacks x ${ROUTES.length} routes, ` +
       `warm-up ${warmup} s, ${rounds} round(s) of ${duration} s per stack and route, ${connections} connections`,
@@ -453,6 +454,7 @@ async function main() {
       connections,
       loadBefore,
       loadAfter: loadavg(),
+      probe: [probeBefore, cpuProbe()],
     });
     mkdirSync(dirname(rawFile), { recursive: true });
     writeFileSync(rawFile, JSON.stringify({ meta, rows }, null, 1));

@@ -1,5 +1,6 @@
 // Writes docs/benchmarks.md from a run: machine, versions, method, tables, targets, chart.
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism, cpus, getPriority, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -88,7 +89,7 @@ export async function docsPage(rows, meta) {
     `- Machine: ${availableParallelism()} CPUs (\`nproc\`), ${model}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM.`,
     `- Node ${process.version}, redis-server ${redisVersion} (private instance on a free port, no persistence).`,
     '- **The load generator (autocannon, in the bench process), the server under test (one child process per stack) and Redis all share this one machine.** Figures are comparable with each other, not with other machines; the load generator takes CPU the server would otherwise have.',
-    `- Load average (1/5/15 min) of the machine: ${meta.loadBefore.map((v) => v.toFixed(2)).join(' / ')} before the run, ${meta.loadAfter.map((v) => v.toFixed(2)).join(' / ')} after it (the bench itself keeps about 2 busy).`,
+    `- Load average (1/5/15 min) of the machine: ${meta.loadBefore.map((v) => v.toFixed(2)).join(' / ')} before the run, ${meta.loadAfter.map((v) => v.toFixed(2)).join(' / ')} after it (the bench itself keeps about 2 busy)${meta.probe ? ` A CPU-bound probe in the bench process got ${meta.probe.map((v) => `${Math.round(v * 100)}%`).join(' of a core before the run and ')} after it (near 100% means a core was free).` : ''}`,
     `- Load: ${meta.connections} connections, no pipelining, all traffic to 127.0.0.1. Every stack runs as its own process with its own private redis-server, all started up front. Per route: each stack gets a warm-up (${meta.warmup} s on the first route, ${meta.warmup / 2} s on the others), then ${meta.rounds} rounds of ${meta.duration} s visit the stacks in turn (starting at a different stack each round), so that outside load hits all stacks alike. req/s, p50, p99 and CPU per request are the median of the rounds. Before all that, autocannon itself is warmed up for 2 s against a trivial local server: without it the first route measured ran several times slower, because the load generator (in the bench process) was not optimised yet.`,
     '',
     '| package | version |',
@@ -138,4 +139,19 @@ export async function docsPage(rows, meta) {
     '',
   );
   return lines.join('\n');
+}
+
+/**
+ * Share of one core that a CPU-bound job (SHA-256 over 64 KiB, 500 times) got in this process:
+ * CPU time / wall time. Near 100% when the machine had a core to spare; low when other jobs
+ * competed for it.
+ */
+export function cpuProbe() {
+  const data = Buffer.alloc(64 * 1024, 7);
+  const cpu = process.cpuUsage();
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < 500; i++) createHash('sha256').update(data).digest();
+  const wallUs = Number(process.hrtime.bigint() - started) / 1e3;
+  const used = process.cpuUsage(cpu);
+  return (used.user + used.system) / wallUs;
 }
