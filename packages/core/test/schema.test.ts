@@ -232,6 +232,9 @@ describe('schema: stored data off the schema (invalidStoredData)', () => {
     expect(reported).toHaveLength(0);
     await manager.commit(s);
     expect((await storage.load(id, HOUR))?.data).toEqual(planted);
+    // The way out for the app: destroy() / removeAll() still delete the stored record.
+    await manager.sessionById(id).destroy();
+    expect(await storage.load(id, HOUR)).toBeUndefined();
   });
 
   it('valid stored data is read through the schema and reports nothing', async () => {
