@@ -24,6 +24,11 @@ app.get('/del', async (req, res) => {
   res.type('text').send('ok');
 });
 
+// Never touches the session, so it costs no storage call and keeps answering while Redis is down.
+app.get('/health', (_req, res) => {
+  res.type('text').send('ok');
+});
+
 // Session errors carry an HTTP status (503 while Redis is unreachable): answer it without a stack trace.
 app.use((error, _req, res, next) => {
   if (res.headersSent) return next(error);
