@@ -30,12 +30,13 @@ const NO_LIMIT = 16 * 1024 * 1024;
  *
  * ```ts
  * import { runStorageTestSuite } from '@kv-session/test-suite';
- * runStorageTestSuite('MyStorage', () => new MyStorage(), { teardown: (s) => s.close?.() });
+ * runStorageTestSuite('MyStorage', () => new MyStorage());
  * ```
  *
  * It checks load/save/remove/touch, expiry in milliseconds, that loads return fresh copies, the
  * atomic `apply` (create/update modes, a removed session is not recreated, `clear`, 50 concurrent
- * writers, `maxSize`, versions), large and unicode values, unusual but valid ids, and `close()`.
+ * writers, `maxSize`, versions), `loadKeys`, large and unicode values, unusual but valid ids, and
+ * `close()`.
  * Tests of optional methods a storage lacks are reported as skipped. Every test uses fresh random
  * ids, so the suite can share a backend with other data.
  *
@@ -487,6 +488,65 @@ export function runStorageTestSuite(
           fn(over, changeSet({ a: 'é'.repeat(47) }), LONG_MS, { mode: 'create', maxSize: 100 }),
         ).rejects.toMatchObject({ code: 'SESSION_TOO_LARGE' });
         expect(await storage.load(over, LONG_MS)).toBeUndefined();
+      });
+    });
+
+    describe('loadKeys (optional)', () => {
+      const loadKeys = (s: Storage) => {
+        const fn = s.loadKeys;
+        if (fn === undefined) throw new Error('unreachable: loadKeys tests run only when loadKeys exists');
+        return fn.bind(s);
+      };
+
+      it('returns only the requested keys that are set', async (ctx) => {
+        if (storage.loadKeys === undefined) return ctx.skip('storage has no loadKeys()');
+        const id = generateId();
+        await storage.save(id, { a: 1, b: { c: [2] }, d: null }, LONG_MS);
+        const loaded = await loadKeys(storage)(id, ['b', 'd', 'missing'], LONG_MS);
+        expect(loaded).toBeDefined();
+        expect(loaded!.data).toEqual({ b: { c: [2] }, d: null });
+        expect(Object.hasOwn(loaded!.data, 'missing')).toBe(false);
+        expect(Object.hasOwn(loaded!.data, 'a')).toBe(false);
+      });
+
+      it('resolves undefined for a missing, removed or expired session', async (ctx) => {
+        if (storage.loadKeys === undefined) return ctx.skip('storage has no loadKeys()');
+        const fn = loadKeys(storage);
+        expect(await fn(generateId(), ['a'], LONG_MS)).toBeUndefined();
+        const removed = generateId();
+        await storage.save(removed, { a: 1 }, LONG_MS);
+        await storage.remove(removed);
+        expect(await fn(removed, ['a'], LONG_MS)).toBeUndefined();
+        const expiring = generateId();
+        await storage.save(expiring, { a: 1 }, SHORT_MS);
+        await pastExpiry();
+        expect(await fn(expiring, ['a'], SHORT_MS)).toBeUndefined();
+      });
+
+      it('an existing session without the requested keys is defined, with empty data', async (ctx) => {
+        if (storage.loadKeys === undefined) return ctx.skip('storage has no loadKeys()');
+        const id = generateId();
+        await storage.save(id, { a: 1 }, LONG_MS);
+        const loaded = await loadKeys(storage)(id, ['zz'], LONG_MS);
+        expect(loaded).toBeDefined();
+        expect(loaded!.data).toEqual({});
+      });
+
+      it('awkward keys come back as plain own keys, as fresh copies', async (ctx) => {
+        if (storage.loadKeys === undefined) return ctx.skip('storage has no loadKeys()');
+        const id = generateId();
+        const data = fromEntries(AWKWARD_KEYS.map((k, i) => [k, { i }]));
+        await storage.save(id, data, LONG_MS);
+        const fn = loadKeys(storage);
+        const first = (await fn(id, ['__proto__', '', 'a.b'], LONG_MS))!.data;
+        expect(Object.getPrototypeOf(first)).toBe(Object.prototype);
+        expect(Object.keys(first).sort()).toEqual(['', '__proto__', 'a.b']);
+        expect(Object.getOwnPropertyDescriptor(first, '__proto__')?.value).toEqual({
+          i: AWKWARD_KEYS.indexOf('__proto__'),
+        });
+        (first['a.b'] as Record<string, JsonValue>)['i'] = -1;
+        const second = (await fn(id, ['a.b'], LONG_MS))!.data;
+        expect(second['a.b']).toEqual({ i: AWKWARD_KEYS.indexOf('a.b') });
       });
     });
 
