@@ -6,8 +6,8 @@ import Koa from 'koa';
 import { routes, type TestApp } from '../../../express/test/support/adapter-suite.js';
 
 /** Serves the suite's routes on Koa; errors go to Koa's default error handling. */
-export async function startKoa(options: SessionOptions): Promise<TestApp> {
-  const app = new Koa();
+export async function startKoa(options: SessionOptions, App = Koa): Promise<TestApp> {
+  const app = new App();
   app.silent = true;
   app.proxy = true;
   app.use(session(options));
