@@ -1,4 +1,4 @@
-import { StorageError, StorageUnavailableError } from '@kv-session/core';
+import { SessionError, StorageError, StorageUnavailableError } from '@kv-session/core';
 
 /** Options of a script call, as node-redis's `eval`/`evalSha` take them. */
 export interface ScriptCallOptions {
@@ -62,4 +62,37 @@ export function replyText(reply: unknown, operation: string): string | undefined
   if (typeof reply === 'string') return reply;
   if (Buffer.isBuffer(reply)) return reply.toString('utf8');
   throw new StorageError(`Redis ${operation} returned an unexpected reply of type ${typeof reply}`);
+}
+
+/**
+ * Runs one Redis call bounded by `timeoutMs`, whatever the client's own settings, and maps its
+ * failures to kv-session errors (a timeout is {@link StorageUnavailableError}).
+ */
+export async function boundedCommand<T>(
+  operation: string,
+  timeoutMs: number,
+  run: () => Promise<T>,
+): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new StorageUnavailableError(
+            `Redis did not answer ${operation} within ${timeoutMs} ms (option commandTimeoutMs)`,
+          ),
+        ),
+      timeoutMs,
+    );
+  });
+  try {
+    const pending = run();
+    // The race may be lost to the timeout: keep a late rejection from being unhandled.
+    pending.catch(() => undefined);
+    return await Promise.race([pending, timeout]);
+  } catch (error) {
+    throw error instanceof SessionError ? error : toStorageError(error, operation);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -10,16 +10,14 @@ import {
   type JsonValue,
   redactId,
   type SessionData,
-  SessionError,
   SessionTooLargeError,
   type Storage,
   StorageError,
-  StorageUnavailableError,
   type StoredSession,
   setOwn,
 } from '@kv-session/core';
 import { z } from 'zod';
-import { isErrorReply, toStorageError } from './client.js';
+import { boundedCommand, isErrorReply } from './client.js';
 
 /** Options of a script call, as node-redis's `eval`/`evalSha` take them. */
 interface ScriptCall {
@@ -402,27 +400,7 @@ export class StorageRedisHash implements Storage {
   }
 
   /** One Redis call bounded by `commandTimeoutMs`, its failures mapped to kv-session errors. */
-  async #command<T>(operation: string, run: () => Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new StorageUnavailableError(
-              `Redis did not answer ${operation} within ${this.#timeout} ms (option commandTimeoutMs)`,
-            ),
-          ),
-        this.#timeout,
-      );
-    });
-    try {
-      const pending = run();
-      pending.catch(() => undefined);
-      return await Promise.race([pending, timeout]);
-    } catch (error) {
-      throw error instanceof SessionError ? error : toStorageError(error, operation);
-    } finally {
-      clearTimeout(timer);
-    }
+  #command<T>(operation: string, run: () => Promise<T>): Promise<T> {
+    return boundedCommand(operation, this.#timeout, run);
   }
 }

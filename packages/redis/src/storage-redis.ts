@@ -7,19 +7,17 @@ import {
   parseSessionData,
   redactId,
   type SessionData,
-  SessionError,
   type Storage,
   StorageError,
-  StorageUnavailableError,
   type StoredSession,
   serializeSession,
 } from '@kv-session/core';
 import {
+  boundedCommand,
   isErrorReply,
   type RedisClientLike,
   replyText,
   type ScriptCallOptions,
-  toStorageError,
 } from './client.js';
 import { type ResolvedRedisOptions, resolveRedisOptions, type StorageRedisKVOptions } from './options.js';
 import { CAS_SCRIPT, CAS_SHA, type CompareMode } from './script.js';
@@ -308,29 +306,7 @@ export class StorageRedisKV implements Storage {
    * Runs one Redis call bounded by `commandTimeoutMs`, whatever the client's own settings, and maps
    * its failures to kv-session errors.
    */
-  async #command<T>(operation: string, run: () => Promise<T>): Promise<T> {
-    const ms = this.#o.commandTimeoutMs;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new StorageUnavailableError(
-              `Redis did not answer ${operation} within ${ms} ms (option commandTimeoutMs)`,
-            ),
-          ),
-        ms,
-      );
-    });
-    try {
-      const pending = run();
-      // The race may be lost to the timeout: keep a late rejection from being unhandled.
-      pending.catch(() => undefined);
-      return await Promise.race([pending, timeout]);
-    } catch (error) {
-      throw error instanceof SessionError ? error : toStorageError(error, operation);
-    } finally {
-      clearTimeout(timer);
-    }
+  #command<T>(operation: string, run: () => Promise<T>): Promise<T> {
+    return boundedCommand(operation, this.#o.commandTimeoutMs, run);
   }
 }
