@@ -5,7 +5,7 @@ import { describe, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
 
 // Fastify's register() cannot change the request type, so request.session is typed globally:
-// through core's SessionTypes (see docs/typed-sessions.md and test/session-types.test.ts), or
+// through core's SessionTypes (docs/typed-sessions.md; packages/express/test/session-types.test.ts), or
 // through the AppSessionData augmentation in types.test-d.ts as here.
 const jsonSchema = z.object({ userId: z.string(), visits: z.number() });
 const dateSchema = z.object({ lastSeen: z.coerce.date() });
