@@ -117,7 +117,7 @@ export function targets(rows) {
       out.push({
         stack,
         target: 'server CPU per read-only request ≤ bare + 20 µs',
-        value: `+${fmt(d.cpuAboveBare, 1)} µs`,
+        value: `${d.cpuAboveBare >= 0 ? '+' : ''}${fmt(d.cpuAboveBare, 1)} µs`,
         met: d.cpuAboveBare <= 20,
       });
       const need = PEER_TARGET[stack.framework];
