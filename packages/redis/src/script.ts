@@ -5,15 +5,24 @@ import { createHash } from 'node:crypto';
  * merged in JavaScript, so Lua's cjson (which rounds big numbers and turns `[]` into `{}`) is not used.
  *
  * KEYS[1] the session key.
- * ARGV[1] how to compare: `n` expect no key, `v` expect the value ARGV[2], `h` expect SHA1 ARGV[2].
+ * ARGV[1] how to compare: `n` expect no key, `v` expect the value ARGV[2], `h` expect SHA1 ARGV[2],
+ * `t` expect a key of another Redis type (a list, hash... planted there: corrupt, to be replaced).
  * ARGV[3] the new value, ARGV[4] its time to live in milliseconds.
  *
- * Returns 1 when written, 0 when the key is missing (and was expected), or `{current, sha1(current)}`.
+ * Returns 1 when written, 0 when the key is missing (and was expected), -1 when the key holds another
+ * type (and that was not expected), or `{current, sha1(current)}`.
  */
-export const CAS_SCRIPT = `local current = redis.call('GET', KEYS[1])
+export const CAS_SCRIPT = `local current = redis.pcall('GET', KEYS[1])
 local mode = ARGV[1]
 local match
-if mode == 'n' then
+if type(current) == 'table' and current.err then
+  if mode ~= 't' then
+    return -1
+  end
+  match = true
+elseif mode == 't' then
+  match = false
+elseif mode == 'n' then
   match = current == false
 elseif current == false then
   match = false
@@ -35,5 +44,8 @@ return {current, redis.sha1hex(current)}
 /** SHA1 of {@link CAS_SCRIPT}, for EVALSHA. */
 export const CAS_SHA = createHash('sha1').update(CAS_SCRIPT).digest('hex');
 
-/** How the script compares the stored value: `n` missing, `v` equal to a value, `h` SHA1 equal. */
-export type CompareMode = 'n' | 'v' | 'h';
+/** How the script compares the stored value: `n` missing, `v` equal to a value, `h` SHA1 equal, `t` another type. */
+export type CompareMode = 'n' | 'v' | 'h' | 't';
+
+/** The `version` of a key that holds another Redis type than a string (reported as corrupt). */
+export const WRONG_TYPE: unique symbol = Symbol('kv-session.redis.wrong-type');

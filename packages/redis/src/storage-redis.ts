@@ -20,7 +20,7 @@ import {
   type ScriptCallOptions,
 } from './client.js';
 import { type ResolvedRedisOptions, resolveRedisOptions, type StorageRedisKVOptions } from './options.js';
-import { CAS_SCRIPT, CAS_SHA, type CompareMode } from './script.js';
+import { CAS_SCRIPT, CAS_SHA, type CompareMode, WRONG_TYPE } from './script.js';
 
 /**
  * Compare-and-set attempts of one `apply` before giving up. Every round of conflicting writers lets one
@@ -128,10 +128,19 @@ export class StorageRedisKV implements Storage {
       text = replyText(await this.#command('load', () => this.#client.get(key)), 'GET');
       expiresAt = freshUntil - this.#window(maxAgeMs) + maxAgeMs;
     } else {
-      text = replyText(
-        await this.#command('load', () => this.#client.getEx(key, { type: 'PX', value: maxAgeMs })),
-        'GETEX',
+      const reply = await this.#command('load', () =>
+        this.#client.getEx(key, { type: 'PX', value: maxAgeMs }).catch((error: unknown) => {
+          if (isErrorReply(error) && error.message.startsWith('WRONGTYPE')) return WRONG_TYPE;
+          throw error;
+        }),
       );
+      if (reply === WRONG_TYPE) {
+        throw new CorruptDataError(
+          `Redis key ${this.#o.prefix}${redactId(id)} holds another type than a string; the session reads as empty`,
+          { version: WRONG_TYPE },
+        );
+      }
+      text = replyText(reply, 'GETEX');
       if (this.#cached && text !== undefined) this.#markFresh(id, now, maxAgeMs);
     }
     if (text === undefined) {
@@ -209,6 +218,10 @@ export class StorageRedisKV implements Storage {
       mode = 'v';
       expected = state.written;
       base = state.written;
+    } else if (options.version === WRONG_TYPE) {
+      // Loaded as corrupt (a list, hash... under the key): replace it, unless it changed meanwhile.
+      mode = 't';
+      expected = '';
     } else if (typeof options.version === 'string') {
       mode = 'v';
       expected = options.version;
@@ -239,6 +252,13 @@ export class StorageRedisKV implements Storage {
         state.written = json;
         if (this.#cached) this.#markFresh(id, now, maxAgeMs);
         return { existed: mode !== 'n', written: true };
+      }
+      if (status === -1) {
+        // Another type than a string under the key (planted): corrupt, so replace it by our changes.
+        mode = 't';
+        expected = '';
+        base = undefined;
+        continue;
       }
       if (status === 0) {
         // The key is gone. In update mode it stays gone: a stale save must not resurrect it.
