@@ -14,7 +14,6 @@ import {
   type SessionOptions,
   SessionTooLargeError,
   type Storage,
-  StorageError,
   StorageFile,
   StorageMemory,
 } from '@kv-session/core';
