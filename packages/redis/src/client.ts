@@ -14,7 +14,11 @@ export interface ScriptCallOptions {
 export interface RedisClientLike {
   get(key: string): Promise<unknown>;
   getEx(key: string, options: { type: 'PX'; value: number }): Promise<unknown>;
-  set(key: string, value: string, options: { expiration: { type: 'PX'; value: number } }): Promise<unknown>;
+  set(
+    key: string,
+    value: string,
+    options: { expiration: { type: 'PX'; value: number }; condition?: 'NX' },
+  ): Promise<unknown>;
   pExpire(key: string, milliseconds: number): Promise<unknown>;
   del(key: string): Promise<unknown>;
   eval(script: string, options: ScriptCallOptions): Promise<unknown>;

@@ -227,7 +227,19 @@ export class StorageRedisKV implements Storage {
       expected = options.version;
       base = options.version;
     } else if (options.mode === 'create') {
-      mode = 'n';
+      // A new id: `SET NX` is the whole compare-and-set, one plain command instead of a script.
+      const json = serializeSession(applyChangeSet(undefined, changes), options.maxSize);
+      const now = Date.now();
+      const reply = await this.#command('apply', () =>
+        this.#client.set(key, json, { expiration: { type: 'PX', value: maxAgeMs }, condition: 'NX' }),
+      );
+      if (reply !== null && reply !== undefined) {
+        state.written = json;
+        if (this.#cached) this.#markFresh(id, now, maxAgeMs);
+        return { existed: false, written: true };
+      }
+      // The key exists after all: read it (blind first attempt below) and merge into it.
+      mode = 'h';
       expected = '';
     } else {
       // Update without a known version (e.g. after regenerate): an empty hash never matches, so the
