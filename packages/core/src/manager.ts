@@ -62,7 +62,7 @@ export class SessionManager<Data extends object = RegisteredSessionData> {
     await this.options.storage.close?.();
   }
 
-  #incoming(request: RequestInfo): { id?: string; rotated?: boolean } {
+  #incoming(request: RequestInfo): { id?: string; rotated?: boolean; presented?: boolean } {
     const o = this.options;
     let raw: string | undefined;
     if (o.header !== undefined) {
@@ -70,10 +70,12 @@ export class SessionManager<Data extends object = RegisteredSessionData> {
       raw = Array.isArray(h) ? h[0] : h;
     }
     if (raw === undefined || raw === '') raw = readCookie(request.cookie, o.cookie.name);
-    if (raw === undefined || raw.length > MAX_RAW_LENGTH) return {};
-    if (o.secrets.length === 0) return isValidId(raw) ? { id: raw } : {};
+    if (raw === undefined) return {};
+    // Present but unusable: no storage call, but destroy() still expires the cookie.
+    if (raw.length > MAX_RAW_LENGTH) return { presented: true };
+    if (o.secrets.length === 0) return isValidId(raw) ? { id: raw } : { presented: true };
     const unsigned = unsign(raw, o.secrets);
-    if (unsigned === undefined || !isValidId(unsigned.value)) return {};
+    if (unsigned === undefined || !isValidId(unsigned.value)) return { presented: true };
     return { id: unsigned.value, rotated: unsigned.rotated };
   }
 }

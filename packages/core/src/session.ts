@@ -31,6 +31,8 @@ export interface SessionInit {
   rotated?: boolean;
   /** Whether the request came over HTTPS, for `cookie.secure: 'auto'`. */
   secure?: boolean;
+  /** The request carried a cookie/header value that was not a usable id (`destroy()` expires it). */
+  presented?: boolean;
 }
 
 /** @internal Called by the manager at the end of a request. */
@@ -78,6 +80,7 @@ export class Session<Data extends object = SessionData> {
   readonly #incomingId: string | undefined;
   readonly #rotated: boolean;
   readonly #secure: boolean;
+  readonly #presented: boolean;
   #id: string | undefined;
   #loaded: boolean;
   #loading: Promise<void> | undefined;
@@ -114,6 +117,7 @@ export class Session<Data extends object = SessionData> {
     this.#id = init.id;
     this.#rotated = init.rotated ?? false;
     this.#secure = init.secure ?? false;
+    this.#presented = init.presented ?? false;
     this.#loaded = init.id === undefined;
     this.#raw = this.#sharedRaw();
   }
@@ -515,7 +519,7 @@ export class Session<Data extends object = SessionData> {
     const secure = o.cookie.secure === 'auto' ? this.#secure : o.cookie.secure;
     const headers: Record<string, string> = {};
     if (!send) {
-      const clear = this.#destroyed && this.#incomingId !== undefined;
+      const clear = this.#destroyed && (this.#incomingId !== undefined || this.#presented);
       return { setCookie: clear ? sessionCookie(o.cookie, undefined, secure) : undefined, headers };
     }
     const value = o.secrets.length > 0 ? sign(this.#id!, o.secrets[0]!) : this.#id!;

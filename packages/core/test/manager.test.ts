@@ -45,6 +45,27 @@ describe('incoming cookie and header', () => {
     expect(storage.count()).toBe(0);
   });
 
+  it('destroy() expires a forged or malformed cookie too, still without a storage call', async () => {
+    const storage = new CountingStorage();
+    const manager = new SessionManager({ storage, secret: SECRET });
+    for (const cookie of [
+      `sid=${valid}`,
+      `sid=${sign(valid, 'another secret of 32 characters!')}`,
+      'sid=..%2F',
+    ]) {
+      const s = manager.session({ cookie });
+      await s.destroy();
+      const { setCookie } = await manager.commit(s);
+      expect(setCookie).toMatch(/^sid=; /);
+      expect(setCookie).toMatch(/Max-Age=0/);
+    }
+    // No cookie at all: nothing to expire.
+    const none = manager.session({ cookie: 'theme=dark' });
+    await none.destroy();
+    expect((await manager.commit(none)).setCookie).toBeUndefined();
+    expect(storage.count()).toBe(0);
+  });
+
   it('finds the session cookie among others', async () => {
     const manager = new SessionManager();
     const id = await storedId(manager);
