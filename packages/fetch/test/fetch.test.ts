@@ -10,10 +10,8 @@ import {
   type FetchSessions,
   requestInfo,
 } from '@kv-session/fetch';
-import { StorageRedisKV } from '@kv-session/redis';
-import { type RedisServer, startRedis } from '@kv-session/testing';
-import { createClient } from 'redis';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useRedisStorage } from '../../express/test/support/redis-storage.js';
 
 // A real node:http server bridging to the Fetch handler (what Bun.serve / Deno.serve do natively).
 async function serveFetch(fetch: (request: Request) => Promise<Response>) {
@@ -49,30 +47,13 @@ function scenario(kv: FetchSessions) {
     });
 }
 
-let redis: RedisServer;
-let client: ReturnType<typeof createClient>;
-let storage: StorageRedisKV;
-
-beforeAll(async () => {
-  redis = await startRedis();
-  client = createClient({ url: redis.url, socket: { reconnectStrategy: 50 } });
-  client.on('error', () => {}); // expected while the server is stopped in the 503 test
-  await client.connect();
-  storage = new StorageRedisKV({ client, commandTimeoutMs: 500 });
-});
-afterAll(async () => {
-  await client?.close();
-  await redis?.stop();
-});
-beforeEach(async () => {
-  await redis.cli('FLUSHALL');
-});
+const fx = useRedisStorage();
 
 const cookieOf = (res: Response) => res.headers.getSetCookie()[0]?.split(';')[0];
 
 describe('@kv-session/fetch over a real HTTP server with Redis', () => {
   it('runs the reference scenario: /set, /get, /del, with the cookie round trip and the key in Redis', async () => {
-    const kv = createFetchSessions({ storage, maxAge: 60_000 });
+    const kv = createFetchSessions({ storage: fx.storage, maxAge: 60_000 });
     const app = await serveFetch(scenario(kv));
     try {
       const set = await fetch(`${app.url}/set`);
@@ -90,11 +71,11 @@ describe('@kv-session/fetch over a real HTTP server with Redis', () => {
       const data = (await got.json()) as { time: number };
       expect(Math.abs(data.time - Date.now() / 1000)).toBeLessThan(60);
       expect(got.headers.getSetCookie()).toEqual([]); // known session, nothing to re-send
-      expect(JSON.parse(await redis.cli('GET', `kv-session:${id}`))).toEqual(data);
+      expect(JSON.parse(await fx.redis.cli('GET', `kv-session:${id}`))).toEqual(data);
 
       const del = await fetch(`${app.url}/del`, { headers: { cookie } });
       expect(await del.text()).toBe('ok');
-      expect(await redis.cli('EXISTS', `kv-session:${id}`)).toBe('0');
+      expect(await fx.redis.cli('EXISTS', `kv-session:${id}`)).toBe('0');
       expect(await (await fetch(`${app.url}/get`, { headers: { cookie } })).json()).toEqual({});
     } finally {
       await app.close();
@@ -102,25 +83,25 @@ describe('@kv-session/fetch over a real HTTP server with Redis', () => {
   });
 
   it('sends no Set-Cookie and writes nothing for a visitor who only reads; no storage call when untouched', async () => {
-    const kv = createFetchSessions({ storage });
+    const kv = createFetchSessions({ storage: fx.storage });
     const app = await serveFetch(scenario(kv));
     try {
-      await redis.resetStats();
+      await fx.redis.resetStats();
       const got = await fetch(`${app.url}/get`);
       expect(await got.json()).toEqual({});
       expect(got.headers.getSetCookie()).toEqual([]);
       const untouched = await fetch(`${app.url}/other`, { headers: { cookie: 'sid=not-a-valid-id' } });
       expect(await untouched.text()).toBe('no session here');
       expect(untouched.headers.getSetCookie()).toEqual([]);
-      expect(await redis.totalCommands()).toBe(0);
-      expect(await redis.cli('DBSIZE')).toBe('0');
+      expect(await fx.redis.totalCommands()).toBe(0);
+      expect(await fx.redis.cli('DBSIZE')).toBe('0');
     } finally {
       await app.close();
     }
   });
 
   it('header mode: the id comes back in the configured header and is read from it', async () => {
-    const kv = createFetchSessions({ storage, header: 'X-Session-Id' });
+    const kv = createFetchSessions({ storage: fx.storage, header: 'X-Session-Id' });
     const app = await serveFetch(scenario(kv));
     try {
       const set = await fetch(`${app.url}/set`);
@@ -137,11 +118,11 @@ describe('@kv-session/fetch over a real HTTP server with Redis', () => {
 
   it('answers 503 when Redis is down, on load and on save, and recovers when it is back', async () => {
     const reported: SessionError[] = [];
-    const kv = createFetchSessions({ storage, onError: (error) => reported.push(error) });
+    const kv = createFetchSessions({ storage: fx.storage, onError: (error) => reported.push(error) });
     const app = await serveFetch(scenario(kv));
     try {
       const cookie = cookieOf(await fetch(`${app.url}/set`))!;
-      await redis.stop();
+      await fx.redis.stop();
       const load = await fetch(`${app.url}/get`, { headers: { cookie } });
       expect(load.status).toBe(503);
       expect(await load.text()).toBe('Service Unavailable');
@@ -149,8 +130,8 @@ describe('@kv-session/fetch over a real HTTP server with Redis', () => {
       expect(save.status).toBe(503);
       expect(save.headers.getSetCookie()).toEqual([]);
       expect(reported.map((e) => e instanceof StorageUnavailableError)).toEqual([true, true]);
-      await redis.start();
-      await client.ping();
+      await fx.redis.start();
+      await fx.client.ping();
       // The private server keeps no data across the restart: the old session reads as empty.
       const again = await fetch(`${app.url}/get`, { headers: { cookie } });
       expect(again.status).toBe(200);
@@ -162,7 +143,7 @@ describe('@kv-session/fetch over a real HTTP server with Redis', () => {
   });
 
   it('adds the cookie to a response with immutable headers (Response.redirect) by copying it', async () => {
-    const kv = createFetchSessions({ storage });
+    const kv = createFetchSessions({ storage: fx.storage });
     const app = await serveFetch(scenario(kv));
     try {
       const res = await fetch(`${app.url}/redirect`, { redirect: 'manual' });
@@ -222,7 +203,7 @@ describe('@kv-session/fetch building blocks', () => {
   });
 
   it('rethrows errors that are not SessionErrors after saving the writes made before them', async () => {
-    const kv = createFetchSessions({ storage });
+    const kv = createFetchSessions({ storage: fx.storage });
     const first = await kv.handle(new Request('http://example.test/'), async (s) => {
       await s.set('a', 1);
       return new Response('ok');
@@ -234,7 +215,7 @@ describe('@kv-session/fetch building blocks', () => {
         throw new TypeError('boom');
       }),
     ).rejects.toThrow('boom');
-    expect(JSON.parse(await redis.cli('GET', `kv-session:${cookie.slice(4)}`))).toEqual({
+    expect(JSON.parse(await fx.redis.cli('GET', `kv-session:${cookie.slice(4)}`))).toEqual({
       a: 1,
       flash: 'kept',
     });
@@ -242,7 +223,7 @@ describe('@kv-session/fetch building blocks', () => {
 
   it('a SessionError thrown by the handler answers its status, with the writes saved and the cookie sent', async () => {
     const reported: SessionError[] = [];
-    const kv = createFetchSessions({ storage, onError: (error) => reported.push(error) });
+    const kv = createFetchSessions({ storage: fx.storage, onError: (error) => reported.push(error) });
     const res = await kv.handle(new Request('http://example.test/'), async (s) => {
       await s.set('flash', 'kept');
       await s.set('bad', 1n as never);
@@ -251,6 +232,6 @@ describe('@kv-session/fetch building blocks', () => {
     expect(res.status).toBe(500);
     expect(reported.map((e) => e.code)).toEqual(['DATA_INVALID']);
     const cookie = cookieOf(res)!;
-    expect(JSON.parse(await redis.cli('GET', `kv-session:${cookie.slice(4)}`))).toEqual({ flash: 'kept' });
+    expect(JSON.parse(await fx.redis.cli('GET', `kv-session:${cookie.slice(4)}`))).toEqual({ flash: 'kept' });
   });
 });

@@ -4,36 +4,17 @@ import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
 import { SessionError, StorageUnavailableError } from '@kv-session/core';
 import { errorResponse, type HonoSessionOptions, session } from '@kv-session/hono';
-import { StorageRedisKV } from '@kv-session/redis';
-import { type RedisServer, startRedis } from '@kv-session/testing';
 import { Hono } from 'hono';
-import { createClient } from 'redis';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useRedisStorage } from '../../express/test/support/redis-storage.js';
 
-let redis: RedisServer;
-let client: ReturnType<typeof createClient>;
-let storage: StorageRedisKV;
-
-beforeAll(async () => {
-  redis = await startRedis();
-  client = createClient({ url: redis.url, socket: { reconnectStrategy: 50 } });
-  client.on('error', () => {}); // expected while the server is stopped in the 503 test
-  await client.connect();
-  storage = new StorageRedisKV({ client, commandTimeoutMs: 500 });
-});
-afterAll(async () => {
-  await client?.close();
-  await redis?.stop();
-});
-beforeEach(async () => {
-  await redis.cli('FLUSHALL');
-});
+const fx = useRedisStorage();
 
 /** The reference scenario on Hono, served by @hono/node-server on 127.0.0.1. */
 async function serveScenario(options: HonoSessionOptions = {}) {
   const errors: unknown[] = [];
   const app = new Hono();
-  app.use(session({ storage, ...options }));
+  app.use(session({ storage: fx.storage, ...options }));
   app.get('/set', async (c) => {
     await c.get('session').set('time', Math.floor(Date.now() / 1000));
     return c.text('ok');
@@ -83,11 +64,11 @@ describe('@kv-session/hono on @hono/node-server with Redis', () => {
       const data = (await got.json()) as { time: number };
       expect(Math.abs(data.time - Date.now() / 1000)).toBeLessThan(60);
       expect(got.headers.getSetCookie()).toEqual([]);
-      expect(JSON.parse(await redis.cli('GET', key))).toEqual(data);
-      expect(Number(await redis.cli('PTTL', key))).toBeLessThanOrEqual(60_000);
+      expect(JSON.parse(await fx.redis.cli('GET', key))).toEqual(data);
+      expect(Number(await fx.redis.cli('PTTL', key))).toBeLessThanOrEqual(60_000);
 
       expect(await (await fetch(`${app.url}/del`, { headers: { cookie } })).text()).toBe('ok');
-      expect(await redis.cli('EXISTS', key)).toBe('0');
+      expect(await fx.redis.cli('EXISTS', key)).toBe('0');
       expect(await (await fetch(`${app.url}/get`, { headers: { cookie } })).json()).toEqual({});
       expect(app.errors).toEqual([]);
     } finally {
@@ -98,15 +79,15 @@ describe('@kv-session/hono on @hono/node-server with Redis', () => {
   it('gives a reading visitor no cookie and no key, and costs no Redis call when the session is untouched', async () => {
     const app = await serveScenario();
     try {
-      await redis.resetStats();
+      await fx.redis.resetStats();
       const got = await fetch(`${app.url}/get`);
       expect(await got.json()).toEqual({});
       expect(got.headers.getSetCookie()).toEqual([]);
       const other = await fetch(`${app.url}/other`, { headers: { cookie: 'sid=forged.value' } });
       expect(await other.text()).toBe('no session here');
       expect(other.headers.getSetCookie()).toEqual([]);
-      expect(await redis.totalCommands()).toBe(0);
-      expect(await redis.cli('DBSIZE')).toBe('0');
+      expect(await fx.redis.totalCommands()).toBe(0);
+      expect(await fx.redis.cli('DBSIZE')).toBe('0');
     } finally {
       await app.close();
     }
@@ -130,7 +111,7 @@ describe('@kv-session/hono on @hono/node-server with Redis', () => {
     const app = await serveScenario();
     try {
       const cookie = cookieOf(await fetch(`${app.url}/set`))!;
-      await redis.stop();
+      await fx.redis.stop();
       const load = await fetch(`${app.url}/get`, { headers: { cookie } });
       expect(load.status).toBe(503);
       expect(await load.text()).toBe('Service Unavailable');
@@ -140,8 +121,8 @@ describe('@kv-session/hono on @hono/node-server with Redis', () => {
       expect(app.errors).toHaveLength(2);
       expect(app.errors.every((e) => e instanceof StorageUnavailableError && e.status === 503)).toBe(true);
     } finally {
-      await redis.start();
-      await client.ping();
+      await fx.redis.start();
+      await fx.client.ping();
       await app.close();
     }
   });
@@ -152,7 +133,9 @@ describe('@kv-session/hono on @hono/node-server with Redis', () => {
       const res = await fetch(`${app.url}/fail`);
       expect(res.status).toBe(500);
       const cookie = cookieOf(res)!;
-      expect(JSON.parse(await redis.cli('GET', `kv-session:${cookie.slice(4)}`))).toEqual({ half: 'done' });
+      expect(JSON.parse(await fx.redis.cli('GET', `kv-session:${cookie.slice(4)}`))).toEqual({
+        half: 'done',
+      });
       expect((app.errors[0] as Error).message).toBe('handler failed');
     } finally {
       await app.close();
@@ -161,7 +144,7 @@ describe('@kv-session/hono on @hono/node-server with Redis', () => {
 
   it('keeps one session when mounted twice, and keeps Set-Cookie headers the handler set', async () => {
     const app = new Hono();
-    const middleware = session({ storage });
+    const middleware = session({ storage: fx.storage });
     app.use(middleware);
     app.use('/twice/*', middleware);
     app.get('/twice/set', async (c) => {
@@ -175,12 +158,12 @@ describe('@kv-session/hono on @hono/node-server with Redis', () => {
     expect(lines).toHaveLength(2);
     expect(lines[0]).toBe('theme=dark; Path=/');
     expect(lines[1]).toMatch(/^sid=/);
-    expect(await redis.cli('DBSIZE')).toBe('1');
+    expect(await fx.redis.cli('DBSIZE')).toBe('1');
   });
 
   it("marks the cookie Secure with cookie.secure 'auto' over HTTPS or a trusted proxy", async () => {
     const app = new Hono();
-    app.use(session({ storage, cookie: { secure: 'auto' }, trustProxy: true }));
+    app.use(session({ storage: fx.storage, cookie: { secure: 'auto' }, trustProxy: true }));
     app.get('/set', async (c) => {
       await c.get('session').set('a', 1);
       return c.text('ok');

@@ -3,29 +3,10 @@ import { createServer, type RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SessionError, StorageUnavailableError } from '@kv-session/core';
 import { createNodeSessions, type NodeSessionOptions } from '@kv-session/node';
-import { StorageRedisKV } from '@kv-session/redis';
-import { type RedisServer, startRedis } from '@kv-session/testing';
-import { createClient } from 'redis';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useRedisStorage } from '../../express/test/support/redis-storage.js';
 
-let redis: RedisServer;
-let client: ReturnType<typeof createClient>;
-let storage: StorageRedisKV;
-
-beforeAll(async () => {
-  redis = await startRedis();
-  client = createClient({ url: redis.url, socket: { reconnectStrategy: 50 } });
-  client.on('error', () => {}); // expected while the server is stopped in the 503 test
-  await client.connect();
-  storage = new StorageRedisKV({ client, commandTimeoutMs: 500 });
-});
-afterAll(async () => {
-  await client?.close();
-  await redis?.stop();
-});
-beforeEach(async () => {
-  await redis.cli('FLUSHALL');
-});
+const fx = useRedisStorage();
 
 async function listen(listener: RequestListener) {
   const server = createServer(listener);
@@ -44,7 +25,7 @@ async function listen(listener: RequestListener) {
 /** The reference scenario with the `handler()` wrapper. */
 function scenario(options: NodeSessionOptions = {}) {
   const errors: unknown[] = [];
-  const kv = createNodeSessions({ storage, ...options });
+  const kv = createNodeSessions({ storage: fx.storage, ...options });
   const listener = kv.handler(
     async (req, res, session) => {
       if (req.url === '/set') {
@@ -92,9 +73,9 @@ describe('@kv-session/node on node:http with Redis', () => {
       expect(got.headers.get('content-type')).toBe('application/json');
       const data = (await got.json()) as { time: number };
       expect(Math.abs(data.time - Date.now() / 1000)).toBeLessThan(60);
-      expect(JSON.parse(await redis.cli('GET', key))).toEqual(data);
+      expect(JSON.parse(await fx.redis.cli('GET', key))).toEqual(data);
       expect(await (await fetch(`${app.url}/del`, { headers: { cookie } })).text()).toBe('ok');
-      expect(await redis.cli('EXISTS', key)).toBe('0');
+      expect(await fx.redis.cli('EXISTS', key)).toBe('0');
       expect(await (await fetch(`${app.url}/get`, { headers: { cookie } })).json()).toEqual({});
       expect(errors).toEqual([]);
     } finally {
@@ -103,7 +84,7 @@ describe('@kv-session/node on node:http with Redis', () => {
   });
 
   it('commit() before res.end() in a hand-written listener, and no cookie for a reader', async () => {
-    const kv = createNodeSessions({ storage });
+    const kv = createNodeSessions({ storage: fx.storage });
     const app = await listen(async (req, res) => {
       const s = kv.session(req);
       if (req.url === '/set') await s.set('n', 1);
@@ -112,11 +93,11 @@ describe('@kv-session/node on node:http with Redis', () => {
       res.end(body);
     });
     try {
-      await redis.resetStats();
+      await fx.redis.resetStats();
       const read = await fetch(`${app.url}/get`);
       expect(await read.json()).toEqual({});
       expect(read.headers.getSetCookie()).toEqual([]);
-      expect(await redis.totalCommands()).toBe(0);
+      expect(await fx.redis.totalCommands()).toBe(0);
       const set = await fetch(`${app.url}/set`);
       expect(await set.json()).toEqual({ n: 1 });
       const again = await fetch(`${app.url}/get`, { headers: { cookie: cookieOf(set)! } });
@@ -143,11 +124,13 @@ describe('@kv-session/node on node:http with Redis', () => {
     const { listener, errors } = scenario();
     const app = await listen(listener);
     const plain = await listen(
-      createNodeSessions({ storage }).handler(async (_req, _res, s) => JSON.stringify(await s.data())),
+      createNodeSessions({ storage: fx.storage }).handler(async (_req, _res, s) =>
+        JSON.stringify(await s.data()),
+      ),
     );
     try {
       const cookie = cookieOf(await fetch(`${app.url}/set`))!;
-      await redis.stop();
+      await fx.redis.stop();
       const load = await fetch(`${app.url}/get`, { headers: { cookie } });
       expect(load.status).toBe(503);
       const save = await fetch(`${app.url}/set`);
@@ -158,8 +141,8 @@ describe('@kv-session/node on node:http with Redis', () => {
       expect(byDefault.status).toBe(503);
       expect(await byDefault.text()).toBe('Service Unavailable');
     } finally {
-      await redis.start();
-      await client.ping();
+      await fx.redis.start();
+      await fx.client.ping();
       await app.close();
       await plain.close();
     }
@@ -168,7 +151,7 @@ describe('@kv-session/node on node:http with Redis', () => {
   it('keeps the writes of a handler that throws (cookie on the error response); refuses a late commit', async () => {
     const { listener, errors } = scenario();
     const app = await listen(listener);
-    const kv = createNodeSessions({ storage });
+    const kv = createNodeSessions({ storage: fx.storage });
     let late: unknown;
     const early = await listen(async (req, res) => {
       const s = kv.session(req);
@@ -181,11 +164,13 @@ describe('@kv-session/node on node:http with Redis', () => {
       const res = await fetch(`${app.url}/fail`);
       expect(res.status).toBe(500);
       const cookie = cookieOf(res)!;
-      expect(JSON.parse(await redis.cli('GET', `kv-session:${cookie.slice(4)}`))).toEqual({ half: 'done' });
+      expect(JSON.parse(await fx.redis.cli('GET', `kv-session:${cookie.slice(4)}`))).toEqual({
+        half: 'done',
+      });
       expect((errors[0] as Error).message).toBe('handler failed');
       expect(await (await fetch(early.url)).text()).toBe('streaming');
       expect((late as Error).message).toMatch(/before the response headers are sent/);
-      expect(await redis.cli('DBSIZE')).toBe('1'); // the late commit saved nothing
+      expect(await fx.redis.cli('DBSIZE')).toBe('1'); // the late commit saved nothing
     } finally {
       await app.close();
       await early.close();
@@ -194,14 +179,14 @@ describe('@kv-session/node on node:http with Redis', () => {
 
   it("marks the cookie Secure with cookie.secure 'auto' behind a trusted proxy only", async () => {
     const proxied = await listen(
-      createNodeSessions({ storage, cookie: { secure: 'auto' }, trustProxy: true }).handler(
+      createNodeSessions({ storage: fx.storage, cookie: { secure: 'auto' }, trustProxy: true }).handler(
         async (_q, _s, s) => {
           await s.set('a', 1);
         },
       ),
     );
     const direct = await listen(
-      createNodeSessions({ storage, cookie: { secure: 'auto' } }).handler(async (_q, _s, s) => {
+      createNodeSessions({ storage: fx.storage, cookie: { secure: 'auto' } }).handler(async (_q, _s, s) => {
         await s.set('a', 1);
       }),
     );
