@@ -35,3 +35,13 @@ export function sessionCookie(
           { maxAge: Math.ceil(maxAgeMs / 1000) }),
   });
 }
+
+/**
+ * Reads an `X-Forwarded-Proto` value for `cookie.secure: 'auto'` behind a trusted proxy: whether its
+ * first entry is `https`, or `undefined` when the header is absent or empty (use the socket's own
+ * protocol then). Only call it when a proxy you run sets the header.
+ */
+export function forwardedHttps(value: string | null | undefined): boolean | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  return value.split(',')[0]!.trim().toLowerCase() === 'https';
+}

@@ -1,5 +1,5 @@
 export { applyChangeSet, isEmptyChangeSet, serializeSession } from './change-set.js';
-export { readCookie, sessionCookie } from './cookie.js';
+export { forwardedHttps, readCookie, sessionCookie } from './cookie.js';
 export {
   ConfigError,
   CorruptDataError,

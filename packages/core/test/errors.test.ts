@@ -10,6 +10,22 @@ import {
 import { describe, expect, it } from 'vitest';
 import { CountingStorage, cookieOf, RawStorage, RawStorageNoApply } from './helpers.js';
 
+/** Runs a request that reaches storage operation `op` and returns what it rejected with. */
+async function failureOf(op: 'load' | 'apply' | 'touch' | 'remove', manager: SessionManager, cookie: string) {
+  const s = manager.session({ cookie });
+  const run = async () => {
+    if (op === 'remove') return s.removeAll();
+    await s.get('a');
+    if (op === 'apply') await s.set('b', 2);
+    await new Promise((r) => setTimeout(r, 2));
+    await manager.commit(s);
+  };
+  return run().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+}
+
 describe('error classes', () => {
   it('carry name, code, status, statusCode, expose and cause', () => {
     const cause = new Error('ECONNREFUSED');
@@ -52,18 +68,7 @@ describe('storage failures reach the caller as typed errors', () => {
       const { storage, manager, cookie } = await setup();
       const error = unavailable();
       storage.failures.set(op, error);
-      const s = manager.session({ cookie });
-      const run = async () => {
-        if (op === 'remove') return s.removeAll();
-        await s.get('a');
-        if (op === 'apply') await s.set('b', 2);
-        await new Promise((r) => setTimeout(r, 2));
-        await manager.commit(s);
-      };
-      const caught = await run().then(
-        () => undefined,
-        (e: unknown) => e,
-      );
+      const caught = await failureOf(op, manager, cookie);
       expect(caught).toBe(error);
       expect((caught as SessionError).status).toBe(503);
     },
@@ -75,18 +80,7 @@ describe('storage failures reach the caller as typed errors', () => {
       const { storage, manager, cookie } = await setup();
       const original = new TypeError(`${op} exploded`);
       storage.failures.set(op, original);
-      const s = manager.session({ cookie });
-      const run = async () => {
-        if (op === 'remove') return s.removeAll();
-        await s.get('a');
-        if (op === 'apply') await s.set('b', 2);
-        await new Promise((r) => setTimeout(r, 2));
-        await manager.commit(s);
-      };
-      const caught = await run().then(
-        () => undefined,
-        (e: unknown) => e,
-      );
+      const caught = await failureOf(op, manager, cookie);
       expect(caught).toBeInstanceOf(StorageError);
       expect(caught).toMatchObject({ code: 'STORAGE_FAILED', status: 500 });
       expect((caught as StorageError).cause).toBe(original);

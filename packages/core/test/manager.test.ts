@@ -1,4 +1,11 @@
-import { generateId, readCookie, SessionManager, StorageMemory, sign } from '@kv-session/core';
+import {
+  forwardedHttps,
+  generateId,
+  readCookie,
+  SessionManager,
+  StorageMemory,
+  sign,
+} from '@kv-session/core';
 import { describe, expect, it } from 'vitest';
 import { CountingStorage, cookieOf, SECRET } from './helpers.js';
 
@@ -248,5 +255,16 @@ describe('manager', () => {
       },
     });
     await expect(plain.close()).resolves.toBeUndefined();
+  });
+});
+
+describe('forwardedHttps', () => {
+  it('reads the first X-Forwarded-Proto entry, undefined when absent', () => {
+    expect(forwardedHttps('https')).toBe(true);
+    expect(forwardedHttps(' HTTPS , http')).toBe(true);
+    expect(forwardedHttps('http, https')).toBe(false);
+    expect(forwardedHttps('')).toBeUndefined();
+    expect(forwardedHttps(null)).toBeUndefined();
+    expect(forwardedHttps(undefined)).toBeUndefined();
   });
 });

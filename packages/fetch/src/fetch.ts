@@ -1,4 +1,4 @@
-import type { CommitResult, RequestInfo, SessionError } from '@kv-session/core';
+import { type CommitResult, forwardedHttps, type RequestInfo, type SessionError } from '@kv-session/core';
 
 /**
  * Reads what core needs from a Web `Request`: the `Cookie` header, the id header named `header`
@@ -10,13 +10,9 @@ export function requestInfo(
   options: { header?: string | undefined; trustProxy?: boolean | undefined } = {},
 ): RequestInfo {
   const headers = request.headers;
-  let secure: boolean;
-  const forwarded = options.trustProxy === true ? headers.get('x-forwarded-proto') : null;
-  if (forwarded !== null && forwarded !== '') {
-    secure = forwarded.split(',')[0]!.trim().toLowerCase() === 'https';
-  } else {
-    secure = request.url.startsWith('https:');
-  }
+  const forwarded =
+    options.trustProxy === true ? forwardedHttps(headers.get('x-forwarded-proto')) : undefined;
+  const secure = forwarded ?? request.url.startsWith('https:');
   return {
     cookie: headers.get('cookie') ?? undefined,
     header: options.header === undefined ? undefined : (headers.get(options.header) ?? undefined),

@@ -1,6 +1,7 @@
 import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import {
+  forwardedHttps,
   type InferSessionData,
   type RegisteredSessionData,
   type Session,
@@ -73,11 +74,10 @@ export class NodeSessions<Data extends object = RegisteredSessionData> {
   /** The session of a request. No I/O: storage is read on the first data access. */
   session(req: IncomingMessage): Session<Data> {
     const headerName = this.manager.options.header;
-    const forwarded = this.#trustProxy ? firstValue(req.headers['x-forwarded-proto']) : undefined;
-    const secure =
-      forwarded !== undefined && forwarded !== ''
-        ? forwarded.split(',')[0]!.trim().toLowerCase() === 'https'
-        : (req.socket as Partial<TLSSocket>).encrypted === true;
+    const forwarded = this.#trustProxy
+      ? forwardedHttps(firstValue(req.headers['x-forwarded-proto']))
+      : undefined;
+    const secure = forwarded ?? (req.socket as Partial<TLSSocket>).encrypted === true;
     return this.manager.session({
       cookie: req.headers.cookie,
       header: headerName === undefined ? undefined : req.headers[headerName],

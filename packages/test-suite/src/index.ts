@@ -1,4 +1,12 @@
-import { generateId, isValidId, type JsonValue, type SessionData, type Storage } from '@kv-session/core';
+import {
+  type ApplyOptions,
+  generateId,
+  isValidId,
+  type JsonValue,
+  type SessionData,
+  type Storage,
+  type StoredSession,
+} from '@kv-session/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AWKWARD_KEYS, changeSet, fromEntries, sleep, UNICODE_STRINGS, unusualIds } from './fixtures.js';
 
@@ -23,6 +31,13 @@ const SHORT_MS = 400;
 const LONG_MS = 60_000;
 /** maxSize passed to apply when a test does not care about it. */
 const NO_LIMIT = 16 * 1024 * 1024;
+
+/** Apply options in update mode, carrying the version a load returned (when the storage gives one). */
+function updateWith(loaded: StoredSession | undefined): ApplyOptions {
+  const options: ApplyOptions = { mode: 'update', maxSize: NO_LIMIT };
+  if (loaded?.version !== undefined) options.version = loaded.version;
+  return options;
+}
 
 /**
  * Registers the kv-session conformance suite for a {@link Storage} implementation with vitest.
@@ -319,13 +334,7 @@ export function runStorageTestSuite(
         await storage.save(id, { a: 1 }, LONG_MS);
         const loaded = await storage.load(id, LONG_MS);
         await storage.remove(id);
-        const options = { mode: 'update' as const, maxSize: NO_LIMIT };
-        const result = await apply(storage)(
-          id,
-          changeSet({ b: 2 }),
-          LONG_MS,
-          loaded!.version === undefined ? options : { ...options, version: loaded!.version },
-        );
+        const result = await apply(storage)(id, changeSet({ b: 2 }), LONG_MS, updateWith(loaded));
         expect(result).toEqual({ existed: false, written: false });
         expect(await storage.load(id, LONG_MS)).toBeUndefined();
       });
@@ -382,13 +391,7 @@ export function runStorageTestSuite(
         const results = await Promise.all(
           Array.from({ length: 50 }, async (_, i) => {
             const loaded = await storage.load(id, LONG_MS);
-            const options = { mode: 'update' as const, maxSize: NO_LIMIT };
-            return fn(
-              id,
-              changeSet({ [`k${i}`]: { i } }),
-              LONG_MS,
-              loaded!.version === undefined ? options : { ...options, version: loaded!.version },
-            );
+            return fn(id, changeSet({ [`k${i}`]: { i } }), LONG_MS, updateWith(loaded));
           }),
         );
         expect(results.every((r) => r.written)).toBe(true);
@@ -420,13 +423,7 @@ export function runStorageTestSuite(
         const id = generateId();
         await storage.save(id, { a: 1 }, LONG_MS);
         const loaded = await storage.load(id, LONG_MS);
-        const options = { mode: 'update' as const, maxSize: NO_LIMIT };
-        const result = await apply(storage)(
-          id,
-          changeSet({ b: 2 }),
-          LONG_MS,
-          loaded!.version === undefined ? options : { ...options, version: loaded!.version },
-        );
+        const result = await apply(storage)(id, changeSet({ b: 2 }), LONG_MS, updateWith(loaded));
         expect(result).toEqual({ existed: true, written: true });
         expect((await storage.load(id, LONG_MS))!.data).toEqual({ a: 1, b: 2 });
       });
@@ -439,13 +436,7 @@ export function runStorageTestSuite(
         const fn = apply(storage);
         // Another request changes the session after this one loaded it.
         await fn(id, changeSet({ b: 2, a: 'other' }), LONG_MS, { mode: 'update', maxSize: NO_LIMIT });
-        const options = { mode: 'update' as const, maxSize: NO_LIMIT };
-        const result = await fn(
-          id,
-          changeSet({ c: 3 }),
-          LONG_MS,
-          stale!.version === undefined ? options : { ...options, version: stale!.version },
-        );
+        const result = await fn(id, changeSet({ c: 3 }), LONG_MS, updateWith(stale));
         expect(result).toEqual({ existed: true, written: true });
         expect((await storage.load(id, LONG_MS))!.data).toEqual({ a: 'other', b: 2, c: 3 });
       });
