@@ -31,9 +31,11 @@ const tampered = fc
   .map(([id, at, ch]) => {
     const signed = sign(id, SECRET);
     const i = at % signed.length;
-    return signed.slice(0, i) + ch + signed.slice(i + 1);
+    return { signed, value: signed.slice(0, i) + ch + signed.slice(i + 1) };
   })
-  .filter((v) => !v.startsWith('.') && v !== '');
+  // Replacing a character with itself leaves a genuine signed id (CI once drew exactly that).
+  .filter(({ signed, value }) => value !== signed && !value.startsWith('.'))
+  .map(({ value }) => value);
 
 const truncated = fc.tuple(validId, fc.nat()).map(([id, n]) => {
   const signed = sign(id, SECRET);
