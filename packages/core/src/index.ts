@@ -39,6 +39,6 @@ export type {
 } from './schema.js';
 export { type CommitResult, Session, type SessionInit } from './session.js';
 export { sign, type Unsigned, unsign } from './signing.js';
-export type { ApplyOptions, ApplyResult, ChangeSet, Storage, StoredSession } from './storage.js';
+export type { ApplyOptions, ApplyResult, ChangeSet, Storage, StoredSession, StoredSizes } from './storage.js';
 export { StorageFile, type StorageFileOptions } from './storage-file.js';
 export { StorageMemory, type StorageMemoryOptions } from './storage-memory.js';

@@ -13,7 +13,7 @@ import { assertJsonValue, byteLength, type JsonValue, type SessionData, setOwn }
 import type { ResolvedOptions } from './options.js';
 import { decodeKey, decodeStored, type EncodedValue, encodeValue, storedDataError } from './schema.js';
 import { sign } from './signing.js';
-import type { ApplyOptions, ApplyResult, ChangeSet, Storage, StoredSession } from './storage.js';
+import type { ApplyOptions, ApplyResult, ChangeSet, Storage, StoredSession, StoredSizes } from './storage.js';
 
 /** What the adapter must add to the response after {@link SessionManager.commit}. */
 export interface CommitResult {
@@ -100,8 +100,13 @@ export class Session<Data extends object = SessionData> {
    * (undefined value: not set). Dropped once the whole session is loaded.
    */
   #partial: Map<string, unknown> | undefined;
-  /** Serialized size per key, computed on the first write only (reads never pay for it). */
+  /**
+   * Serialized size per key, computed on the first write only (reads never pay for it). Before the
+   * session is loaded, it can come from `storage.loadSizes` instead (see #prepareWrite): the
+   * session is then "sized", and #data / #raw hold only this request's own changes.
+   */
   #sizes: Map<string, number> | undefined;
+  #sizing: Promise<void> | undefined;
   #sizeSum = 0;
   #removed = new Set<string>();
   #changed = new Map<string, JsonValue>();
@@ -133,6 +138,7 @@ export class Session<Data extends object = SessionData> {
 
   /** Reads one key. */
   async get<K extends keyof Data & string>(key: K): Promise<Data[K] | undefined> {
+    if (this.#changedHere(key)) return this.#data.get(key) as Data[K] | undefined;
     if (await this.#loadKey(key)) return this.#partial!.get(key) as Data[K] | undefined;
     await this.#load();
     return this.#data.get(key) as Data[K] | undefined;
@@ -140,6 +146,7 @@ export class Session<Data extends object = SessionData> {
 
   /** True when the key is set. */
   async has(key: keyof Data & string): Promise<boolean> {
+    if (this.#changedHere(key)) return this.#data.has(key);
     if (await this.#loadKey(key)) return this.#partial!.get(key) !== undefined;
     await this.#load();
     return this.#data.has(key);
@@ -189,7 +196,7 @@ export class Session<Data extends object = SessionData> {
         entries.push([key, e.json]);
       }
     }
-    await this.#load();
+    await this.#prepareWrite();
     const sizes = this.#ensureSizes();
     let sum = this.#sizeSum;
     let count = sizes.size;
@@ -218,7 +225,7 @@ export class Session<Data extends object = SessionData> {
 
   /** Removes keys. */
   async remove(...keys: (keyof Data & string)[]): Promise<void> {
-    await this.#load();
+    await this.#prepareWrite();
     for (const key of keys) {
       this.#data.delete(key);
       this.#raw.delete(key);
@@ -311,11 +318,76 @@ export class Session<Data extends object = SessionData> {
     this.#clearStored = false;
     this.#partial = undefined;
     this.#sizes = undefined;
+    this.#sizing = undefined;
     this.#sizeSum = 0;
     this.#removed = new Set();
     this.#changed = new Map();
     this.#version = undefined;
     this.#expiresAt = undefined;
+  }
+
+  /** Before the session is loaded: whether this request set or removed `key` (then #data knows). */
+  #changedHere(key: string): boolean {
+    return !this.#loaded && (this.#changed.has(key) || this.#removed.has(key));
+  }
+
+  /**
+   * What a write needs first: the whole session, or, when the storage has `loadSizes` and `apply`,
+   * only the size of each stored key (enough for `maxSize`; `apply` changes single keys).
+   */
+  async #prepareWrite(): Promise<void> {
+    if (this.#loaded || this.#sizes !== undefined) return;
+    const storage = this.#o.storage;
+    if (storage.loadSizes === undefined || storage.apply === undefined || this.#loading !== undefined) {
+      return this.#load();
+    }
+    this.#sizing ??= this.#doLoadSizes();
+    try {
+      await this.#sizing;
+    } catch (error) {
+      this.#sizing = undefined;
+      throw error;
+    }
+  }
+
+  async #doLoadSizes(): Promise<void> {
+    const id = this.#id!;
+    let stored: StoredSizes | undefined;
+    try {
+      stored = await this.#o.storage.loadSizes!(id, this.#o.maxAge);
+    } catch (error) {
+      // The whole-session load reports corrupt data and reads it as empty.
+      if (error instanceof CorruptDataError) return this.#load();
+      throw wrapStorageError(error, 'load');
+    }
+    // Loaded (or reset by removeAll) meanwhile: that is the truth from now on.
+    if (this.#loaded || this.#loading !== undefined || this.#id !== id) return this.#load();
+    if (stored === undefined) {
+      this.#missing();
+      return;
+    }
+    this.#exists = true;
+    this.#version = stored.version;
+    if (stored.expiresAt !== undefined) this.#expiresAt = stored.expiresAt;
+    const sizes = new Map<string, number>();
+    let sum = 0;
+    for (const [key, bytes] of stored.sizes) {
+      const size = byteLength(JSON.stringify(key)) + 1 + bytes;
+      sizes.set(key, size);
+      sum += size;
+    }
+    this.#sizes = sizes;
+    this.#sizeSum = sum;
+  }
+
+  /** Nothing is stored under the id: the whole (empty) session is known. */
+  #missing(): void {
+    this.#id = undefined;
+    this.#exists = false;
+    this.#partial = undefined;
+    // Sizes read earlier described the vanished record; recomputed from this request's data if needed.
+    this.#sizes = undefined;
+    this.#loaded = true;
   }
 
   #ensureSizes(): Map<string, number> {
@@ -382,11 +454,9 @@ export class Session<Data extends object = SessionData> {
     try {
       const stored = await this.#o.storage.load(id, this.#o.maxAge);
       if (stored === undefined) {
-        this.#partial = undefined;
-        this.#id = undefined;
-        this.#exists = false;
+        this.#missing();
       } else {
-        this.#adopt(id, stored.data);
+        this.#adoptUnderChanges(id, stored.data);
         this.#partial = undefined;
         this.#exists = true;
         this.#version = stored.version;
@@ -398,8 +468,27 @@ export class Session<Data extends object = SessionData> {
       this.#o.onError(error, { id: redactId(id), operation: 'load' });
       this.#exists = true;
       this.#version = error.version;
+      this.#sizes = undefined;
     }
     this.#loaded = true;
+  }
+
+  /**
+   * {@link #adopt}, keeping what this request already changed on top (a sized session is written
+   * before it is loaded). Sizes are recomputed from the merged data when a write needs them.
+   */
+  #adoptUnderChanges(id: string, data: SessionData): void {
+    const changed = [...this.#changed.keys()].map((key) => [key, this.#data.get(key)] as const);
+    this.#adopt(id, data);
+    for (const key of this.#removed) {
+      this.#data.delete(key);
+      this.#raw.delete(key);
+    }
+    for (const [key, value] of changed) {
+      this.#data.set(key, value);
+      this.#raw.set(key, this.#changed.get(key)!);
+    }
+    this.#sizes = undefined;
   }
 
   /**
@@ -422,11 +511,7 @@ export class Session<Data extends object = SessionData> {
     // The whole session was loaded (or written) meanwhile: it is the truth from now on.
     if (this.#loaded || this.#loading !== undefined || this.#id !== id) return false;
     if (stored === undefined) {
-      // Nothing stored: the whole (empty) session is known.
-      this.#id = undefined;
-      this.#exists = false;
-      this.#partial = undefined;
-      this.#loaded = true;
+      this.#missing();
       return false;
     }
     this.#exists = true;
@@ -502,7 +587,11 @@ export class Session<Data extends object = SessionData> {
       if (clear) this.#clearStored = false;
       // Not written in update mode: another request removed the session; it stays removed.
       this.#exists = written;
-    } else if ((this.#loaded || this.#partial !== undefined) && this.#exists && this.#id !== undefined) {
+    } else if (
+      (this.#loaded || this.#partial !== undefined || this.#sizes !== undefined) &&
+      this.#exists &&
+      this.#id !== undefined
+    ) {
       const expiresAt = this.#expiresAt;
       if (expiresAt === undefined || expiresAt - Date.now() < o.maxAge - o.refreshWindow) {
         try {

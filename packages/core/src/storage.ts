@@ -16,6 +16,19 @@ export interface StoredSession {
   expiresAt?: number;
 }
 
+/** What {@link Storage.loadSizes} returns: how big each stored key is, without the values. */
+export interface StoredSizes {
+  /**
+   * For each key of the session, the UTF-8 byte length of its value's JSON text (as
+   * `JSON.stringify` writes it). A fresh map the caller may keep.
+   */
+  sizes: Map<string, number>;
+  /** As in {@link StoredSession}: a version token for {@link Storage.apply}, if the storage has one. */
+  version?: unknown;
+  /** As in {@link StoredSession}: the expiry in epoch milliseconds, when refreshed or known. */
+  expiresAt?: number;
+}
+
 /**
  * A key-level change set: what one request did to a session. Applied in this order: `clear`
  * (drop every key), then `remove`, then `set`.
@@ -74,6 +87,14 @@ export interface Storage {
    * `data()`, and loads the whole session otherwise.
    */
   loadKeys?(id: string, keys: readonly string[], maxAgeMs: number): Promise<StoredSession | undefined>;
+  /**
+   * Reads the byte size of each key of a session without transferring the values, for storages
+   * whose {@link apply} changes single keys (one hash field per key, say). Same contract as
+   * {@link load} otherwise (`undefined` when missing or expired; may refresh the expiry). Optional:
+   * with it (and `apply`), a request that writes before it reads checks `maxSize` against these
+   * sizes instead of loading the whole session.
+   */
+  loadSizes?(id: string, maxAgeMs: number): Promise<StoredSizes | undefined>;
   /** Replaces the whole session and sets it to expire `maxAgeMs` milliseconds from now. */
   save(id: string, data: SessionData, maxAgeMs: number): Promise<void>;
   /** Extends an existing session to expire `maxAgeMs` milliseconds from now; no-op when missing. */

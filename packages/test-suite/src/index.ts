@@ -78,7 +78,7 @@ function updateWith(loaded: StoredSession | undefined): ApplyOptions {
  *
  * It checks load/save/remove/touch, expiry in milliseconds, that loads return fresh copies, the
  * atomic `apply` (create/update modes, a removed session is not recreated, `clear`, 50 concurrent
- * writers, `maxSize`, versions), `loadKeys`, large and unicode values, unusual but valid ids, and
+ * writers, `maxSize`, versions), `loadKeys`, `loadSizes`, large and unicode values, unusual but valid ids, and
  * `close()`.
  * Tests of optional methods a storage lacks are reported as skipped. Every test uses fresh random
  * ids, so the suite can share a backend with other data.
@@ -583,6 +583,75 @@ export function runStorageTestSuite(
         (first['a.b'] as Record<string, JsonValue>)['i'] = -1;
         const second = (await fn(id, ['a.b'], LONG_MS))!.data;
         expect(second['a.b']).toEqual({ i: AWKWARD_KEYS.indexOf('a.b') });
+      });
+    });
+
+    describe('loadSizes (optional)', () => {
+      const loadSizes = (s: Storage) => {
+        const fn = s.loadSizes;
+        if (fn === undefined) throw new Error('unreachable: loadSizes tests run only when loadSizes exists');
+        return fn.bind(s);
+      };
+      const jsonBytes = (value: JsonValue) => Buffer.byteLength(JSON.stringify(value), 'utf8');
+
+      it("reports each key's UTF-8 JSON byte length, awkward and unicode keys included", async (ctx) => {
+        if (storage.loadSizes === undefined) return ctx.skip('storage has no loadSizes()');
+        const id = generateId();
+        const data = fromEntries([
+          ...AWKWARD_KEYS.map((k, i): [string, JsonValue] => [k, { i }]),
+          ...UNICODE_STRINGS.map((u, i): [string, JsonValue] => [`u${i}`, u]),
+          ['nested', { list: [1, 'two', null, true, { deep: 'é"\\\n' }] }],
+          ['number', -1.5e-7],
+          ['empty', ''],
+        ]);
+        await storage.save(id, data, LONG_MS);
+        const stored = await loadSizes(storage)(id, LONG_MS);
+        expect(stored).toBeDefined();
+        const expected = new Map(Object.keys(data).map((k) => [k, jsonBytes(data[k]!)]));
+        expect(new Map([...stored!.sizes].sort())).toEqual(new Map([...expected].sort()));
+      });
+
+      it('follows apply: set, removed and cleared keys', async (ctx) => {
+        if (storage.loadSizes === undefined || storage.apply === undefined) {
+          return ctx.skip('storage has no loadSizes() or no apply()');
+        }
+        const id = generateId();
+        await storage.save(id, { a: 1, b: 'bb', c: [1, 2] }, LONG_MS);
+        await apply(storage)(id, changeSet({ a: 'longer value' }, ['b']), LONG_MS, updateWith(undefined));
+        const after = await loadSizes(storage)(id, LONG_MS);
+        expect(after!.sizes).toEqual(
+          new Map([
+            ['a', 14],
+            ['c', 5],
+          ]),
+        );
+        await apply(storage)(id, changeSet({}, [], true), LONG_MS, updateWith(undefined));
+        const cleared = await loadSizes(storage)(id, LONG_MS);
+        // A cleared session may be gone or exist with no keys; either way it has no sizes.
+        expect(cleared === undefined || cleared.sizes.size === 0).toBe(true);
+      });
+
+      it('resolves undefined for a missing, removed or expired session', async (ctx) => {
+        if (storage.loadSizes === undefined) return ctx.skip('storage has no loadSizes()');
+        const fn = loadSizes(storage);
+        expect(await fn(generateId(), LONG_MS)).toBeUndefined();
+        const removed = generateId();
+        await storage.save(removed, { a: 1 }, LONG_MS);
+        await storage.remove(removed);
+        expect(await fn(removed, LONG_MS)).toBeUndefined();
+        const expiring = generateId();
+        await storage.save(expiring, { a: 1 }, SHORT_MS);
+        await pastExpiry();
+        expect(await fn(expiring, SHORT_MS)).toBeUndefined();
+      });
+
+      it('an empty existing session is defined, with no sizes', async (ctx) => {
+        if (storage.loadSizes === undefined) return ctx.skip('storage has no loadSizes()');
+        const id = generateId();
+        await storage.save(id, {}, LONG_MS);
+        const stored = await loadSizes(storage)(id, LONG_MS);
+        expect(stored).toBeDefined();
+        expect(stored!.sizes.size).toBe(0);
       });
     });
 
