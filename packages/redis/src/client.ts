@@ -68,29 +68,53 @@ export function replyText(reply: unknown, operation: string): string | undefined
   throw new StorageError(`Redis ${operation} returned an unexpected reply of type ${typeof reply}`);
 }
 
+/** How often a command waiting for a Sentinel client's master checks again. */
+const READY_POLL_MS = 10;
+
+/**
+ * For a node-redis Sentinel client (`createSentinel`): whether it has a connected master right now.
+ * Undefined for other clients, which need no such check.
+ *
+ * Why: a command given to the Sentinel client while its master connection is down does not wait in
+ * an offline queue that the `timeout` command option empties (the Sentinel client ignores
+ * `withCommandOptions`); node-redis 5 (`RedisSentinelInternal.execute`) retries it, rediscovering
+ * through the Sentinels, until a master is ready again and then sends it, however long that takes.
+ * During a failover that is seconds after the caller was told 503, so a write reported as failed
+ * would be applied by the promoted replica.
+ */
+export function masterReadiness(client: object): (() => boolean) | undefined {
+  const c = client as { getMasterNode?: unknown; getSentinelNode?: unknown };
+  if (typeof c.getMasterNode !== 'function' || typeof c.getSentinelNode !== 'function') return undefined;
+  const getMasterNode = c.getMasterNode as () => unknown;
+  return () => getMasterNode.call(client) !== undefined;
+}
+
 /**
  * Runs one Redis call bounded by `timeoutMs`, whatever the client's own settings, and maps its
- * failures to kv-session errors (a timeout is {@link StorageUnavailableError}).
+ * failures to kv-session errors (a timeout is {@link StorageUnavailableError}). With `ready`, the
+ * call is only handed to the client once `ready()` is true; if that does not happen before the
+ * deadline, the call is never made.
  */
 export async function boundedCommand<T>(
   operation: string,
   timeoutMs: number,
   run: () => Promise<T>,
+  ready?: () => boolean,
 ): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
+  let expired = false;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new StorageUnavailableError(
-            `Redis did not answer ${operation} within ${timeoutMs} ms (option commandTimeoutMs)`,
-          ),
+    timer = setTimeout(() => {
+      expired = true;
+      reject(
+        new StorageUnavailableError(
+          `Redis did not answer ${operation} within ${timeoutMs} ms (option commandTimeoutMs)`,
         ),
-      timeoutMs,
-    );
+      );
+    }, timeoutMs);
   });
   try {
-    const pending = run();
+    const pending = ready === undefined || ready() ? run() : whenReady(ready, () => expired).then(run);
     // The race may be lost to the timeout: keep a late rejection from being unhandled.
     pending.catch(() => undefined);
     return await Promise.race([pending, timeout]);
@@ -99,4 +123,12 @@ export async function boundedCommand<T>(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Resolves once `ready()` is true; rejects once `expired()` is (the caller has timed out). */
+async function whenReady(ready: () => boolean, expired: () => boolean): Promise<void> {
+  do {
+    await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS));
+    if (expired()) throw new StorageUnavailableError('Redis has no master (Sentinel failover?)');
+  } while (!ready());
 }

@@ -17,7 +17,7 @@ import {
   setOwn,
 } from '@kv-session/core';
 import { z } from 'zod';
-import { boundedCommand, isErrorReply } from './client.js';
+import { boundedCommand, isErrorReply, masterReadiness } from './client.js';
 
 /** Options of a script call, as node-redis's `eval`/`evalSha` take them. */
 interface ScriptCall {
@@ -238,6 +238,8 @@ export class StorageRedisHash implements Storage {
   readonly #client: RedisHashClientLike;
   readonly #prefix: string;
   readonly #timeout: number;
+  /** Sentinel clients only: whether a master is connected (commands wait for one, bounded). */
+  readonly #ready: (() => boolean) | undefined;
 
   constructor(options: StorageRedisHashOptions) {
     const parsed = schema.safeParse(options);
@@ -251,6 +253,7 @@ export class StorageRedisHash implements Storage {
       typeof withOptions === 'function'
         ? (withOptions.call(client, { timeout: this.#timeout }) as RedisHashClientLike)
         : client;
+    this.#ready = masterReadiness(client);
   }
 
   /** The Redis key of a session id. */
@@ -399,8 +402,11 @@ export class StorageRedisHash implements Storage {
     });
   }
 
-  /** One Redis call bounded by `commandTimeoutMs`, its failures mapped to kv-session errors. */
+  /**
+   * One Redis call bounded by `commandTimeoutMs`, its failures mapped to kv-session errors. A
+   * Sentinel client gets the call only while it has a master.
+   */
   #command<T>(operation: string, run: () => Promise<T>): Promise<T> {
-    return boundedCommand(operation, this.#timeout, run);
+    return boundedCommand(operation, this.#timeout, run, this.#ready);
   }
 }

@@ -15,6 +15,7 @@ import {
 import {
   boundedCommand,
   isErrorReply,
+  masterReadiness,
   type RedisClientLike,
   replyText,
   type ScriptCallOptions,
@@ -95,6 +96,8 @@ function withTimeout(client: RedisClientLike, timeout: number): RedisClientLike 
 export class StorageRedisKV implements Storage {
   readonly #o: ResolvedRedisOptions;
   readonly #client: RedisClientLike;
+  /** Sentinel clients only: whether a master is connected (commands wait for one, bounded). */
+  readonly #ready: (() => boolean) | undefined;
   readonly #cached: boolean;
   /** Client-side cache mode: until when (epoch ms) a session's expiry counts as recently refreshed. */
   readonly #freshUntil = new Map<string, number>();
@@ -105,6 +108,7 @@ export class StorageRedisKV implements Storage {
     this.#o = resolveRedisOptions(options);
     this.#cached = this.#o.clientSideCache ?? detectClientSideCache(this.#o.client);
     this.#client = withTimeout(this.#o.client, this.#o.commandTimeoutMs);
+    this.#ready = masterReadiness(this.#o.client);
   }
 
   /** The Redis key of a session id. */
@@ -336,9 +340,9 @@ export class StorageRedisKV implements Storage {
 
   /**
    * Runs one Redis call bounded by `commandTimeoutMs`, whatever the client's own settings, and maps
-   * its failures to kv-session errors.
+   * its failures to kv-session errors. A Sentinel client gets the call only while it has a master.
    */
   #command<T>(operation: string, run: () => Promise<T>): Promise<T> {
-    return boundedCommand(operation, this.#o.commandTimeoutMs, run);
+    return boundedCommand(operation, this.#o.commandTimeoutMs, run, this.#ready);
   }
 }

@@ -1,7 +1,9 @@
 export { freePort } from './free-port.js';
 export {
   type RedisCluster,
+  type RedisClusterOptions,
   type RedisSentinel,
+  type RedisSentinelOptions,
   type RedisServer,
   type RedisServerOptions,
   startRedis,

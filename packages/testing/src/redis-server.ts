@@ -138,9 +138,24 @@ export interface RedisCluster {
   stop(): Promise<void>;
 }
 
+/** Options of {@link startRedisCluster}. */
+export interface RedisClusterOptions {
+  /**
+   * Persist every write (`--appendonly yes --appendfsync always`), so a node killed and started
+   * again (same port and directory) still holds every key it acknowledged. @default false
+   */
+  appendOnly?: boolean;
+  /** `--cluster-node-timeout` in milliseconds. @default 5000 */
+  nodeTimeoutMs?: number;
+}
+
 /** Starts `masters` cluster-enabled servers and joins them with `redis-cli --cluster create`. */
-export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
+export async function startRedisCluster(
+  masters = 3,
+  options: RedisClusterOptions = {},
+): Promise<RedisCluster> {
   const nodes: RedisServer[] = [];
+  const persistence = options.appendOnly === true ? ['--appendonly', 'yes', '--appendfsync', 'always'] : [];
   for (let i = 0; i < masters; i++) {
     nodes.push(
       await startRedis({
@@ -150,7 +165,8 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
           '--cluster-config-file',
           'nodes.conf',
           '--cluster-node-timeout',
-          '5000',
+          String(options.nodeTimeoutMs ?? 5000),
+          ...persistence,
         ],
       }),
     );
@@ -179,58 +195,150 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
   };
 }
 
-/** A private master plus one Sentinel watching it. */
+/** A private master (optionally with one replica) plus one Sentinel watching it. */
 export interface RedisSentinel {
+  /** The master the Sentinel was started with (after a failover, no longer the master). */
   readonly master: RedisServer;
+  /** The replica of `master`, when started with `{ replica: true }`. */
+  readonly replica: RedisServer | undefined;
   readonly sentinelPort: number;
   readonly masterName: string;
+  /** Runs `redis-cli -p <sentinelPort> ...args` and returns its trimmed stdout. */
+  sentinelCli(...args: string[]): Promise<string>;
+  /** The port the Sentinel reports for the master now (`SENTINEL get-master-addr-by-name`). */
+  masterPort(): Promise<number | undefined>;
+  /**
+   * Waits until the replica has received everything written to the master so far (its replication
+   * offset reaches the master's). Unlike `WAIT`, this covers writes of every connection.
+   */
+  waitForReplica(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
-/** Starts a master and a Sentinel (`redis-server <conf> --sentinel`) that monitors it. */
-export async function startRedisSentinel(masterName = 'kvmaster'): Promise<RedisSentinel> {
-  const master = await startRedis();
-  const sentinelPort = await freePort();
+/** Options of {@link startRedisSentinel}. */
+export interface RedisSentinelOptions {
+  /** @default 'kvmaster' */
+  masterName?: string;
+  /**
+   * Also start a replica (`--replicaof` the master) and wait until the Sentinel knows it, so that
+   * the Sentinel can fail over to it. @default false
+   */
+  replica?: boolean;
+  /** `sentinel down-after-milliseconds`. @default 5000 */
+  downAfterMs?: number;
+  /** `sentinel failover-timeout` in milliseconds. @default Redis's own (180000) */
+  failoverTimeoutMs?: number;
+}
+
+/**
+ * Starts a master and a Sentinel (`redis-server <conf> --sentinel`) that monitors it (quorum 1).
+ * Takes the master name (default `'kvmaster'`) or {@link RedisSentinelOptions}; with
+ * `{ replica: true, downAfterMs: 500, failoverTimeoutMs: 2000 }` a killed master is replaced by the
+ * replica within a few seconds.
+ */
+export async function startRedisSentinel(
+  nameOrOptions: string | RedisSentinelOptions = {},
+): Promise<RedisSentinel> {
+  const options = typeof nameOrOptions === 'string' ? { masterName: nameOrOptions } : nameOrOptions;
+  const masterName = options.masterName ?? 'kvmaster';
+  const cleanup: (() => Promise<void>)[] = [];
+  let proc: ChildProcess | undefined;
   const dir = mkdtempSync(join(tmpdir(), 'kv-session-sentinel-'));
-  const conf = join(dir, 'sentinel.conf');
-  writeFileSync(
-    conf,
-    [
-      `port ${sentinelPort}`,
-      'bind 127.0.0.1',
-      `dir ${dir}`,
-      `sentinel monitor ${masterName} 127.0.0.1 ${master.port} 1`,
-      `sentinel down-after-milliseconds ${masterName} 5000`,
-      '',
-    ].join('\n'),
-  );
-  const proc = spawn('redis-server', [conf, '--sentinel'], { stdio: 'ignore' });
-  live.add(proc);
-  proc.once('exit', () => live.delete(proc));
-  await waitForPing(sentinelPort);
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const { stdout } = await exec('redis-cli', [
-      '-p',
-      String(sentinelPort),
-      'SENTINEL',
-      'get-master-addr-by-name',
-      masterName,
-    ]);
-    if (stdout.includes(String(master.port))) break;
-    if (Date.now() > deadline) throw new Error('Sentinel did not report the master');
-    await sleep(100);
-  }
-  return {
-    master,
-    sentinelPort,
-    masterName,
-    async stop() {
-      const exited = new Promise((r) => proc.once('exit', r));
+  const stop = async () => {
+    if (proc !== undefined && proc.exitCode === null && proc.signalCode === null) {
+      const exited = new Promise((r) => proc?.once('exit', r));
       proc.kill('SIGKILL');
       await exited;
-      await master.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
+    }
+    await Promise.allSettled(cleanup.map((c) => c()));
+    rmSync(dir, { recursive: true, force: true });
   };
+  try {
+    // No delay before a diskless full sync (Redis 7 waits 5 s for more replicas by default).
+    const master = await startRedis(
+      options.replica === true ? { args: ['--repl-diskless-sync-delay', '0'] } : {},
+    );
+    cleanup.push(() => master.stop());
+    let replica: RedisServer | undefined;
+    if (options.replica === true) {
+      replica = await startRedis({
+        args: ['--replicaof', '127.0.0.1', String(master.port), '--repl-diskless-sync-delay', '0'],
+      });
+      const started = replica;
+      cleanup.push(() => started.stop());
+      await waitFor('the replica to sync', async () =>
+        (await started.cli('INFO', 'replication')).includes('master_link_status:up'),
+      );
+    }
+    const sentinelPort = await freePort();
+    const sentinelCli = async (...args: string[]) => {
+      const { stdout } = await exec('redis-cli', ['-h', '127.0.0.1', '-p', String(sentinelPort), ...args]);
+      return stdout.trim();
+    };
+    const conf = join(dir, 'sentinel.conf');
+    writeFileSync(
+      conf,
+      [
+        `port ${sentinelPort}`,
+        'bind 127.0.0.1',
+        `dir ${dir}`,
+        `sentinel monitor ${masterName} 127.0.0.1 ${master.port} 1`,
+        `sentinel down-after-milliseconds ${masterName} ${options.downAfterMs ?? 5000}`,
+        ...(options.failoverTimeoutMs === undefined
+          ? []
+          : [`sentinel failover-timeout ${masterName} ${options.failoverTimeoutMs}`]),
+        '',
+      ].join('\n'),
+    );
+    const child = spawn('redis-server', [conf, '--sentinel'], { stdio: 'ignore' });
+    proc = child;
+    live.add(child);
+    child.once('exit', () => live.delete(child));
+    await waitForPing(sentinelPort);
+    const masterPort = async () => {
+      const reply = await sentinelCli('SENTINEL', 'get-master-addr-by-name', masterName);
+      const port = Number(reply.split(/\r?\n/)[1]);
+      return Number.isInteger(port) && port > 0 ? port : undefined;
+    };
+    await waitFor('the Sentinel to report the master', async () => (await masterPort()) === master.port);
+    if (replica !== undefined) {
+      // The Sentinel learns of the replica from the master's INFO; it can only fail over to a replica
+      // it has connected to and heard from.
+      const port = `\n${replica.port}\n`;
+      await waitFor('the Sentinel to know the replica', async () => {
+        const replicas = `\n${await sentinelCli('SENTINEL', 'replicas', masterName)}\n`;
+        return replicas.includes(port) && /\nflags\nslave\n/.test(replicas);
+      });
+    }
+    const waitForReplica = async (timeoutMs = 10_000) => {
+      if (replica === undefined) throw new Error('started without { replica: true }');
+      const target = replicationOffset(await master.cli('INFO', 'replication'), 'master_repl_offset');
+      const started = replica;
+      await waitFor(
+        'the replica to catch up',
+        async () =>
+          replicationOffset(await started.cli('INFO', 'replication'), 'slave_repl_offset') >= target,
+        timeoutMs,
+      );
+    };
+    return { master, replica, sentinelPort, masterName, sentinelCli, masterPort, waitForReplica, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+function replicationOffset(info: string, field: string): number {
+  const offset = Number(new RegExp(`^${field}:(\\d+)`, 'm').exec(info)?.[1]);
+  if (!Number.isFinite(offset)) throw new Error(`no ${field} in INFO replication`);
+  return offset;
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check().catch(() => false)) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
 }

@@ -27,11 +27,45 @@ describe('private redis processes', () => {
     cleanup.push(() => c.stop());
     expect(c.nodes).toHaveLength(3);
     expect(await c.nodes[0]!.cli('CLUSTER', 'INFO')).toContain('cluster_size:3');
+    expect(await c.nodes[0]!.cli('CONFIG', 'GET', 'appendonly')).toBe('appendonly\nno');
+    expect(await c.nodes[0]!.cli('CONFIG', 'GET', 'cluster-node-timeout')).toBe('cluster-node-timeout\n5000');
+  });
+
+  it('starts a persistent cluster with a shorter node timeout', async () => {
+    const c = await startRedisCluster(3, { appendOnly: true, nodeTimeoutMs: 1000 });
+    cleanup.push(() => c.stop());
+    const node = c.nodes[0]!;
+    expect(await node.cli('CONFIG', 'GET', 'appendonly')).toBe('appendonly\nyes');
+    expect(await node.cli('CONFIG', 'GET', 'appendfsync')).toBe('appendfsync\nalways');
+    expect(await node.cli('CONFIG', 'GET', 'cluster-node-timeout')).toBe('cluster-node-timeout\n1000');
   });
 
   it('starts a sentinel', async () => {
     const s = await startRedisSentinel();
     cleanup.push(() => s.stop());
     expect(s.sentinelPort).toBeGreaterThan(0);
+    expect(s.replica).toBeUndefined();
+    expect(await s.masterPort()).toBe(s.master.port);
+    await expect(s.waitForReplica()).rejects.toThrow(/replica/);
+  });
+
+  it('starts a sentinel with a replica and fast failover timings', async () => {
+    const s = await startRedisSentinel({
+      masterName: 'kvfast',
+      replica: true,
+      downAfterMs: 500,
+      failoverTimeoutMs: 2000,
+    });
+    cleanup.push(() => s.stop());
+    const replica = s.replica!;
+    expect(s.masterName).toBe('kvfast');
+    expect(await replica.cli('INFO', 'replication')).toContain('master_link_status:up');
+    await s.master.cli('SET', 'k', 'v');
+    await s.waitForReplica();
+    expect(await replica.cli('GET', 'k')).toBe('v');
+    const master = (await s.sentinelCli('SENTINEL', 'master', 'kvfast')).split('\n');
+    expect(master[master.indexOf('down-after-milliseconds') + 1]).toBe('500');
+    expect(master[master.indexOf('failover-timeout') + 1]).toBe('2000');
+    expect(master[master.indexOf('num-slaves') + 1]).toBe('1');
   });
 });
