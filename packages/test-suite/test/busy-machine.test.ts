@@ -26,8 +26,8 @@ class PausingStorage implements Storage {
     this.late++;
     await new Promise((r) => setTimeout(r, 600)); // longer than the suite's 400 ms max age
   }
-  load(id: string, maxAgeMs: number): Promise<StoredSession | undefined> {
-    return this.inner.load(id, maxAgeMs);
+  load(id: string, _maxAgeMs: number): Promise<StoredSession | undefined> {
+    return this.inner.load(id);
   }
   save(id: string, data: SessionData, maxAgeMs: number): Promise<void> {
     if (maxAgeMs < 1000) this.shortLived.add(id);
