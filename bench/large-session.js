@@ -36,7 +36,7 @@ function counting(storage) {
     get(target, prop) {
       const value = Reflect.get(target, prop, target);
       if (typeof value !== 'function') return value;
-      if (['load', 'loadKeys', 'save', 'touch', 'remove', 'apply'].includes(prop)) {
+      if (['load', 'loadKeys', 'loadSizes', 'save', 'touch', 'remove', 'apply'].includes(prop)) {
         return (...a) => {
           calls.n++;
           return value.apply(target, a);

@@ -14,6 +14,7 @@ import {
   type Storage,
   StorageError,
   type StoredSession,
+  type StoredSizes,
   setOwn,
 } from '@kv-session/core';
 import { z } from 'zod';
@@ -115,6 +116,24 @@ return redis.call('HMGET', KEYS[1], unpack(ARGV, 2))
 `;
 
 /**
+ * Reads the byte size of every field (not the values) and refreshes the expiry, in one round trip.
+ * KEYS[1] the hash; ARGV[1] time to live in ms. Returns nil, 0 or {field, HSTRLEN, ...} (no marker).
+ */
+const LOAD_SIZES_SCRIPT = `local t = redis.call('TYPE', KEYS[1])['ok']
+if t == 'none' then return false end
+if t ~= 'hash' then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+local out = {}
+for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
+  if f ~= '\\0kv' then
+    out[#out + 1] = f
+    out[#out + 1] = redis.call('HSTRLEN', KEYS[1], f)
+  end
+end
+return out
+`;
+
+/**
  * Applies a change set to one hash atomically, touching only the fields it names.
  * KEYS[1] the hash. ARGV: [1] 'c' create or 'u' update (a missing hash stays missing), [2] '1' to
  * clear first, [3] time to live in ms, [4] size limit in bytes (0: none), [5] size of the set
@@ -196,6 +215,7 @@ function script(source: string): Script {
 const SCRIPTS = {
   load: script(LOAD_SCRIPT),
   loadKeys: script(LOAD_KEYS_SCRIPT),
+  loadSizes: script(LOAD_SIZES_SCRIPT),
   apply: script(APPLY_SCRIPT),
 };
 
@@ -311,6 +331,21 @@ export class StorageRedisHash implements Storage {
       if (value !== undefined) setOwn(data, key, this.#decode(id, key, value));
     });
     return { data, expiresAt };
+  }
+
+  /**
+   * Reads the size of each key (not the values) and refreshes the expiry, in one round trip. Core
+   * uses it when a request writes before it reads: `maxSize` is checked against these sizes, so a
+   * write to a large session does not load it.
+   */
+  async loadSizes(id: string, maxAgeMs: number): Promise<StoredSizes | undefined> {
+    const expiresAt = Date.now() + maxAgeMs;
+    const reply = await this.#run('load', SCRIPTS.loadSizes, [this.key(id)], [String(maxAgeMs)]);
+    if (reply === null || reply === undefined) return undefined;
+    if (!Array.isArray(reply)) throw this.#corrupt(id, 'is not a hash');
+    const sizes = new Map<string, number>();
+    for (let i = 0; i + 1 < reply.length; i += 2) sizes.set(keyOf(text(reply[i])!)!, Number(reply[i + 1]));
+    return { sizes, expiresAt };
   }
 
   async save(id: string, data: SessionData, maxAgeMs: number): Promise<void> {

@@ -247,6 +247,35 @@ describe('StorageRedisHash per-key reads (Storage.loadKeys)', () => {
     expect(Object.keys(await s2.data())).toHaveLength(51);
   });
 
+  it('Session.set of one key of a 5 MB session reads only the key sizes (loadSizes) and writes only that key', async () => {
+    const manager = new SessionManager({ storage, maxSize: 6 * 1024 * 1024 });
+    const s0 = manager.session();
+    const chunk = 'x'.repeat(100_000);
+    const big: Record<string, string> = {};
+    for (let i = 0; i < 50; i++) big[`blob${i}`] = chunk;
+    await s0.setMany({ ...big, user: { name: 'ada' } });
+    const cookie = (await manager.commit(s0)).setCookie!.split(';')[0]!;
+
+    await server.resetStats();
+    const before = await netOut();
+    const s1 = manager.session({ cookie });
+    await s1.set('tick', 1);
+    // Over maxSize by the stored sizes: rejected at set(), still without loading the session.
+    await expect(s1.set('huge', 'y'.repeat(1536 * 1024))).rejects.toBeInstanceOf(SessionTooLargeError);
+    expect((await manager.commit(s1)).setCookie).toBeUndefined();
+    const moved = (await netOut()) - before;
+    const stats = await server.commandStats();
+    expect(stats['evalsha']).toBe(2); // sizes, then the change set
+    expect(stats['hgetall']).toBeUndefined();
+    expect(stats['hmget']).toBeUndefined();
+    expect(stats['hstrlen']).toBeGreaterThanOrEqual(51);
+    expect(moved).toBeLessThan(20_000); // the INFO replies themselves count too
+    const stored = (await storage.load(s0.id, HOUR))!.data;
+    expect(stored['tick']).toBe(1);
+    expect(stored['huge']).toBeUndefined();
+    expect(Object.keys(stored)).toHaveLength(52);
+  });
+
   it('get of a missing session makes one call and issues no cookie; writes after a partial read merge', async () => {
     const manager = new SessionManager({ storage });
     const ghost = manager.session({ cookie: `sid=${generateId()}` });
@@ -272,7 +301,7 @@ describe('StorageRedisHash per-key reads (Storage.loadKeys)', () => {
     const s1 = manager.session({ cookie });
     expect(await s1.get('a')).toBe(1);
     await storage.remove(s0.id);
-    await s1.set('b', 2); // loads the whole (now missing) session: starts a new one
+    await s1.set('b', 2); // reads the sizes of the (now missing) session: starts a new one
     const { setCookie } = await manager.commit(s1);
     expect(await client.exists(storage.key(s0.id))).toBe(0);
     expect(setCookie).toBeDefined();
