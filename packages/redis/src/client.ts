@@ -82,25 +82,44 @@ const READY_POLL_MS = 10;
  * During a failover that is seconds after the caller was told 503, so a write reported as failed
  * would be applied by the promoted replica.
  */
-export function masterReadiness(client: object): (() => boolean) | undefined {
+function masterReadiness(client: object): (() => boolean) | undefined {
   const c = client as { getMasterNode?: unknown; getSentinelNode?: unknown };
   if (typeof c.getMasterNode !== 'function' || typeof c.getSentinelNode !== 'function') return undefined;
   const getMasterNode = c.getMasterNode as () => unknown;
   return () => getMasterNode.call(client) !== undefined;
 }
 
+/** What {@link boundedCommand} may ask of the client behind a call. */
+export interface ClientGuard {
+  /** Sentinel clients only: whether a master is connected (see `masterReadiness`). */
+  ready: (() => boolean) | undefined;
+  /** Whether the client says it is not open (never connected, or closed). */
+  closed(): boolean;
+}
+
+/** The {@link ClientGuard} of a node-redis client of any kind. */
+export function clientGuard(client: object): ClientGuard {
+  return {
+    ready: masterReadiness(client),
+    closed: () => (client as { isOpen?: unknown }).isOpen === false,
+  };
+}
+
 /**
  * Runs one Redis call bounded by `timeoutMs`, whatever the client's own settings, and maps its
- * failures to kv-session errors (a timeout is {@link StorageUnavailableError}). With `ready`, the
- * call is only handed to the client once `ready()` is true; if that does not happen before the
- * deadline, the call is never made.
+ * failures to kv-session errors (a timeout is {@link StorageUnavailableError}). With a guard whose
+ * `ready` is set, the call is only handed to the client once `ready()` is true; if that does not
+ * happen before the deadline, the call is never made. Any failure of a client that is not open
+ * (a Cluster client that never connected throws a `TypeError` from inside node-redis) is
+ * {@link StorageUnavailableError}.
  */
 export async function boundedCommand<T>(
   operation: string,
   timeoutMs: number,
   run: () => Promise<T>,
-  ready?: () => boolean,
+  guard?: ClientGuard,
 ): Promise<T> {
+  const ready = guard?.ready;
   let timer: NodeJS.Timeout | undefined;
   let expired = false;
   const timeout = new Promise<never>((_, reject) => {
@@ -119,7 +138,15 @@ export async function boundedCommand<T>(
     pending.catch(() => undefined);
     return await Promise.race([pending, timeout]);
   } catch (error) {
-    throw error instanceof SessionError ? error : toStorageError(error, operation);
+    if (error instanceof SessionError) throw error;
+    if (guard?.closed()) {
+      const message = error instanceof Error ? error.message : String(error);
+      throw new StorageUnavailableError(
+        `Redis is unavailable (${operation}): the client is not open (connect() it first): ${message}`,
+        { cause: error },
+      );
+    }
+    throw toStorageError(error, operation);
   } finally {
     clearTimeout(timer);
   }

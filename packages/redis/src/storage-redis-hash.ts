@@ -18,7 +18,7 @@ import {
   setOwn,
 } from '@kv-session/core';
 import { z } from 'zod';
-import { boundedCommand, isErrorReply, masterReadiness } from './client.js';
+import { boundedCommand, type ClientGuard, clientGuard, isErrorReply } from './client.js';
 
 /** Options of a script call, as node-redis's `eval`/`evalSha` take them. */
 interface ScriptCall {
@@ -258,8 +258,8 @@ export class StorageRedisHash implements Storage {
   readonly #client: RedisHashClientLike;
   readonly #prefix: string;
   readonly #timeout: number;
-  /** Sentinel clients only: whether a master is connected (commands wait for one, bounded). */
-  readonly #ready: (() => boolean) | undefined;
+  /** Sentinel clients: commands wait for a master (bounded); a client not open is unavailable. */
+  readonly #guard: ClientGuard;
 
   constructor(options: StorageRedisHashOptions) {
     const parsed = schema.safeParse(options);
@@ -273,7 +273,7 @@ export class StorageRedisHash implements Storage {
       typeof withOptions === 'function'
         ? (withOptions.call(client, { timeout: this.#timeout }) as RedisHashClientLike)
         : client;
-    this.#ready = masterReadiness(client);
+    this.#guard = clientGuard(client);
   }
 
   /** The Redis key of a session id. */
@@ -442,6 +442,6 @@ export class StorageRedisHash implements Storage {
    * Sentinel client gets the call only while it has a master.
    */
   #command<T>(operation: string, run: () => Promise<T>): Promise<T> {
-    return boundedCommand(operation, this.#timeout, run, this.#ready);
+    return boundedCommand(operation, this.#timeout, run, this.#guard);
   }
 }

@@ -14,8 +14,9 @@ import {
 } from '@kv-session/core';
 import {
   boundedCommand,
+  type ClientGuard,
+  clientGuard,
   isErrorReply,
-  masterReadiness,
   type RedisClientLike,
   replyText,
   type ScriptCallOptions,
@@ -96,8 +97,8 @@ function withTimeout(client: RedisClientLike, timeout: number): RedisClientLike 
 export class StorageRedisKV implements Storage {
   readonly #o: ResolvedRedisOptions;
   readonly #client: RedisClientLike;
-  /** Sentinel clients only: whether a master is connected (commands wait for one, bounded). */
-  readonly #ready: (() => boolean) | undefined;
+  /** Sentinel clients: commands wait for a master (bounded); a client not open is unavailable. */
+  readonly #guard: ClientGuard;
   readonly #cached: boolean;
   /** Client-side cache mode: until when (epoch ms) a session's expiry counts as recently refreshed. */
   readonly #freshUntil = new Map<string, number>();
@@ -108,7 +109,7 @@ export class StorageRedisKV implements Storage {
     this.#o = resolveRedisOptions(options);
     this.#cached = this.#o.clientSideCache ?? detectClientSideCache(this.#o.client);
     this.#client = withTimeout(this.#o.client, this.#o.commandTimeoutMs);
-    this.#ready = masterReadiness(this.#o.client);
+    this.#guard = clientGuard(this.#o.client);
   }
 
   /** The Redis key of a session id. */
@@ -343,6 +344,6 @@ export class StorageRedisKV implements Storage {
    * its failures to kv-session errors. A Sentinel client gets the call only while it has a master.
    */
   #command<T>(operation: string, run: () => Promise<T>): Promise<T> {
-    return boundedCommand(operation, this.#o.commandTimeoutMs, run, this.#ready);
+    return boundedCommand(operation, this.#o.commandTimeoutMs, run, this.#guard);
   }
 }

@@ -1,7 +1,7 @@
 import { SessionManager, StorageUnavailableError } from '@kv-session/core';
-import { StorageRedisKV } from '@kv-session/redis';
+import { StorageRedisHash, StorageRedisKV } from '@kv-session/redis';
 import { type RedisServer, startRedis } from '@kv-session/testing';
-import { createClient } from 'redis';
+import { createClient, createCluster, createSentinel } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from './helpers.js';
 
@@ -115,6 +115,27 @@ describe('Redis unavailable', () => {
       expect(loaded).toMatchObject({ data: { a: 1 } });
     } finally {
       await client.close().catch(() => undefined);
+    }
+  });
+
+  it('a Cluster or Sentinel client that was never connected fails with StorageUnavailableError, on both storages', async () => {
+    // node-redis's Cluster client throws a TypeError from inside itself here; it is still "unavailable".
+    const cluster = createCluster({ rootNodes: [{ url: server.url }] });
+    const sentinel = createSentinel({
+      name: 'none',
+      sentinelRootNodes: [{ host: '127.0.0.1', port: server.port }],
+    });
+    for (const client of [cluster, sentinel]) {
+      for (const storage of [
+        new StorageRedisKV({ client, commandTimeoutMs: 300 }),
+        new StorageRedisHash({ client, commandTimeoutMs: 300 }),
+      ]) {
+        const started = Date.now();
+        const error = await storage.load('neverconnected00000000', 1000).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(StorageUnavailableError);
+        expect((error as StorageUnavailableError).status).toBe(503);
+        expect(Date.now() - started).toBeLessThan(1_500);
+      }
     }
   });
 
