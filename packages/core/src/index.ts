@@ -21,7 +21,7 @@ export {
   type SessionData,
   setOwn,
 } from './json.js';
-export { type RequestInfo, SessionManager } from './manager.js';
+export { type RequestInfo, SessionManager, VERIFIED_CACHE_SIZE } from './manager.js';
 export {
   type CookieOptions,
   type ErrorContext,

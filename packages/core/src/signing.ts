@@ -1,7 +1,16 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'node:crypto';
+
+/** Key objects of the secrets in use (an app has a handful), so each HMAC skips importing the key. */
+const keys = new Map<string, KeyObject>();
 
 function mac(value: string, secret: string): string {
-  return createHmac('sha256', secret).update(value).digest('base64url');
+  let key = keys.get(secret);
+  if (key === undefined) {
+    if (keys.size >= 16) keys.clear(); // never more than a few in real use; stay bounded anyway
+    key = createSecretKey(Buffer.from(secret, 'utf8'));
+    keys.set(secret, key);
+  }
+  return createHmac('sha256', key).update(value).digest('base64url');
 }
 
 /** Signs `value` as `<value>.<base64url HMAC-SHA256>`. */

@@ -1,4 +1,13 @@
-import { generateId, ID_PATTERN, isValidId, redactId, SessionManager, sign, unsign } from '@kv-session/core';
+import {
+  generateId,
+  ID_PATTERN,
+  isValidId,
+  redactId,
+  SessionManager,
+  sign,
+  unsign,
+  VERIFIED_CACHE_SIZE,
+} from '@kv-session/core';
 import { describe, expect, it } from 'vitest';
 import { CountingStorage, cookieOf, cookieValue, OLD_SECRET, SECRET } from './helpers.js';
 
@@ -115,6 +124,57 @@ describe('signing', () => {
     await manager.commit(s);
     expect(s.id).not.toBe(first.id);
     expect((await storage.inner.load(first.id))!.data).toEqual({ secret: 'data' });
+  });
+
+  describe('the cache of verified cookie values', () => {
+    it('a value verified once is not verified again (shown by swapping the secret afterwards)', () => {
+      const manager = new SessionManager({ secret: SECRET });
+      const seen = generateId();
+      const unseen = generateId();
+      expect(manager.session({ cookie: `sid=${sign(seen, SECRET)}` }).id).toBe(seen);
+      (manager.options.secrets as string[])[0] = 'another-secret-0123456789abcdefghij';
+      // From the cache: the HMAC is not computed again for the same value.
+      expect(manager.session({ cookie: `sid=${sign(seen, SECRET)}` }).id).toBe(seen);
+      // Not in the cache: verified against the (now different) secret, so refused.
+      expect(manager.session({ cookie: `sid=${sign(unseen, SECRET)}` }).id).not.toBe(unseen);
+    });
+
+    it('only verified values are cached: tampered variants of a cached value are still refused', () => {
+      const manager = new SessionManager({ secret: SECRET });
+      const id = generateId();
+      const signed = sign(id, SECRET);
+      expect(manager.session({ cookie: `sid=${signed}` }).id).toBe(id);
+      for (let i = 0; i < signed.length; i++) {
+        const ch = signed[i] === 'A' ? 'B' : 'A';
+        const tampered = signed.slice(0, i) + ch + signed.slice(i + 1);
+        expect(manager.session({ cookie: `sid=${tampered}` }).id).not.toBe(id);
+      }
+      expect(manager.session({ cookie: `sid=${signed}` }).id).toBe(id);
+    });
+
+    it(`stays bounded: after ${VERIFIED_CACHE_SIZE + 500} distinct values the first ones verify again`, () => {
+      const manager = new SessionManager({ secret: SECRET });
+      const ids = Array.from({ length: VERIFIED_CACHE_SIZE + 500 }, () => generateId());
+      for (const id of ids) expect(manager.session({ cookie: `sid=${sign(id, SECRET)}` }).id).toBe(id);
+      // The oldest were dropped: a swapped secret now refuses them, while recent ones are still cached.
+      (manager.options.secrets as string[])[0] = 'another-secret-0123456789abcdefghij';
+      expect(manager.session({ cookie: `sid=${sign(ids[0]!, SECRET)}` }).id).not.toBe(ids[0]);
+      expect(manager.session({ cookie: `sid=${sign(ids.at(-1)!, SECRET)}` }).id).toBe(ids.at(-1));
+    });
+
+    it('a cached value signed by an older secret is re-issued on every request until replaced', async () => {
+      const storage = new CountingStorage();
+      const before = new SessionManager({ storage, secret: OLD_SECRET });
+      const s = before.session();
+      await s.set('user', 'ada');
+      const cookie = cookieOf((await before.commit(s)).setCookie);
+      const after = new SessionManager({ storage, secret: [SECRET, OLD_SECRET] });
+      for (let i = 0; i < 2; i++) {
+        const next = after.session({ cookie });
+        expect(await next.get('user')).toBe('ada');
+        expect(cookieValue((await after.commit(next)).setCookie)).toBe(sign(s.id, SECRET));
+      }
+    });
   });
 
   it('rotation: a cookie signed by an older secret is accepted and re-issued signed with the new one', async () => {
