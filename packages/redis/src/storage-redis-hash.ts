@@ -18,7 +18,7 @@ import {
   setOwn,
 } from '@kv-session/core';
 import { z } from 'zod';
-import { boundedCommand, type ClientGuard, clientGuard, isErrorReply } from './client.js';
+import { boundedCommand, type ClientGuard, clientGuard, isErrorReply, OfflineDeadline } from './client.js';
 
 /** Options of a script call, as node-redis's `eval`/`evalSha` take them. */
 interface ScriptCall {
@@ -255,7 +255,7 @@ function entrySize(key: string, json: string): number {
  * Every read also refreshes the expiry of the hash, in the same script (one round trip).
  */
 export class StorageRedisHash implements Storage {
-  readonly #client: RedisHashClientLike;
+  readonly #deadline: OfflineDeadline<RedisHashClientLike>;
   readonly #prefix: string;
   readonly #timeout: number;
   /** Sentinel clients: commands wait for a master (bounded); a client not open is unavailable. */
@@ -267,12 +267,8 @@ export class StorageRedisHash implements Storage {
     this.#prefix = parsed.data.prefix;
     this.#timeout = parsed.data.commandTimeoutMs;
     const client = parsed.data.client;
-    // node-redis drops a command still queued offline after `timeout`: a failed write is not sent later.
-    const withOptions = (client as { withCommandOptions?: unknown }).withCommandOptions;
-    this.#client =
-      typeof withOptions === 'function'
-        ? (withOptions.call(client, { timeout: this.#timeout }) as RedisHashClientLike)
-        : client;
+    // A command still queued offline at its deadline is dropped: a failed write is not sent later.
+    this.#deadline = new OfflineDeadline(client, this.#timeout);
     this.#guard = clientGuard(client);
   }
 
@@ -355,11 +351,11 @@ export class StorageRedisHash implements Storage {
   }
 
   async touch(id: string, maxAgeMs: number): Promise<void> {
-    await this.#command('touch', () => this.#client.pExpire(this.key(id), maxAgeMs));
+    await this.#command('touch', () => this.#deadline.client.pExpire(this.key(id), maxAgeMs));
   }
 
   async remove(id: string): Promise<void> {
-    await this.#command('remove', () => this.#client.del(this.key(id)));
+    await this.#command('remove', () => this.#deadline.client.del(this.key(id)));
   }
 
   async apply(id: string, changes: ChangeSet, maxAgeMs: number, options: ApplyOptions): Promise<ApplyResult> {
@@ -428,11 +424,11 @@ export class StorageRedisHash implements Storage {
     const call = { keys, arguments: args };
     return this.#command(operation, async () => {
       try {
-        return await this.#client.evalSha(s.sha, call);
+        return await this.#deadline.client.evalSha(s.sha, call);
       } catch (error) {
         // First use on this server or node (or after SCRIPT FLUSH / a restart): EVAL loads it.
         if (!isErrorReply(error) || !error.message.startsWith('NOSCRIPT')) throw error;
-        return this.#client.eval(s.source, call);
+        return this.#deadline.client.eval(s.source, call);
       }
     });
   }

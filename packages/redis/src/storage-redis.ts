@@ -17,6 +17,7 @@ import {
   type ClientGuard,
   clientGuard,
   isErrorReply,
+  OfflineDeadline,
   type RedisClientLike,
   replyText,
   type ScriptCallOptions,
@@ -69,20 +70,6 @@ function detectClientSideCache(client: RedisClientLike): boolean {
   return cache !== undefined && cache !== null;
 }
 
-function withTimeout(client: RedisClientLike, timeout: number): RedisClientLike {
-  // node-redis drops a command still waiting in its offline queue after `timeout`, so a write that
-  // failed with 503 is not sent later when the connection comes back.
-  const c = client as {
-    withCommandOptions?: unknown;
-    _commandOptions?: object;
-    options?: { commandOptions?: object };
-  };
-  if (typeof c.withCommandOptions !== 'function') return client;
-  // Keep the client's own command options (a type mapping, which also decides cacheability).
-  const own = c._commandOptions ?? c.options?.commandOptions;
-  return c.withCommandOptions.call(client, { ...own, timeout }) as RedisClientLike;
-}
-
 /**
  * Sessions in Redis through a node-redis client (single node, Cluster or Sentinel): one string key
  * per session, `<prefix><id>`, holding the session data as a plain JSON object, with the expiry on
@@ -96,7 +83,7 @@ function withTimeout(client: RedisClientLike, timeout: number): RedisClientLike 
  */
 export class StorageRedisKV implements Storage {
   readonly #o: ResolvedRedisOptions;
-  readonly #client: RedisClientLike;
+  readonly #deadline: OfflineDeadline<RedisClientLike>;
   /** Sentinel clients: commands wait for a master (bounded); a client not open is unavailable. */
   readonly #guard: ClientGuard;
   readonly #cached: boolean;
@@ -108,7 +95,7 @@ export class StorageRedisKV implements Storage {
   constructor(options: StorageRedisKVOptions) {
     this.#o = resolveRedisOptions(options);
     this.#cached = this.#o.clientSideCache ?? detectClientSideCache(this.#o.client);
-    this.#client = withTimeout(this.#o.client, this.#o.commandTimeoutMs);
+    this.#deadline = new OfflineDeadline(this.#o.client, this.#o.commandTimeoutMs);
     this.#guard = clientGuard(this.#o.client);
   }
 
@@ -130,11 +117,11 @@ export class StorageRedisKV implements Storage {
     const freshUntil = this.#cached ? this.#freshUntil.get(id) : undefined;
     if (freshUntil !== undefined && freshUntil > now) {
       // Refreshed by this process less than a window ago: a cacheable GET, usually answered locally.
-      text = replyText(await this.#command('load', () => this.#client.get(key)), 'GET');
+      text = replyText(await this.#command('load', () => this.#deadline.client.get(key)), 'GET');
       expiresAt = freshUntil - this.#window(maxAgeMs) + maxAgeMs;
     } else {
       const reply = await this.#command('load', () =>
-        this.#client.getEx(key, { type: 'PX', value: maxAgeMs }).catch((error: unknown) => {
+        this.#deadline.client.getEx(key, { type: 'PX', value: maxAgeMs }).catch((error: unknown) => {
           if (isErrorReply(error) && error.message.startsWith('WRONGTYPE')) return WRONG_TYPE;
           throw error;
         }),
@@ -166,20 +153,20 @@ export class StorageRedisKV implements Storage {
     const now = Date.now();
     const json = JSON.stringify(data);
     await this.#command('save', () =>
-      this.#client.set(this.key(id), json, { expiration: { type: 'PX', value: maxAgeMs } }),
+      this.#deadline.client.set(this.key(id), json, { expiration: { type: 'PX', value: maxAgeMs } }),
     );
     if (this.#cached) this.#markFresh(id, now, maxAgeMs);
   }
 
   async touch(id: string, maxAgeMs: number): Promise<void> {
     const now = Date.now();
-    const reply = await this.#command('touch', () => this.#client.pExpire(this.key(id), maxAgeMs));
+    const reply = await this.#command('touch', () => this.#deadline.client.pExpire(this.key(id), maxAgeMs));
     if (this.#cached && integerReply(reply) === 1) this.#markFresh(id, now, maxAgeMs);
   }
 
   async remove(id: string): Promise<void> {
     this.#freshUntil.delete(id);
-    await this.#command('remove', () => this.#client.del(this.key(id)));
+    await this.#command('remove', () => this.#deadline.client.del(this.key(id)));
   }
 
   async apply(id: string, changes: ChangeSet, maxAgeMs: number, options: ApplyOptions): Promise<ApplyResult> {
@@ -236,7 +223,10 @@ export class StorageRedisKV implements Storage {
       const json = serializeSession(applyChangeSet(undefined, changes), options.maxSize);
       const now = Date.now();
       const reply = await this.#command('apply', () =>
-        this.#client.set(key, json, { expiration: { type: 'PX', value: maxAgeMs }, condition: 'NX' }),
+        this.#deadline.client.set(key, json, {
+          expiration: { type: 'PX', value: maxAgeMs },
+          condition: 'NX',
+        }),
       );
       if (reply !== null && reply !== undefined) {
         state.written = json;
@@ -331,11 +321,11 @@ export class StorageRedisKV implements Storage {
 
   async #cas(options: ScriptCallOptions): Promise<unknown> {
     try {
-      return await this.#client.evalSha(CAS_SHA, options);
+      return await this.#deadline.client.evalSha(CAS_SHA, options);
     } catch (error) {
       // First use on this server (or after SCRIPT FLUSH / a restart): EVAL loads the script.
       if (!isErrorReply(error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      return this.#client.eval(CAS_SCRIPT, options);
+      return this.#deadline.client.eval(CAS_SCRIPT, options);
     }
   }
 
