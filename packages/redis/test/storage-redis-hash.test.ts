@@ -216,15 +216,21 @@ describe('StorageRedisHash on a single node', () => {
   });
 });
 
+/** A stored session of 5 MB (50 values of 100 KB) plus a small `user` key, and its cookie. */
+async function fiveMegabytes(manager: SessionManager) {
+  const s0 = manager.session();
+  const chunk = 'x'.repeat(100_000);
+  const big: Record<string, string> = {};
+  for (let i = 0; i < 50; i++) big[`blob${i}`] = chunk;
+  await s0.setMany({ ...big, user: { name: 'ada' } });
+  const cookie = (await manager.commit(s0)).setCookie!.split(';')[0]!;
+  return { s0, cookie };
+}
+
 describe('StorageRedisHash per-key reads (Storage.loadKeys)', () => {
   it('Session.get of one key of a 5 MB session moves only that key, in one round trip', async () => {
     const manager = new SessionManager({ storage, maxSize: 8 * 1024 * 1024 });
-    const s0 = manager.session();
-    const chunk = 'x'.repeat(100_000);
-    const big: Record<string, string> = {};
-    for (let i = 0; i < 50; i++) big[`blob${i}`] = chunk;
-    await s0.setMany({ ...big, user: { name: 'ada' } });
-    const cookie = (await manager.commit(s0)).setCookie!.split(';')[0]!;
+    const { s0, cookie } = await fiveMegabytes(manager);
 
     await server.resetStats();
     const before = await netOut();
@@ -249,12 +255,7 @@ describe('StorageRedisHash per-key reads (Storage.loadKeys)', () => {
 
   it('Session.set of one key of a 5 MB session reads only the key sizes (loadSizes) and writes only that key', async () => {
     const manager = new SessionManager({ storage, maxSize: 6 * 1024 * 1024 });
-    const s0 = manager.session();
-    const chunk = 'x'.repeat(100_000);
-    const big: Record<string, string> = {};
-    for (let i = 0; i < 50; i++) big[`blob${i}`] = chunk;
-    await s0.setMany({ ...big, user: { name: 'ada' } });
-    const cookie = (await manager.commit(s0)).setCookie!.split(';')[0]!;
+    const { s0, cookie } = await fiveMegabytes(manager);
 
     await server.resetStats();
     const before = await netOut();
