@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { SessionError, StorageError, StorageUnavailableError } from '@kv-session/core';
 
 /** Options of a script call, as node-redis's `eval`/`evalSha` take them. */
@@ -113,6 +114,8 @@ export class OfflineDeadline<C extends object> {
     const now = performance.now();
     if (now >= this.#until || this.#signal?.aborted === true) {
       const controller = new AbortController();
+      // Every command of the slice that is not written yet listens to it: no listener limit.
+      setMaxListeners(0, controller.signal);
       setTimeout(() => controller.abort(), this.#timeoutMs).unref();
       this.#signal = controller.signal;
       this.#proxy = this.#withOptions({ ...this.#own, abortSignal: controller.signal });

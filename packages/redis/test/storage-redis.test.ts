@@ -319,3 +319,23 @@ describe('commands per request (INFO commandstats deltas)', () => {
     expect(await stats(server)).toEqual({ getex: 100 });
   });
 });
+
+describe('the shared abort signal of a time slice', () => {
+  it('200 commands in one slice raise no MaxListenersExceededWarning, and all succeed', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const { storage } = setup();
+      const ids = Array.from({ length: 200 }, (_, i) => `slice${String(i).padStart(20, '0')}`);
+      // Issued in the same tick: all 200 wait to be written, each listening to the one signal.
+      await Promise.all(ids.map((id) => storage.save(id, { i: id }, MAX_AGE)));
+      const loaded = await Promise.all(ids.map((id) => storage.load(id, MAX_AGE)));
+      expect(loaded.map((l) => l?.data['i'])).toEqual(ids);
+      await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
+      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+});
