@@ -133,7 +133,7 @@ const READY_POLL_MS = 10;
  * Undefined for other clients, which need no such check.
  *
  * Why: a command given to the Sentinel client while its master connection is down does not wait in
- * an offline queue that the `timeout` command option empties (the Sentinel client ignores
+ * an offline queue that the abort signal of `OfflineDeadline` empties (the Sentinel client ignores
  * `withCommandOptions`); node-redis 5 (`RedisSentinelInternal.execute`) retries it, rediscovering
  * through the Sentinels, until a master is ready again and then sends it, however long that takes.
  * During a failover that is seconds after the caller was told 503, so a write reported as failed

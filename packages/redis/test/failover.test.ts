@@ -255,7 +255,7 @@ describe('Cluster: a master is killed and started again', () => {
     // reconnectStrategy (retry forever, 50 ms doubling to 2 s, plus up to 200 ms jitter); a killed
     // node's client stays in the slot map and reconnects on its own once the node listens again on
     // the same address. Commands for its slots meanwhile wait in that client's offline queue, where
-    // the `timeout` command option StorageRedisKV sets drops them at the deadline. The slot map is
+    // the abort signal StorageRedisKV passes drops them at the deadline. The slot map is
     // only rediscovered on MOVED/ASK (up to `maxCommandRedirections`, default 16), which a restart on
     // the same port with the same nodes.conf does not cause.
     const client = createCluster({ rootNodes: cluster.rootNodes });
