@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { SessionError, StorageError, StorageUnavailableError } from '@kv-session/core';
 
@@ -81,7 +82,7 @@ export function replyText(reply: unknown, operation: string): string | undefined
  * Clients without `withCommandOptions` (the Sentinel client ignores it; see `masterReadiness`)
  * are used as they are.
  */
-export class OfflineDeadline<C extends object> {
+class OfflineDeadline<C extends object> {
   readonly #client: C;
   readonly #withOptions: ((options: object) => C) | undefined;
   readonly #own: object | undefined;
@@ -147,7 +148,7 @@ function masterReadiness(client: object): (() => boolean) | undefined {
 }
 
 /** What {@link boundedCommand} may ask of the client behind a call. */
-export interface ClientGuard {
+interface ClientGuard {
   /** Sentinel clients only: whether a master is connected (see `masterReadiness`). */
   ready: (() => boolean) | undefined;
   /** Whether the client says it is not open (never connected, or closed). */
@@ -155,7 +156,7 @@ export interface ClientGuard {
 }
 
 /** The {@link ClientGuard} of a node-redis client of any kind. */
-export function clientGuard(client: object): ClientGuard {
+function clientGuard(client: object): ClientGuard {
   return {
     ready: masterReadiness(client),
     closed: () => (client as { isOpen?: unknown }).isOpen === false,
@@ -170,13 +171,13 @@ export function clientGuard(client: object): ClientGuard {
  * (a Cluster client that never connected throws a `TypeError` from inside node-redis) is
  * {@link StorageUnavailableError}.
  */
-export async function boundedCommand<T>(
+async function boundedCommand<T>(
   operation: string,
   timeoutMs: number,
   run: () => Promise<T>,
-  guard?: ClientGuard,
+  guard: ClientGuard,
 ): Promise<T> {
-  const ready = guard?.ready;
+  const ready = guard.ready;
   let timer: NodeJS.Timeout | undefined;
   let expired = false;
   const timeout = new Promise<never>((_, reject) => {
@@ -196,7 +197,7 @@ export async function boundedCommand<T>(
     return await Promise.race([pending, timeout]);
   } catch (error) {
     if (error instanceof SessionError) throw error;
-    if (guard?.closed()) {
+    if (guard.closed()) {
       const message = error instanceof Error ? error.message : String(error);
       throw new StorageUnavailableError(
         `Redis is unavailable (${operation}): the client is not open (connect() it first): ${message}`,
@@ -215,4 +216,56 @@ async function whenReady(ready: () => boolean, expired: () => boolean): Promise<
     await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS));
     if (expired()) throw new StorageUnavailableError('Redis has no master (Sentinel failover?)');
   } while (!ready());
+}
+
+/** A Lua script and its SHA1, for `EVALSHA` with an `EVAL` fallback. */
+export interface RedisScript {
+  readonly source: string;
+  readonly sha: string;
+}
+
+/** A {@link RedisScript} of `source`. */
+export function redisScript(source: string): RedisScript {
+  return { source, sha: createHash('sha1').update(source).digest('hex') };
+}
+
+/** The part of a client that {@link RedisCommands.script} needs. */
+interface ScriptClient {
+  eval(script: string, options: ScriptCallOptions): Promise<unknown>;
+  evalSha(sha1: string, options: ScriptCallOptions): Promise<unknown>;
+}
+
+/**
+ * How both Redis storages send commands: each call bounded by `timeoutMs` with its failures mapped
+ * to kv-session errors ({@link boundedCommand}), through a client whose offline queue drops it at
+ * its deadline ({@link OfflineDeadline}), and, for a Sentinel client, only while it has a master.
+ */
+export class RedisCommands<C extends ScriptClient> {
+  readonly #timeoutMs: number;
+  readonly #deadline: OfflineDeadline<C>;
+  readonly #guard: ClientGuard;
+
+  constructor(client: C, timeoutMs: number) {
+    this.#timeoutMs = timeoutMs;
+    this.#deadline = new OfflineDeadline(client, timeoutMs);
+    this.#guard = clientGuard(client);
+  }
+
+  /** Runs one Redis call, `call(client)`, as described on the class. */
+  run<T>(operation: string, call: (client: C) => Promise<T>): Promise<T> {
+    return boundedCommand(operation, this.#timeoutMs, () => call(this.#deadline.client), this.#guard);
+  }
+
+  /** Runs a script with `EVALSHA`, loading it with `EVAL` when the server does not have it yet. */
+  script(operation: string, script: RedisScript, options: ScriptCallOptions): Promise<unknown> {
+    return this.run(operation, async (client) => {
+      try {
+        return await client.evalSha(script.sha, options);
+      } catch (error) {
+        // First use on this server or node (or after SCRIPT FLUSH / a restart): EVAL loads it.
+        if (!isErrorReply(error) || !error.message.startsWith('NOSCRIPT')) throw error;
+        return client.eval(script.source, options);
+      }
+    });
+  }
 }

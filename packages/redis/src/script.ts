@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { redisScript } from './client.js';
 
 /**
  * Compare-and-set of one session key. The stored string is compared, never decoded: user values are
@@ -41,8 +41,8 @@ end
 return {current, redis.sha1hex(current)}
 `;
 
-/** SHA1 of {@link CAS_SCRIPT}, for EVALSHA. */
-export const CAS_SHA = createHash('sha1').update(CAS_SCRIPT).digest('hex');
+/** {@link CAS_SCRIPT} with its SHA1, for EVALSHA. */
+export const CAS = redisScript(CAS_SCRIPT);
 
 /** How the script compares the stored value: `n` missing, `v` equal to a value, `h` SHA1 equal, `t` another type. */
 export type CompareMode = 'n' | 'v' | 'h' | 't';

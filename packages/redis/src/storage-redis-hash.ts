@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import {
   type ApplyOptions,
   type ApplyResult,
@@ -18,13 +17,7 @@ import {
   setOwn,
 } from '@kv-session/core';
 import { z } from 'zod';
-import { boundedCommand, type ClientGuard, clientGuard, isErrorReply, OfflineDeadline } from './client.js';
-
-/** Options of a script call, as node-redis's `eval`/`evalSha` take them. */
-interface ScriptCall {
-  keys: string[];
-  arguments: string[];
-}
+import { RedisCommands, type RedisScript, redisScript, replyText, type ScriptCallOptions } from './client.js';
 
 /**
  * The part of a node-redis client that {@link StorageRedisHash} uses; `createClient()`,
@@ -33,8 +26,8 @@ interface ScriptCall {
 export interface RedisHashClientLike {
   pExpire(key: string, milliseconds: number): Promise<unknown>;
   del(key: string): Promise<unknown>;
-  eval(script: string, options: ScriptCall): Promise<unknown>;
-  evalSha(sha1: string, options: ScriptCall): Promise<unknown>;
+  eval(script: string, options: ScriptCallOptions): Promise<unknown>;
+  evalSha(sha1: string, options: ScriptCallOptions): Promise<unknown>;
 }
 
 /** Options of {@link StorageRedisHash}. */
@@ -203,20 +196,11 @@ if existed then return {1, 1} end
 return {0, 1}
 `;
 
-interface Script {
-  source: string;
-  sha: string;
-}
-
-function script(source: string): Script {
-  return { source, sha: createHash('sha1').update(source).digest('hex') };
-}
-
 const SCRIPTS = {
-  load: script(LOAD_SCRIPT),
-  loadKeys: script(LOAD_KEYS_SCRIPT),
-  loadSizes: script(LOAD_SIZES_SCRIPT),
-  apply: script(APPLY_SCRIPT),
+  load: redisScript(LOAD_SCRIPT),
+  loadKeys: redisScript(LOAD_KEYS_SCRIPT),
+  loadSizes: redisScript(LOAD_SIZES_SCRIPT),
+  apply: redisScript(APPLY_SCRIPT),
 };
 
 const schema = z.strictObject({
@@ -233,13 +217,6 @@ const schema = z.strictObject({
   commandTimeoutMs: z.number().int().positive().default(2000),
 });
 
-function text(reply: unknown): string | undefined {
-  if (reply === null || reply === undefined) return undefined;
-  if (typeof reply === 'string') return reply;
-  if (Buffer.isBuffer(reply)) return reply.toString('utf8');
-  throw new StorageError(`Redis returned an unexpected reply of type ${typeof reply}`);
-}
-
 function entrySize(key: string, json: string): number {
   return byteLength(JSON.stringify(key)) + 1 + byteLength(json);
 }
@@ -255,21 +232,15 @@ function entrySize(key: string, json: string): number {
  * Every read also refreshes the expiry of the hash, in the same script (one round trip).
  */
 export class StorageRedisHash implements Storage {
-  readonly #deadline: OfflineDeadline<RedisHashClientLike>;
   readonly #prefix: string;
-  readonly #timeout: number;
-  /** Sentinel clients: commands wait for a master (bounded); a client not open is unavailable. */
-  readonly #guard: ClientGuard;
+  /** Every Redis call: bounded, mapped to kv-session errors, dropped offline at its deadline. */
+  readonly #redis: RedisCommands<RedisHashClientLike>;
 
   constructor(options: StorageRedisHashOptions) {
     const parsed = schema.safeParse(options);
     if (!parsed.success) throw new ConfigError(formatIssues(parsed.error.issues), 'StorageRedisHash options');
     this.#prefix = parsed.data.prefix;
-    this.#timeout = parsed.data.commandTimeoutMs;
-    const client = parsed.data.client;
-    // A command still queued offline at its deadline is dropped: a failed write is not sent later.
-    this.#deadline = new OfflineDeadline(client, this.#timeout);
-    this.#guard = clientGuard(client);
+    this.#redis = new RedisCommands(parsed.data.client, parsed.data.commandTimeoutMs);
   }
 
   /** The Redis key of a session id. */
@@ -285,8 +256,8 @@ export class StorageRedisHash implements Storage {
     const values = new Map<string, string>();
     let order: unknown;
     for (let i = 0; i + 1 < reply.length; i += 2) {
-      const field = text(reply[i])!;
-      const value = text(reply[i + 1])!;
+      const field = replyText(reply[i], 'load')!;
+      const value = replyText(reply[i + 1], 'load')!;
       if (field !== HASH_MARKER_FIELD) values.set(field, value);
       else {
         try {
@@ -323,7 +294,7 @@ export class StorageRedisHash implements Storage {
     if (!Array.isArray(reply)) throw this.#corrupt(id, 'is not a hash');
     const data: SessionData = {};
     keys.forEach((key, i) => {
-      const value = text(reply[i]);
+      const value = replyText(reply[i], 'load');
       if (value !== undefined) setOwn(data, key, this.#decode(id, key, value));
     });
     return { data, expiresAt };
@@ -340,7 +311,8 @@ export class StorageRedisHash implements Storage {
     if (reply === null || reply === undefined) return undefined;
     if (!Array.isArray(reply)) throw this.#corrupt(id, 'is not a hash');
     const sizes = new Map<string, number>();
-    for (let i = 0; i + 1 < reply.length; i += 2) sizes.set(keyOf(text(reply[i])!)!, Number(reply[i + 1]));
+    for (let i = 0; i + 1 < reply.length; i += 2)
+      sizes.set(keyOf(replyText(reply[i], 'load')!)!, Number(reply[i + 1]));
     return { sizes, expiresAt };
   }
 
@@ -351,11 +323,11 @@ export class StorageRedisHash implements Storage {
   }
 
   async touch(id: string, maxAgeMs: number): Promise<void> {
-    await this.#command('touch', () => this.#deadline.client.pExpire(this.key(id), maxAgeMs));
+    await this.#redis.run('touch', (client) => client.pExpire(this.key(id), maxAgeMs));
   }
 
   async remove(id: string): Promise<void> {
-    await this.#command('remove', () => this.#deadline.client.del(this.key(id)));
+    await this.#redis.run('remove', (client) => client.del(this.key(id)));
   }
 
   async apply(id: string, changes: ChangeSet, maxAgeMs: number, options: ApplyOptions): Promise<ApplyResult> {
@@ -420,24 +392,7 @@ export class StorageRedisHash implements Storage {
     );
   }
 
-  async #run(operation: string, s: Script, keys: string[], args: string[]): Promise<unknown> {
-    const call = { keys, arguments: args };
-    return this.#command(operation, async () => {
-      try {
-        return await this.#deadline.client.evalSha(s.sha, call);
-      } catch (error) {
-        // First use on this server or node (or after SCRIPT FLUSH / a restart): EVAL loads it.
-        if (!isErrorReply(error) || !error.message.startsWith('NOSCRIPT')) throw error;
-        return this.#deadline.client.eval(s.source, call);
-      }
-    });
-  }
-
-  /**
-   * One Redis call bounded by `commandTimeoutMs`, its failures mapped to kv-session errors. A
-   * Sentinel client gets the call only while it has a master.
-   */
-  #command<T>(operation: string, run: () => Promise<T>): Promise<T> {
-    return boundedCommand(operation, this.#timeout, run, this.#guard);
+  #run(operation: string, script: RedisScript, keys: string[], args: string[]): Promise<unknown> {
+    return this.#redis.script(operation, script, { keys, arguments: args });
   }
 }

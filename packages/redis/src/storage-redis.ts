@@ -12,18 +12,9 @@ import {
   type StoredSession,
   serializeSession,
 } from '@kv-session/core';
-import {
-  boundedCommand,
-  type ClientGuard,
-  clientGuard,
-  isErrorReply,
-  OfflineDeadline,
-  type RedisClientLike,
-  replyText,
-  type ScriptCallOptions,
-} from './client.js';
+import { isErrorReply, type RedisClientLike, RedisCommands, replyText } from './client.js';
 import { type ResolvedRedisOptions, resolveRedisOptions, type StorageRedisKVOptions } from './options.js';
-import { CAS_SCRIPT, CAS_SHA, type CompareMode, WRONG_TYPE } from './script.js';
+import { CAS, type CompareMode, WRONG_TYPE } from './script.js';
 
 /**
  * Compare-and-set attempts of one `apply` before giving up. Every round of conflicting writers lets one
@@ -83,9 +74,8 @@ function detectClientSideCache(client: RedisClientLike): boolean {
  */
 export class StorageRedisKV implements Storage {
   readonly #o: ResolvedRedisOptions;
-  readonly #deadline: OfflineDeadline<RedisClientLike>;
-  /** Sentinel clients: commands wait for a master (bounded); a client not open is unavailable. */
-  readonly #guard: ClientGuard;
+  /** Every Redis call: bounded, mapped to kv-session errors, dropped offline at its deadline. */
+  readonly #redis: RedisCommands<RedisClientLike>;
   readonly #cached: boolean;
   /** Client-side cache mode: until when (epoch ms) a session's expiry counts as recently refreshed. */
   readonly #freshUntil = new Map<string, number>();
@@ -95,8 +85,7 @@ export class StorageRedisKV implements Storage {
   constructor(options: StorageRedisKVOptions) {
     this.#o = resolveRedisOptions(options);
     this.#cached = this.#o.clientSideCache ?? detectClientSideCache(this.#o.client);
-    this.#deadline = new OfflineDeadline(this.#o.client, this.#o.commandTimeoutMs);
-    this.#guard = clientGuard(this.#o.client);
+    this.#redis = new RedisCommands(this.#o.client, this.#o.commandTimeoutMs);
   }
 
   /** The Redis key of a session id. */
@@ -117,11 +106,11 @@ export class StorageRedisKV implements Storage {
     const freshUntil = this.#cached ? this.#freshUntil.get(id) : undefined;
     if (freshUntil !== undefined && freshUntil > now) {
       // Refreshed by this process less than a window ago: a cacheable GET, usually answered locally.
-      text = replyText(await this.#command('load', () => this.#deadline.client.get(key)), 'GET');
+      text = replyText(await this.#redis.run('load', (client) => client.get(key)), 'GET');
       expiresAt = freshUntil - this.#window(maxAgeMs) + maxAgeMs;
     } else {
-      const reply = await this.#command('load', () =>
-        this.#deadline.client.getEx(key, { type: 'PX', value: maxAgeMs }).catch((error: unknown) => {
+      const reply = await this.#redis.run('load', (client) =>
+        client.getEx(key, { type: 'PX', value: maxAgeMs }).catch((error: unknown) => {
           if (isErrorReply(error) && error.message.startsWith('WRONGTYPE')) return WRONG_TYPE;
           throw error;
         }),
@@ -152,21 +141,21 @@ export class StorageRedisKV implements Storage {
   async save(id: string, data: SessionData, maxAgeMs: number): Promise<void> {
     const now = Date.now();
     const json = JSON.stringify(data);
-    await this.#command('save', () =>
-      this.#deadline.client.set(this.key(id), json, { expiration: { type: 'PX', value: maxAgeMs } }),
+    await this.#redis.run('save', (client) =>
+      client.set(this.key(id), json, { expiration: { type: 'PX', value: maxAgeMs } }),
     );
     if (this.#cached) this.#markFresh(id, now, maxAgeMs);
   }
 
   async touch(id: string, maxAgeMs: number): Promise<void> {
     const now = Date.now();
-    const reply = await this.#command('touch', () => this.#deadline.client.pExpire(this.key(id), maxAgeMs));
+    const reply = await this.#redis.run('touch', (client) => client.pExpire(this.key(id), maxAgeMs));
     if (this.#cached && integerReply(reply) === 1) this.#markFresh(id, now, maxAgeMs);
   }
 
   async remove(id: string): Promise<void> {
     this.#freshUntil.delete(id);
-    await this.#command('remove', () => this.#deadline.client.del(this.key(id)));
+    await this.#redis.run('remove', (client) => client.del(this.key(id)));
   }
 
   async apply(id: string, changes: ChangeSet, maxAgeMs: number, options: ApplyOptions): Promise<ApplyResult> {
@@ -222,8 +211,8 @@ export class StorageRedisKV implements Storage {
       // A new id: `SET NX` is the whole compare-and-set, one plain command instead of a script.
       const json = serializeSession(applyChangeSet(undefined, changes), options.maxSize);
       const now = Date.now();
-      const reply = await this.#command('apply', () =>
-        this.#deadline.client.set(key, json, {
+      const reply = await this.#redis.run('apply', (client) =>
+        client.set(key, json, {
           expiration: { type: 'PX', value: maxAgeMs },
           condition: 'NX',
         }),
@@ -251,9 +240,10 @@ export class StorageRedisKV implements Storage {
             options.maxSize,
           );
       const now = Date.now();
-      const reply = await this.#command('apply', () =>
-        this.#cas({ keys: [key], arguments: [mode, expected, json, String(maxAgeMs)] }),
-      );
+      const reply = await this.#redis.script('apply', CAS, {
+        keys: [key],
+        arguments: [mode, expected, json, String(maxAgeMs)],
+      });
       const status = integerReply(reply);
       if (status === 1) {
         state.written = json;
@@ -317,23 +307,5 @@ export class StorageRedisKV implements Storage {
         map.delete(k);
       }
     }
-  }
-
-  async #cas(options: ScriptCallOptions): Promise<unknown> {
-    try {
-      return await this.#deadline.client.evalSha(CAS_SHA, options);
-    } catch (error) {
-      // First use on this server (or after SCRIPT FLUSH / a restart): EVAL loads the script.
-      if (!isErrorReply(error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      return this.#deadline.client.eval(CAS_SCRIPT, options);
-    }
-  }
-
-  /**
-   * Runs one Redis call bounded by `commandTimeoutMs`, whatever the client's own settings, and maps
-   * its failures to kv-session errors. A Sentinel client gets the call only while it has a master.
-   */
-  #command<T>(operation: string, run: () => Promise<T>): Promise<T> {
-    return boundedCommand(operation, this.#o.commandTimeoutMs, run, this.#guard);
   }
 }
