@@ -69,7 +69,7 @@ export class SessionManager<Data extends object = RegisteredSessionData> {
     await this.options.storage.close?.();
   }
 
-  /** Where the request's session comes from; always the same object shape (kept monomorphic). */
+  /** Where the request's session comes from. */
   #incoming(request: RequestInfo, secure: boolean): SessionInit {
     const o = this.options;
     let raw: string | undefined;
@@ -78,21 +78,25 @@ export class SessionManager<Data extends object = RegisteredSessionData> {
       raw = Array.isArray(h) ? h[0] : h;
     }
     if (raw === undefined || raw === '') raw = readCookie(request.cookie, o.cookie.name);
-    if (raw === undefined) return { id: undefined, rotated: false, presented: false, secure };
+    if (raw === undefined) return init(undefined, false, false, secure);
     // Present but unusable: no storage call, but destroy() still expires the cookie.
-    const unusable = { id: undefined, rotated: false, presented: true, secure };
-    if (raw.length > MAX_RAW_LENGTH) return unusable;
+    if (raw.length > MAX_RAW_LENGTH) return init(undefined, false, true, secure);
     if (o.secrets.length === 0) {
-      return isValidId(raw) ? { id: raw, rotated: false, presented: false, secure } : unusable;
+      return isValidId(raw) ? init(raw, false, false, secure) : init(undefined, false, true, secure);
     }
     let unsigned = this.#verified.get(raw);
     if (unsigned === undefined) {
       unsigned = unsign(raw, o.secrets);
-      if (unsigned === undefined || !isValidId(unsigned.value)) return unusable;
+      if (unsigned === undefined || !isValidId(unsigned.value)) return init(undefined, false, true, secure);
       if (this.#verified.size >= VERIFIED_CACHE_SIZE)
         this.#verified.delete(this.#verified.keys().next().value!);
       this.#verified.set(raw, unsigned);
     }
-    return { id: unsigned.value, rotated: unsigned.rotated, presented: false, secure };
+    return init(unsigned.value, unsigned.rotated, false, secure);
   }
+}
+
+/** A {@link SessionInit}, always of the same object shape (a hot path: kept monomorphic). */
+function init(id: string | undefined, rotated: boolean, presented: boolean, secure: boolean): SessionInit {
+  return { id, rotated, presented, secure };
 }

@@ -61,8 +61,9 @@ async function loadForMerge(
   }
 }
 
-function entrySize(key: string, json: string): number {
-  return byteLength(JSON.stringify(key)) + 1 + byteLength(json);
+/** Bytes a key and its value (of `valueBytes` bytes of JSON) take in the session's JSON object. */
+function entrySize(key: string, valueBytes: number): number {
+  return byteLength(JSON.stringify(key)) + 1 + valueBytes;
 }
 
 /**
@@ -205,7 +206,7 @@ export class Session<Data extends object = SessionData> {
       const old = seen.get(key) ?? sizes.get(key);
       if (old === undefined) count++;
       else sum -= old;
-      const size = entrySize(key, json);
+      const size = entrySize(key, byteLength(json));
       seen.set(key, size);
       sum += size;
     }
@@ -369,15 +370,7 @@ export class Session<Data extends object = SessionData> {
     this.#exists = true;
     this.#version = stored.version;
     if (stored.expiresAt !== undefined) this.#expiresAt = stored.expiresAt;
-    const sizes = new Map<string, number>();
-    let sum = 0;
-    for (const [key, bytes] of stored.sizes) {
-      const size = byteLength(JSON.stringify(key)) + 1 + bytes;
-      sizes.set(key, size);
-      sum += size;
-    }
-    this.#sizes = sizes;
-    this.#sizeSum = sum;
+    this.#recordSizes(stored.sizes);
   }
 
   /** Nothing is stored under the id: the whole (empty) session is known. */
@@ -391,18 +384,24 @@ export class Session<Data extends object = SessionData> {
   }
 
   #ensureSizes(): Map<string, number> {
-    if (this.#sizes === undefined) {
-      const sizes = new Map<string, number>();
-      let sum = 0;
-      for (const [key, value] of this.#raw) {
-        const size = entrySize(key, JSON.stringify(value));
-        sizes.set(key, size);
-        sum += size;
-      }
-      this.#sizes = sizes;
-      this.#sizeSum = sum;
+    if (this.#sizes !== undefined) return this.#sizes;
+    const valueBytes = new Map<string, number>();
+    for (const [key, value] of this.#raw) valueBytes.set(key, byteLength(JSON.stringify(value)));
+    return this.#recordSizes(valueBytes);
+  }
+
+  /** Sets #sizes and #sizeSum from the JSON byte length of each key's value. */
+  #recordSizes(valueBytes: ReadonlyMap<string, number>): Map<string, number> {
+    const sizes = new Map<string, number>();
+    let sum = 0;
+    for (const [key, bytes] of valueBytes) {
+      const size = entrySize(key, bytes);
+      sizes.set(key, size);
+      sum += size;
     }
-    return this.#sizes;
+    this.#sizes = sizes;
+    this.#sizeSum = sum;
+    return sizes;
   }
 
   /** The map for #raw: #data itself without a schema, a separate one with. */
@@ -468,14 +467,15 @@ export class Session<Data extends object = SessionData> {
       this.#o.onError(error, { id: redactId(id), operation: 'load' });
       this.#exists = true;
       this.#version = error.version;
-      this.#sizes = undefined;
     }
+    // Sizes read by loadSizes described the stored record alone: recomputed from the data if needed.
+    this.#sizes = undefined;
     this.#loaded = true;
   }
 
   /**
    * {@link #adopt}, keeping what this request already changed on top (a sized session is written
-   * before it is loaded). Sizes are recomputed from the merged data when a write needs them.
+   * before it is loaded).
    */
   #adoptUnderChanges(id: string, data: SessionData): void {
     const changed = [...this.#changed.keys()].map((key) => [key, this.#data.get(key)] as const);
@@ -488,7 +488,6 @@ export class Session<Data extends object = SessionData> {
       this.#data.set(key, value);
       this.#raw.set(key, this.#changed.get(key)!);
     }
-    this.#sizes = undefined;
   }
 
   /**
