@@ -46,16 +46,21 @@ function report(name: string, started: bigint, commands: Record<string, number>)
   );
 }
 
+/** N read-only requests on one new session through `storage`: the commands they cost, and the cookie. */
+async function readOnlyRequests(name: string, storage: StorageRedisKV) {
+  const manager = new SessionManager({ storage, maxAge: MAX_AGE });
+  const first = await request(manager, undefined, (s) => s.set('time', 1));
+  await server.resetStats();
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < N; i++) await request(manager, first.cookie, (s) => s.get('time'));
+  const commands = await stats(server);
+  report(name, started, commands);
+  return { commands, cookie: first.cookie };
+}
+
 describe('read-only request cost by refresh strategy', () => {
   it('GETEX (chosen): 1 command per request, the refresh included', async () => {
-    const storage = new StorageRedisKV({ client });
-    const manager = new SessionManager({ storage, maxAge: MAX_AGE });
-    const first = await request(manager, undefined, (s) => s.set('time', 1));
-    await server.resetStats();
-    const started = process.hrtime.bigint();
-    for (let i = 0; i < N; i++) await request(manager, first.cookie, (s) => s.get('time'));
-    const commands = await stats(server);
-    report('GETEX', started, commands);
+    const { commands } = await readOnlyRequests('GETEX', new StorageRedisKV({ client }));
     expect(commands).toEqual({ getex: N });
   });
 
@@ -103,18 +108,14 @@ describe('read-only request cost by refresh strategy', () => {
   });
 
   it('client-side cache: GETEX once per refresh interval, one GET to fill the cache, then 0', async () => {
-    const storage = new StorageRedisKV({ client: cached, refreshIntervalMs: 1000 });
-    const manager = new SessionManager({ storage, maxAge: MAX_AGE });
-    const first = await request(manager, undefined, (s) => s.set('time', 1));
-    await server.resetStats();
-    const started = process.hrtime.bigint();
-    for (let i = 0; i < N; i++) await request(manager, first.cookie, (s) => s.get('time'));
-    const commands = await stats(server);
-    report('client-side cache', started, commands);
+    const { commands, cookie } = await readOnlyRequests(
+      'client-side cache',
+      new StorageRedisKV({ client: cached, refreshIntervalMs: 1000 }),
+    );
     const total = (commands['get'] ?? 0) + (commands['getex'] ?? 0);
     expect(total).toBeGreaterThanOrEqual(1);
     expect(total).toBeLessThan(N / 10);
-    expect(idFrom(first.cookie)).toHaveLength(43);
+    expect(idFrom(cookie)).toHaveLength(43);
   });
 });
 
