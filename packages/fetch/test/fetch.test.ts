@@ -12,6 +12,7 @@ import {
 } from '@kv-session/fetch';
 import { describe, expect, it } from 'vitest';
 import { useRedisStorage } from '../../express/test/support/redis-storage.js';
+import { expectReaderCostsNothing, headerRoundTrip } from '../../express/test/support/scenario-checks.js';
 
 // A real node:http server bridging to the Fetch handler (what Bun.serve / Deno.serve do natively).
 async function serveFetch(fetch: (request: Request) => Promise<Response>) {
@@ -86,15 +87,7 @@ describe('@kv-session/fetch over a real HTTP server with Redis', () => {
     const kv = createFetchSessions({ storage: fx.storage });
     const app = await serveFetch(scenario(kv));
     try {
-      await fx.redis.resetStats();
-      const got = await fetch(`${app.url}/get`);
-      expect(await got.json()).toEqual({});
-      expect(got.headers.getSetCookie()).toEqual([]);
-      const untouched = await fetch(`${app.url}/other`, { headers: { cookie: 'sid=not-a-valid-id' } });
-      expect(await untouched.text()).toBe('no session here');
-      expect(untouched.headers.getSetCookie()).toEqual([]);
-      expect(await fx.redis.totalCommands()).toBe(0);
-      expect(await fx.redis.cli('DBSIZE')).toBe('0');
+      await expectReaderCostsNothing(fx, app.url, 'sid=not-a-valid-id');
     } finally {
       await app.close();
     }
@@ -104,12 +97,8 @@ describe('@kv-session/fetch over a real HTTP server with Redis', () => {
     const kv = createFetchSessions({ storage: fx.storage, header: 'X-Session-Id' });
     const app = await serveFetch(scenario(kv));
     try {
-      const set = await fetch(`${app.url}/set`);
-      const id = set.headers.get('x-session-id');
-      expect(id).toMatch(/^[A-Za-z0-9_-]{22,}$/);
+      const { set, got, id } = await headerRoundTrip(app.url);
       expect(cookieOf(set)).toBe(`sid=${id}`);
-      const got = await fetch(`${app.url}/get`, { headers: { 'x-session-id': id! } });
-      expect(Object.keys((await got.json()) as object)).toEqual(['time']);
       expect(got.headers.get('x-session-id')).toBeNull();
     } finally {
       await app.close();

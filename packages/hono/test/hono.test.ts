@@ -7,6 +7,7 @@ import { errorResponse, type HonoSessionOptions, session } from '@kv-session/hon
 import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
 import { useRedisStorage } from '../../express/test/support/redis-storage.js';
+import { expectReaderCostsNothing, headerRoundTrip } from '../../express/test/support/scenario-checks.js';
 
 const fx = useRedisStorage();
 
@@ -79,15 +80,7 @@ describe('@kv-session/hono on @hono/node-server with Redis', () => {
   it('gives a reading visitor no cookie and no key, and costs no Redis call when the session is untouched', async () => {
     const app = await serveScenario();
     try {
-      await fx.redis.resetStats();
-      const got = await fetch(`${app.url}/get`);
-      expect(await got.json()).toEqual({});
-      expect(got.headers.getSetCookie()).toEqual([]);
-      const other = await fetch(`${app.url}/other`, { headers: { cookie: 'sid=forged.value' } });
-      expect(await other.text()).toBe('no session here');
-      expect(other.headers.getSetCookie()).toEqual([]);
-      expect(await fx.redis.totalCommands()).toBe(0);
-      expect(await fx.redis.cli('DBSIZE')).toBe('0');
+      await expectReaderCostsNothing(fx, app.url, 'sid=forged.value');
     } finally {
       await app.close();
     }
@@ -96,11 +89,7 @@ describe('@kv-session/hono on @hono/node-server with Redis', () => {
   it('header mode: answers the id in the header and reads it back from there', async () => {
     const app = await serveScenario({ header: 'x-session-id' });
     try {
-      const set = await fetch(`${app.url}/set`);
-      const id = set.headers.get('x-session-id');
-      expect(id).toMatch(/^[A-Za-z0-9_-]{22,}$/);
-      const got = await fetch(`${app.url}/get`, { headers: { 'x-session-id': id! } });
-      expect(Object.keys((await got.json()) as object)).toEqual(['time']);
+      const { got } = await headerRoundTrip(app.url);
       expect(got.headers.get('x-session-id')).toBeNull();
     } finally {
       await app.close();

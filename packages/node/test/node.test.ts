@@ -5,6 +5,7 @@ import { SessionError, StorageUnavailableError } from '@kv-session/core';
 import { createNodeSessions, type NodeSessionOptions } from '@kv-session/node';
 import { describe, expect, it } from 'vitest';
 import { useRedisStorage } from '../../express/test/support/redis-storage.js';
+import { headerRoundTrip } from '../../express/test/support/scenario-checks.js';
 
 const fx = useRedisStorage();
 
@@ -110,11 +111,7 @@ describe('@kv-session/node on node:http with Redis', () => {
   it('header mode: the id is answered in the header and read back from it', async () => {
     const app = await listen(scenario({ header: 'x-session-id' }).listener);
     try {
-      const set = await fetch(`${app.url}/set`);
-      const id = set.headers.get('x-session-id');
-      expect(id).toMatch(/^[A-Za-z0-9_-]{22,}$/);
-      const got = await fetch(`${app.url}/get`, { headers: { 'x-session-id': id! } });
-      expect(Object.keys((await got.json()) as object)).toEqual(['time']);
+      await headerRoundTrip(app.url);
     } finally {
       await app.close();
     }
