@@ -11,6 +11,13 @@ export {
   StorageError,
   StorageUnavailableError,
 } from './errors.js';
+export {
+  type CommitResult,
+  type RequestHeaders,
+  type RequestInfo,
+  type RequestProtocol,
+  VERIFIED_CACHE_SIZE,
+} from './http.js';
 export { generateId, ID_PATTERN, isValidId, redactId } from './id.js';
 export {
   assertJsonValue,
@@ -21,7 +28,7 @@ export {
   type SessionData,
   setOwn,
 } from './json.js';
-export { type RequestInfo, SessionManager, VERIFIED_CACHE_SIZE } from './manager.js';
+export { SessionManager } from './manager.js';
 export {
   type CookieOptions,
   type ErrorContext,
@@ -37,7 +44,7 @@ export type {
   SessionSchema,
   SessionTypes,
 } from './schema.js';
-export { type CommitResult, Session, type SessionInit } from './session.js';
+export { type CommitOutcome, Session } from './session.js';
 export { sign, type Unsigned, unsign } from './signing.js';
 export type { ApplyOptions, ApplyResult, ChangeSet, Storage, StoredSession, StoredSizes } from './storage.js';
 export { StorageFile, type StorageFileOptions } from './storage-file.js';

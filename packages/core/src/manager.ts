@@ -1,43 +1,36 @@
-import { readCookie } from './cookie.js';
+import type { SessionError } from './errors.js';
+import {
+  type CommitResult,
+  HttpEdge,
+  type Incoming,
+  type RequestHeaders,
+  type RequestInfo,
+  type RequestProtocol,
+} from './http.js';
 import { isValidId } from './id.js';
 import { type ResolvedOptions, resolveOptions, type SessionOptions } from './options.js';
 import type { RegisteredSessionData } from './schema.js';
-import { type CommitResult, commitSession, Session, type SessionInit } from './session.js';
-import { type Unsigned, unsign } from './signing.js';
-
-/** What an adapter knows about the incoming request. */
-export interface RequestInfo {
-  /** The raw `Cookie` request header. */
-  cookie?: string | undefined;
-  /** The value of the configured id header (`header` option), if any. */
-  header?: string | string[] | undefined;
-  /** Whether the request came over HTTPS (decides `cookie.secure: 'auto'`). */
-  secure?: boolean;
-}
-
-/** Longest cookie/header value looked at; anything longer is not a session id. */
-const MAX_RAW_LENGTH = 512;
-
-/**
- * How many recently verified signed values a manager remembers, so that the next request with the
- * same cookie skips the HMAC (about 6 µs). Only values that verified are kept; the oldest goes first.
- */
-export const VERIFIED_CACHE_SIZE = 1024;
+import { type CommitOutcome, commitSession, Session } from './session.js';
 
 /**
  * The framework-agnostic engine the adapters call: `session()` at the start of a request (no I/O),
  * `commit()` before the response is sent. Options are validated once, here. `Data` is inferred from
  * the `schema` option (`z.output<typeof schema>`); without one it is the type registered in
  * `SessionTypes`, else JSON values under any key.
+ *
+ * HTTP stays here, at the edge: the manager reads the id from the cookie or header, verifies its
+ * signature, and after the session's commit writes the cookie. A `Session` holds data only.
  */
 export class SessionManager<Data extends object = RegisteredSessionData> {
   /** The validated options with defaults filled in. */
   readonly options: ResolvedOptions;
-  /** Signed values that verified, with their result (see {@link VERIFIED_CACHE_SIZE}). */
-  readonly #verified = new Map<string, Unsigned>();
+  readonly #edge: HttpEdge;
+  /** What each session's request carried, for the response headers after its commit. */
+  readonly #requests = new WeakMap<Session<Data>, Incoming>();
 
   constructor(options: SessionOptions<Data> = {}) {
     this.options = resolveOptions(options);
+    this.#edge = new HttpEdge(this.options);
   }
 
   /**
@@ -45,58 +38,73 @@ export class SessionManager<Data extends object = RegisteredSessionData> {
    * malformed, unsigned or forged value counts as no id, and no storage call is ever made for it.
    */
   session(request: RequestInfo = {}): Session<Data> {
-    return new Session<Data>(this.options, this.#incoming(request, request.secure ?? false));
+    const incoming = this.#edge.read(request);
+    const session = new Session<Data>(this.options, incoming.id);
+    this.#requests.set(session, incoming);
+    return session;
   }
 
   /**
-   * A session by a known id, for use outside HTTP (jobs, admin tools). The id must match
-   * `ID_PATTERN`; an unknown id is not adopted.
+   * The session of a request, from its headers (a Web `Headers` or Node's `req.headers`) and
+   * protocol: what adapters call instead of building a {@link RequestInfo}. No I/O.
+   */
+  sessionFromHeaders(headers: RequestHeaders, protocol: RequestProtocol): Session<Data> {
+    return this.session(this.#edge.requestInfo(headers, protocol));
+  }
+
+  /**
+   * A session by a known id: for use outside HTTP (jobs, admin tools), and for compat layers that
+   * read and verify their own cookie format, then save with {@link save} and write their own
+   * cookie. The id must match `ID_PATTERN` (else the session starts empty under a fresh id); an id
+   * with nothing stored under it is not adopted.
    */
   sessionById(id: string): Session<Data> {
-    return new Session<Data>(this.options, isValidId(id) ? { id } : {});
+    const valid = isValidId(id) ? id : undefined;
+    const session = new Session<Data>(this.options, valid);
+    this.#requests.set(session, this.#edge.known(valid));
+    return session;
+  }
+
+  /**
+   * Saves the session (or refreshes its expiry) and says what happened, without any HTTP: the
+   * stored id, whether it is live, newly issued, or destroyed. For edges that write their own
+   * cookie; HTTP adapters call {@link commit}. Rejects with a `SessionError` (`status` 503 when
+   * storage is unavailable).
+   */
+  save(session: Session<Data>): Promise<CommitOutcome> {
+    return session[commitSession]();
   }
 
   /**
    * Saves the session (or refreshes its expiry) and returns the headers to send. Call it before the
    * response is sent; it rejects with a `SessionError` (`status` 503 when storage is unavailable).
    */
-  commit(session: Session<Data>): Promise<CommitResult> {
-    return session[commitSession]();
+  async commit(session: Session<Data>): Promise<CommitResult> {
+    const request = this.#requests.get(session) ?? this.#edge.known(undefined);
+    return this.#edge.respond(request, await session[commitSession]());
+  }
+
+  /**
+   * {@link commit} for a request whose handler already failed: the handler's error wins, so a
+   * failed save is reported through the `onError` option instead of thrown. Returns the headers to
+   * send with the error response, or `undefined` when the save failed.
+   */
+  async commitAfterError(session: Session<Data>): Promise<CommitResult | undefined> {
+    try {
+      return await this.commit(session);
+    } catch (error) {
+      this.report(error as SessionError, 'commit');
+      return undefined;
+    }
+  }
+
+  /** Reports an error that is not thrown to the request through the `onError` option. */
+  report(error: SessionError, operation: string): void {
+    this.options.onError(error, { operation });
   }
 
   /** Closes the storage (flushes pending work). */
   async close(): Promise<void> {
     await this.options.storage.close?.();
   }
-
-  /** Where the request's session comes from. */
-  #incoming(request: RequestInfo, secure: boolean): SessionInit {
-    const o = this.options;
-    let raw: string | undefined;
-    if (o.header !== undefined) {
-      const h = request.header;
-      raw = Array.isArray(h) ? h[0] : h;
-    }
-    if (raw === undefined || raw === '') raw = readCookie(request.cookie, o.cookie.name);
-    if (raw === undefined) return init(undefined, false, false, secure);
-    // Present but unusable: no storage call, but destroy() still expires the cookie.
-    if (raw.length > MAX_RAW_LENGTH) return init(undefined, false, true, secure);
-    if (o.secrets.length === 0) {
-      return isValidId(raw) ? init(raw, false, false, secure) : init(undefined, false, true, secure);
-    }
-    let unsigned = this.#verified.get(raw);
-    if (unsigned === undefined) {
-      unsigned = unsign(raw, o.secrets);
-      if (unsigned === undefined || !isValidId(unsigned.value)) return init(undefined, false, true, secure);
-      if (this.#verified.size >= VERIFIED_CACHE_SIZE)
-        this.#verified.delete(this.#verified.keys().next().value!);
-      this.#verified.set(raw, unsigned);
-    }
-    return init(unsigned.value, unsigned.rotated, false, secure);
-  }
-}
-
-/** A {@link SessionInit}, always of the same object shape (a hot path: kept monomorphic). */
-function init(id: string | undefined, rotated: boolean, presented: boolean, secure: boolean): SessionInit {
-  return { id, rotated, presented, secure };
 }

@@ -1,5 +1,4 @@
 import { applyChangeSet, isEmptyChangeSet, serializeSession } from './change-set.js';
-import { sessionCookie } from './cookie.js';
 import {
   ConfigError,
   CorruptDataError,
@@ -12,27 +11,24 @@ import { generateId, isValidId, redactId } from './id.js';
 import { assertJsonValue, byteLength, type JsonValue, type SessionData, setOwn } from './json.js';
 import type { ResolvedOptions } from './options.js';
 import { decodeKey, decodeStored, type EncodedValue, encodeValue, storedDataError } from './schema.js';
-import { sign } from './signing.js';
 import type { ApplyOptions, ApplyResult, ChangeSet, Storage, StoredSession, StoredSizes } from './storage.js';
 
-/** What the adapter must add to the response after {@link SessionManager.commit}. */
-export interface CommitResult {
-  /** A `Set-Cookie` header value to append, if any. */
-  setCookie: string | undefined;
-  /** Extra response headers (the id header in header mode), lower-case names. */
-  headers: Record<string, string>;
-}
-
-/** Where a session's id came from; made by the manager after validation. */
-export interface SessionInit {
-  /** A validated id from the request, or undefined. */
-  id?: string | undefined;
-  /** True when an older secret verified the id (the cookie is re-issued). */
-  rotated?: boolean;
-  /** Whether the request came over HTTPS, for `cookie.secure: 'auto'`. */
-  secure?: boolean;
-  /** The request carried a cookie/header value that was not a usable id (`destroy()` expires it). */
-  presented?: boolean;
+/**
+ * What a commit did, for the edge to turn into headers: the HTTP adapters' manager turns it into
+ * `Set-Cookie` and the id header; a compat layer with its own cookie format writes its own.
+ */
+export interface CommitOutcome {
+  /** The id the session is stored under after the commit; undefined when nothing is stored. */
+  id: string | undefined;
+  /** A stored session exists under `id` (the client should keep or receive its cookie). */
+  live: boolean;
+  /**
+   * The id is new to the client: created, or replaced by `regenerate()`, in this request (send the
+   * cookie). Always false when not `live`.
+   */
+  issued: boolean;
+  /** `destroy()` was called: when not `live`, expire the client's cookie. */
+  destroyed: boolean;
 }
 
 /** @internal Called by the manager at the end of a request. */
@@ -78,10 +74,8 @@ function entrySize(key: string, valueBytes: number): number {
  */
 export class Session<Data extends object = SessionData> {
   readonly #o: ResolvedOptions;
+  /** The id the session was created with (a commit under another id issues a new one). */
   readonly #incomingId: string | undefined;
-  readonly #rotated: boolean;
-  readonly #secure: boolean;
-  readonly #presented: boolean;
   #id: string | undefined;
   #loaded: boolean;
   #loading: Promise<void> | undefined;
@@ -116,15 +110,15 @@ export class Session<Data extends object = SessionData> {
   #destroyed = false;
   #regenerated = false;
 
-  /** Use {@link SessionManager.session} rather than constructing sessions directly. */
-  constructor(options: ResolvedOptions, init: SessionInit = {}) {
+  /**
+   * Use {@link SessionManager.session} or {@link SessionManager.sessionById} rather than
+   * constructing sessions directly. `id` must already be validated (it is never checked here).
+   */
+  constructor(options: ResolvedOptions, id?: string) {
     this.#o = options;
-    this.#incomingId = init.id;
-    this.#id = init.id;
-    this.#rotated = init.rotated ?? false;
-    this.#secure = init.secure ?? false;
-    this.#presented = init.presented ?? false;
-    this.#loaded = init.id === undefined;
+    this.#incomingId = id;
+    this.#id = id;
+    this.#loaded = id === undefined;
     this.#raw = this.#sharedRaw();
   }
 
@@ -547,8 +541,8 @@ export class Session<Data extends object = SessionData> {
     }
   }
 
-  /** @internal Saves or refreshes the session and says what the response must carry. */
-  async [commitSession](): Promise<CommitResult> {
+  /** @internal Saves or refreshes the session and says what happened. */
+  async [commitSession](): Promise<CommitOutcome> {
     const o = this.#o;
     let written = false;
     // After a 'reset' of off-schema stored data, the first write replaces the whole stored value.
@@ -602,16 +596,11 @@ export class Session<Data extends object = SessionData> {
     }
 
     const live = this.#exists && this.#id !== undefined;
-    const idIssued = live && (this.#regenerated || (written && this.#id !== this.#incomingId));
-    const send = live && (idIssued || o.rolling || (this.#rotated && this.#id === this.#incomingId));
-    const secure = o.cookie.secure === 'auto' ? this.#secure : o.cookie.secure;
-    const headers: Record<string, string> = {};
-    if (!send) {
-      const clear = this.#destroyed && (this.#incomingId !== undefined || this.#presented);
-      return { setCookie: clear ? sessionCookie(o.cookie, undefined, secure) : undefined, headers };
-    }
-    const value = o.secrets.length > 0 ? sign(this.#id!, o.secrets[0]!) : this.#id!;
-    if (o.header !== undefined && (idIssued || this.#rotated)) headers[o.header] = value;
-    return { setCookie: sessionCookie(o.cookie, value, secure, o.rolling ? o.maxAge : undefined), headers };
+    return {
+      id: live ? this.#id : undefined,
+      live,
+      issued: live && (this.#regenerated || (written && this.#id !== this.#incomingId)),
+      destroyed: this.#destroyed,
+    };
   }
 }
