@@ -81,6 +81,25 @@ function incoming(id: string | undefined, rotated: boolean, presented: boolean, 
   return { id, rotated, presented, secure };
 }
 
+/**
+ * The {@link RequestInfo} of a request: its `Cookie` header, the id header named `idHeader` (when
+ * configured; lower-case), and its protocol (from the first `X-Forwarded-Proto` value when
+ * `trustProxy` is set and the header is there).
+ */
+export function requestInfo(
+  headers: RequestHeaders,
+  idHeader: string | undefined,
+  protocol: RequestProtocol,
+): RequestInfo {
+  const forwarded =
+    protocol.trustProxy === true ? forwardedHttps(first(header(headers, 'x-forwarded-proto'))) : undefined;
+  return {
+    cookie: first(header(headers, 'cookie')),
+    header: idHeader === undefined ? undefined : header(headers, idHeader),
+    secure: forwarded ?? protocol.secure,
+  };
+}
+
 /** Reads ids from requests and writes them into responses, for one manager's options. */
 export class HttpEdge {
   readonly #o: ResolvedOptions;
@@ -89,18 +108,6 @@ export class HttpEdge {
 
   constructor(options: ResolvedOptions) {
     this.#o = options;
-  }
-
-  /** The {@link RequestInfo} of a request's headers: the cookie, the id header when configured. */
-  requestInfo(headers: RequestHeaders, protocol: RequestProtocol): RequestInfo {
-    const forwarded =
-      protocol.trustProxy === true ? forwardedHttps(first(header(headers, 'x-forwarded-proto'))) : undefined;
-    const name = this.#o.header;
-    return {
-      cookie: first(header(headers, 'cookie')),
-      header: name === undefined ? undefined : header(headers, name),
-      secure: forwarded ?? protocol.secure,
-    };
   }
 
   /**

@@ -16,6 +16,7 @@ export {
   type RequestHeaders,
   type RequestInfo,
   type RequestProtocol,
+  requestInfo,
   VERIFIED_CACHE_SIZE,
 } from './http.js';
 export { generateId, ID_PATTERN, isValidId, redactId } from './id.js';
@@ -37,6 +38,7 @@ export {
   resolveOptions,
   type SessionOptions,
 } from './options.js';
+export { type ProxyOptions, type ReadRequest, RequestSessions } from './request-sessions.js';
 export type {
   InferSessionData,
   InvalidStoredData,

@@ -6,6 +6,7 @@ import {
   type RequestHeaders,
   type RequestInfo,
   type RequestProtocol,
+  requestInfo,
 } from './http.js';
 import { isValidId } from './id.js';
 import { type ResolvedOptions, resolveOptions, type SessionOptions } from './options.js';
@@ -49,7 +50,7 @@ export class SessionManager<Data extends object = RegisteredSessionData> {
    * protocol: what adapters call instead of building a {@link RequestInfo}. No I/O.
    */
   sessionFromHeaders(headers: RequestHeaders, protocol: RequestProtocol): Session<Data> {
-    return this.session(this.#edge.requestInfo(headers, protocol));
+    return this.session(requestInfo(headers, this.options.header, protocol));
   }
 
   /**

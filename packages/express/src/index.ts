@@ -62,7 +62,6 @@ export function session<Data extends object = RequestSessionData>(
 ): SessionMiddleware<Data>;
 export function session(options: SessionOptions<object> = {}): SessionMiddleware<object> {
   const manager = new SessionManager<object>(options);
-  const headerName = manager.options.header;
 
   function middleware(req: Request, res: Response, next: NextFunction): void {
     // Mounted twice (e.g. on a router and the app): keep the first session.
@@ -70,11 +69,7 @@ export function session(options: SessionOptions<object> = {}): SessionMiddleware
       next();
       return;
     }
-    const s = manager.session({
-      cookie: req.headers.cookie,
-      header: headerName === undefined ? undefined : req.headers[headerName],
-      secure: req.secure,
-    });
+    const s = manager.sessionFromHeaders(req.headers, { secure: req.secure });
     req.session = s as unknown as Session<RequestSessionData>;
 
     // The save runs before the first byte leaves: before the first `write` (streamed bodies) or at

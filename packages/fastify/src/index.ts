@@ -1,11 +1,13 @@
 import {
+  type InferSessionData,
   type RegisteredSessionData,
   type Session,
   type SessionData,
   SessionManager,
   type SessionOptions,
+  type SessionSchema,
 } from '@kv-session/core';
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 
 /**
@@ -34,21 +36,29 @@ declare module 'fastify' {
 /** Options of the {@link session} plugin: the shared kv-session options (see docs/core.md). */
 export type FastifySessionOptions = SessionOptions<RequestSessionData>;
 
+/** The plugin returned by {@link sessionPlugin}: register it without options. */
+export type SessionPlugin<Data extends object = RequestSessionData> = FastifyPluginAsync & {
+  /** The session manager (validated options, `sessionById()` for use outside requests). */
+  readonly manager: SessionManager<Data>;
+  /**
+   * `request.session` typed with this plugin's data type (the `schema`'s output when it has one).
+   * Throws when the plugin has not run for `request`.
+   */
+  of(request: FastifyRequest): Session<Data>;
+  /** Closes the storage (the plugin also closes it when the app closes). */
+  close(): Promise<void>;
+};
+
 const committed = new WeakSet<FastifyRequest>();
 
-const plugin: FastifyPluginAsync<FastifySessionOptions> = async (app, options) => {
-  const manager = new SessionManager<RequestSessionData>(options);
-  const headerName = manager.options.header;
+/** Adds `request.session` to `app`, with sessions from `manager`. */
+function install(app: FastifyInstance, manager: SessionManager<RequestSessionData>): void {
   app.decorate('sessionManager', manager);
   app.decorateRequest('session', null as unknown as Session<RequestSessionData>);
   app.addHook('onClose', () => manager.close());
 
   app.addHook('onRequest', async (request) => {
-    request.session = manager.session({
-      cookie: request.headers.cookie,
-      header: headerName === undefined ? undefined : request.headers[headerName],
-      secure: request.protocol === 'https',
-    });
+    request.session = manager.sessionFromHeaders(request.headers, { secure: request.protocol === 'https' });
   });
 
   // onSend runs before the payload is written, so the save completes before the response leaves.
@@ -60,7 +70,13 @@ const plugin: FastifyPluginAsync<FastifySessionOptions> = async (app, options) =
     if (setCookie !== undefined) reply.header('set-cookie', setCookie);
     reply.headers(headers);
   });
+}
+
+const plugin: FastifyPluginAsync<FastifySessionOptions> = async (app, options) => {
+  install(app, new SessionManager<RequestSessionData>(options));
 };
+
+const fpOptions = { fastify: '5.x', name: '@kv-session/fastify' } as const;
 
 /**
  * Fastify 5 plugin giving `request.session`: `app.register(session, options)`. Sessions are created
@@ -68,6 +84,32 @@ const plugin: FastifyPluginAsync<FastifySessionOptions> = async (app, options) =
  * Fastify's error handler with the `SessionError`'s `statusCode` (503 when storage is unavailable).
  * `cookie.secure: 'auto'` follows `request.protocol` (set `trustProxy` behind a proxy).
  */
-export const session = fp(plugin, { fastify: '5.x', name: '@kv-session/fastify' });
+export const session = fp(plugin, fpOptions);
+
+/**
+ * The {@link session} plugin bound to `options` (validated here, throws `ConfigError`), with its
+ * `manager` and `of(request)`: `const kv = sessionPlugin({ schema }); app.register(kv);` then
+ * `kv.of(request)` is the session typed by the schema.
+ */
+export function sessionPlugin<S extends SessionSchema>(
+  options: SessionOptions<InferSessionData<S>> & { schema: S },
+): SessionPlugin<InferSessionData<S>>;
+/** The {@link session} plugin bound to `options`; `Data` types `kv.of(request)` and `kv.manager`. */
+export function sessionPlugin<Data extends object = RequestSessionData>(
+  options?: SessionOptions<NoInfer<Data>>,
+): SessionPlugin<Data>;
+export function sessionPlugin(options: SessionOptions<object> = {}): SessionPlugin<object> {
+  const manager = new SessionManager<object>(options);
+  const bound: FastifyPluginAsync = async (app) => {
+    install(app, manager as unknown as SessionManager<RequestSessionData>);
+  };
+  const of = (request: FastifyRequest): Session<object> => {
+    if (request.session === null || request.session === undefined) {
+      throw new Error('kv-session: the session plugin has not run for this request');
+    }
+    return request.session as unknown as Session<object>;
+  };
+  return Object.assign(fp(bound, fpOptions), { manager, of, close: () => manager.close() });
+}
 
 export default session;

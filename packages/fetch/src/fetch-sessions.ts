@@ -1,49 +1,38 @@
 import {
   type InferSessionData,
+  type ProxyOptions,
   type RegisteredSessionData,
+  RequestSessions,
   type Session,
   SessionError,
-  SessionManager,
   type SessionOptions,
   type SessionSchema,
 } from '@kv-session/core';
-import { applyCommit, errorResponse, requestInfo } from './fetch.js';
+import { applyCommit, errorResponse } from './fetch.js';
 
-/** Options of the Fetch adapter that are not session options. */
-export interface FetchAdapterOptions {
-  /**
-   * Take the protocol from the first `X-Forwarded-Proto` value (for `cookie.secure: 'auto'`
-   * behind a TLS-terminating proxy). Enable only when a proxy you run sets that header.
-   * @default false (the protocol of `request.url`)
-   */
-  trustProxy?: boolean;
-}
+/** Options of the Fetch adapter that are not session options (`trustProxy`; default: the URL's protocol). */
+export type FetchAdapterOptions = ProxyOptions;
 
 /** Session options plus {@link FetchAdapterOptions}. */
 export type FetchSessionOptions<Data extends object = RegisteredSessionData> = SessionOptions<Data> &
   FetchAdapterOptions;
 
+function readRequest(request: Request): { headers: Headers; secure: boolean } {
+  return { headers: request.headers, secure: request.url.startsWith('https:') };
+}
+
 /**
  * Sessions for any Web-standard `fetch(request) => Response` handler (Bun.serve, Deno.serve,
  * Next.js route handlers, Cloudflare-style workers, Hono). `session(request)` at the start,
- * `finalize(session, response)` at the end; or `handle(request, handler)` for both.
+ * `finalize(session, response)` at the end; or `handle(request, handler)` for both. `of(request)`
+ * returns the session made for a request; `manager` is the core manager.
  */
-export class FetchSessions<Data extends object = RegisteredSessionData> {
-  /** The core manager (validated options, `close()`). */
-  readonly manager: SessionManager<Data>;
-  readonly #trustProxy: boolean;
-
+export class FetchSessions<Data extends object = RegisteredSessionData> extends RequestSessions<
+  Request,
+  Data
+> {
   constructor(options: FetchSessionOptions<Data> = {}) {
-    const { trustProxy, ...sessionOptions } = options;
-    this.manager = new SessionManager<Data>(sessionOptions);
-    this.#trustProxy = trustProxy ?? false;
-  }
-
-  /** The session of a request. No I/O: storage is read on the first data access. */
-  session(request: Request): Session<Data> {
-    return this.manager.session(
-      requestInfo(request, { header: this.manager.options.header, trustProxy: this.#trustProxy }),
-    );
+    super(options, readRequest);
   }
 
   /**
@@ -67,34 +56,27 @@ export class FetchSessions<Data extends object = RegisteredSessionData> {
     handler: (session: Session<Data>, request: Request) => Response | Promise<Response>,
   ): Promise<Response> {
     const session = this.session(request);
-    const report = (error: SessionError, operation: string) =>
-      this.manager.options.onError(error, { operation });
     let response: Response;
-    let failed = false;
     try {
       response = await handler(session, request);
     } catch (error) {
       if (!(error instanceof SessionError)) {
-        await this.manager.commit(session).catch((failure: SessionError) => report(failure, 'commit'));
+        await this.manager.commitAfterError(session);
         throw error;
       }
-      report(error, 'request');
-      response = errorResponse(error);
-      failed = true;
+      this.manager.report(error, 'request');
+      // After a failed handler its error response stands, with the cookie when the save worked.
+      const result = await this.manager.commitAfterError(session);
+      const failed = errorResponse(error);
+      return result === undefined ? failed : applyCommit(failed, result);
     }
     try {
       return await this.finalize(session, response);
     } catch (error) {
       if (!(error instanceof SessionError)) throw error;
-      report(error, 'commit');
-      // After a failed handler its error response stands; otherwise the save failure answers.
-      return failed ? response : errorResponse(error);
+      this.manager.report(error, 'commit');
+      return errorResponse(error);
     }
-  }
-
-  /** Closes the storage. */
-  close(): Promise<void> {
-    return this.manager.close();
   }
 }
 

@@ -1,4 +1,9 @@
-import { type CommitResult, forwardedHttps, type RequestInfo, type SessionError } from '@kv-session/core';
+import {
+  type CommitResult,
+  requestInfo as coreRequestInfo,
+  type RequestInfo,
+  type SessionError,
+} from '@kv-session/core';
 
 /**
  * Reads what core needs from a Web `Request`: the `Cookie` header, the id header named `header`
@@ -9,18 +14,13 @@ export function requestInfo(
   request: Request,
   options: { header?: string | undefined; trustProxy?: boolean | undefined } = {},
 ): RequestInfo {
-  const headers = request.headers;
-  const forwarded =
-    options.trustProxy === true ? forwardedHttps(headers.get('x-forwarded-proto')) : undefined;
-  const secure = forwarded ?? request.url.startsWith('https:');
-  return {
-    cookie: headers.get('cookie') ?? undefined,
-    header: options.header === undefined ? undefined : (headers.get(options.header) ?? undefined),
-    secure,
-  };
+  return coreRequestInfo(request.headers, options.header, {
+    secure: request.url.startsWith('https:'),
+    trustProxy: options.trustProxy,
+  });
 }
 
-// No node: imports: this adapter also runs on Deno, Bun, workers and edge runtimes.
+// Status texts written out rather than taken from node:http, to keep node: imports out of this package.
 const STATUS_TEXT: Readonly<Record<number, string>> = {
   500: 'Internal Server Error',
   502: 'Bad Gateway',

@@ -2,11 +2,11 @@ import type {
   InferSessionData,
   RegisteredSessionData,
   Session,
-  SessionError,
+  SessionManager,
   SessionSchema,
 } from '@kv-session/core';
 import { errorResponse, type FetchSessionOptions, FetchSessions } from '@kv-session/fetch';
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 
 /** The context variable the middleware sets: `c.get('session')` / `c.var.session`. */
 export interface SessionVariables<Data extends object = RegisteredSessionData> {
@@ -27,10 +27,17 @@ declare module 'hono' {
 /** Options of {@link session}: every session option, plus `trustProxy` for `cookie.secure: 'auto'`. */
 export type HonoSessionOptions<Data extends object = RegisteredSessionData> = FetchSessionOptions<Data>;
 
-/** The middleware returned by {@link session}, with a way to close its storage. */
+/** The middleware returned by {@link session}, with its manager. */
 export type SessionMiddleware<Data extends object = RegisteredSessionData> = MiddlewareHandler<
   SessionEnv<Data>
 > & {
+  /** The session manager (validated options, `sessionById()` for use outside requests). */
+  readonly manager: SessionManager<Data>;
+  /**
+   * `c.get('session')` typed with this middleware's data type (the `schema`'s output when it has
+   * one). Throws when the middleware has not run for `c`.
+   */
+  of(c: Context): Session<Data>;
   /** Closes the storage. */
   close(): Promise<void>;
 };
@@ -58,19 +65,21 @@ export function session(options: HonoSessionOptions<object> = {}): SessionMiddle
     const s = kv.session(c.req.raw);
     c.set('session', s);
     await next();
-    // Hono has already turned a handler's error into c.res (through onError) and set c.error.
-    const failed = c.error !== undefined;
-    try {
-      const { setCookie, headers } = await kv.manager.commit(s);
-      if (setCookie !== undefined) c.header('set-cookie', setCookie, { append: true });
-      for (const [name, value] of Object.entries(headers)) c.header(name, value);
-    } catch (error) {
-      if (!failed) throw error;
-      // The handler's error response stands; the save failure is still reported.
-      kv.manager.options.onError(error as SessionError, { operation: 'commit' });
-    }
+    // Hono has already turned a handler's error into c.res (through onError) and set c.error:
+    // that error response stands, and a failed save is then only reported.
+    const result = c.error !== undefined ? await kv.manager.commitAfterError(s) : await kv.manager.commit(s);
+    if (result === undefined) return;
+    if (result.setCookie !== undefined) c.header('set-cookie', result.setCookie, { append: true });
+    for (const [name, value] of Object.entries(result.headers)) c.header(name, value);
   };
-  return Object.assign(middleware, { close: () => kv.close() });
+  const of = (c: Context): Session<object> => {
+    const session = c.get('session') as Session<object> | undefined;
+    if (session === undefined) {
+      throw new Error('kv-session: the session middleware has not run for this context');
+    }
+    return session;
+  };
+  return Object.assign(middleware, { manager: kv.manager, of, close: () => kv.close() });
 }
 
 export { errorResponse };

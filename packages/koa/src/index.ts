@@ -3,7 +3,6 @@ import {
   type RegisteredSessionData,
   type Session,
   type SessionData,
-  type SessionError,
   SessionManager,
   type SessionOptions,
   type SessionSchema,
@@ -74,14 +73,9 @@ export function session<Data extends object = RequestSessionData>(
 ): SessionMiddleware<Data>;
 export function session(options: SessionOptions<object> = {}): SessionMiddleware<object> {
   const manager = new SessionManager<object>(options);
-  const headerName = manager.options.header;
 
   const middleware: Middleware = async (ctx, next) => {
-    const s = manager.session({
-      cookie: ctx.headers.cookie,
-      header: headerName === undefined ? undefined : ctx.headers[headerName],
-      secure: ctx.secure,
-    });
+    const s = manager.sessionFromHeaders(ctx.headers, { secure: ctx.secure });
     ctx.session = s as unknown as Session<RequestSessionData>;
     let failed = false;
     let failure: unknown;
@@ -91,15 +85,13 @@ export function session(options: SessionOptions<object> = {}): SessionMiddleware
       failed = true;
       failure = error;
     }
-    try {
-      const { setCookie, headers } = await manager.commit(s);
+    // The downstream error wins over a failed save, which is then only reported.
+    const result = failed ? await manager.commitAfterError(s) : await manager.commit(s);
+    if (result !== undefined) {
+      const { setCookie, headers } = result;
       if (setCookie !== undefined) ctx.append('Set-Cookie', setCookie);
       ctx.set(headers);
       if (failed) carryHeaders(failure, setCookie, headers);
-    } catch (error) {
-      if (!failed) throw error;
-      // The downstream error wins; the save failure is still reported.
-      manager.options.onError(error as SessionError, { operation: 'commit' });
     }
     if (failed) throw failure;
   };

@@ -1,25 +1,19 @@
 import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import {
-  forwardedHttps,
+  type CommitResult,
   type InferSessionData,
+  type ProxyOptions,
   type RegisteredSessionData,
+  RequestSessions,
   type Session,
   SessionError,
-  SessionManager,
   type SessionOptions,
   type SessionSchema,
 } from '@kv-session/core';
 
-/** Options of the node:http adapter that are not session options. */
-export interface NodeAdapterOptions {
-  /**
-   * Take the protocol from the first `X-Forwarded-Proto` value (for `cookie.secure: 'auto'`
-   * behind a TLS-terminating proxy). Enable only when a proxy you run sets that header.
-   * @default false (HTTPS when the socket is TLS)
-   */
-  trustProxy?: boolean;
-}
+/** Options of the node:http adapter that are not session options (`trustProxy`; default: HTTPS when the socket is TLS). */
+export type NodeAdapterOptions = ProxyOptions;
 
 /** Session options plus {@link NodeAdapterOptions}. */
 export type NodeSessionOptions<Data extends object = RegisteredSessionData> = SessionOptions<Data> &
@@ -39,8 +33,13 @@ export type NodeSessionHandler<Data extends object> = (
 /** Where {@link NodeSessions.handler} sends errors; it must answer `res`. */
 export type NodeErrorHandler = (error: unknown, req: IncomingMessage, res: ServerResponse) => void;
 
-function firstValue(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
+function readRequest(req: IncomingMessage): { headers: IncomingMessage['headers']; secure: boolean } {
+  return { headers: req.headers, secure: (req.socket as Partial<TLSSocket>).encrypted === true };
+}
+
+function setHeaders(res: ServerResponse, { setCookie, headers }: CommitResult): void {
+  if (setCookie !== undefined) res.appendHeader('set-cookie', setCookie);
+  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
 }
 
 /** Answers a plain-text error: the error's `status` for a SessionError (503: storage down), else 500. */
@@ -58,31 +57,15 @@ function defaultErrorHandler(error: unknown, _req: IncomingMessage, res: ServerR
 
 /**
  * Sessions for plain `node:http` / `node:https` servers: `session(req)` at the start of a request,
- * `await commit(session, res)` before `res.end()`; or `handler(fn)` to do both.
+ * `await commit(session, res)` before `res.end()`; or `handler(fn)` to do both. `of(req)` returns the
+ * session made for a request; `manager` is the core manager.
  */
-export class NodeSessions<Data extends object = RegisteredSessionData> {
-  /** The core manager (validated options, `sessionById()`, `close()`). */
-  readonly manager: SessionManager<Data>;
-  readonly #trustProxy: boolean;
-
+export class NodeSessions<Data extends object = RegisteredSessionData> extends RequestSessions<
+  IncomingMessage,
+  Data
+> {
   constructor(options: NodeSessionOptions<Data> = {}) {
-    const { trustProxy, ...sessionOptions } = options;
-    this.manager = new SessionManager<Data>(sessionOptions);
-    this.#trustProxy = trustProxy ?? false;
-  }
-
-  /** The session of a request. No I/O: storage is read on the first data access. */
-  session(req: IncomingMessage): Session<Data> {
-    const headerName = this.manager.options.header;
-    const forwarded = this.#trustProxy
-      ? forwardedHttps(firstValue(req.headers['x-forwarded-proto']))
-      : undefined;
-    const secure = forwarded ?? (req.socket as Partial<TLSSocket>).encrypted === true;
-    return this.manager.session({
-      cookie: req.headers.cookie,
-      header: headerName === undefined ? undefined : req.headers[headerName],
-      secure,
-    });
+    super(options, readRequest);
   }
 
   /**
@@ -94,9 +77,7 @@ export class NodeSessions<Data extends object = RegisteredSessionData> {
     if (res.headersSent) {
       throw new Error('kv-session: commit() must be awaited before the response headers are sent');
     }
-    const { setCookie, headers } = await this.manager.commit(session);
-    if (setCookie !== undefined) res.appendHeader('set-cookie', setCookie);
-    for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+    setHeaders(res, await this.manager.commit(session));
   }
 
   /**
@@ -123,9 +104,8 @@ export class NodeSessions<Data extends object = RegisteredSessionData> {
         if (!saving && session !== undefined && !res.headersSent) {
           // The handler failed: keep its writes and send the cookie with the error response, like
           // the other adapters. The handler's error wins; a save failure now is only reported.
-          await this.commit(session, res).catch((failure: unknown) =>
-            this.manager.options.onError(failure as SessionError, { operation: 'commit' }),
-          );
+          const result = await this.manager.commitAfterError(session);
+          if (result !== undefined) setHeaders(res, result);
         }
         try {
           onError(error, req, res);
@@ -136,11 +116,6 @@ export class NodeSessions<Data extends object = RegisteredSessionData> {
         }
       }
     };
-  }
-
-  /** Closes the storage. */
-  close(): Promise<void> {
-    return this.manager.close();
   }
 }
 
