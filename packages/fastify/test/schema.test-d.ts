@@ -1,5 +1,5 @@
 import type { Session, SessionManager } from '@kv-session/core';
-import { type RequestSessionData, session } from '@kv-session/fastify';
+import { type RequestSessionData, session, sessionPlugin } from '@kv-session/fastify';
 import Fastify from 'fastify';
 import { describe, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
@@ -35,5 +35,20 @@ describe('@kv-session/fastify with a schema', () => {
       Fastify().register(session, { schema: jsonSchema, invalidStoredData: 'ignore' });
     };
     expectTypeOf(bad).toBeFunction();
+  });
+});
+
+describe('sessionPlugin({ schema }): kv.of(request) typed by the schema', () => {
+  it('infers the data type from the schema', () => {
+    const kv = sessionPlugin({ schema: jsonSchema });
+    const app = Fastify();
+    app.register(kv);
+    app.get('/', async (request) => {
+      expectTypeOf(await kv.of(request).get('userId')).toEqualTypeOf<string | undefined>();
+      // @ts-expect-error visits holds a number
+      await kv.of(request).set('visits', 'x');
+      return 'ok';
+    });
+    expectTypeOf(kv.manager).toEqualTypeOf<SessionManager<{ userId: string; visits: number }>>();
   });
 });
