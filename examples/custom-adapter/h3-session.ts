@@ -12,12 +12,9 @@ declare module 'h3' {
 /** `app.use(kvSession(options))`, then `useKvSession(event)` in handlers. */
 export function kvSession(options: SessionOptions = {}): Middleware {
   const manager = new SessionManager(options); // validates options once
-  const idHeader = manager.options.header; // lower-case, or undefined
   return async (event, next) => {
-    // 1. Request -> session (no I/O yet).
-    const session = manager.session({
-      cookie: event.req.headers.get('cookie') ?? undefined,
-      header: idHeader === undefined ? undefined : (event.req.headers.get(idHeader) ?? undefined),
+    // 1. Request -> session (no I/O yet): the cookie, or the id header when configured.
+    const session = manager.sessionFromHeaders(event.req.headers, {
       secure: event.url.protocol === 'https:',
     });
     event.context.kvSession = session;
