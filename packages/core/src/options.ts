@@ -98,15 +98,55 @@ export interface SessionOptions<Data extends object = SessionData> {
   invalidStoredData?: InvalidStoredData;
 }
 
-const cookieSchema = z.strictObject({
-  name: z.string().regex(TOKEN, 'must be a cookie-name token').default('sid'),
-  path: z.string().startsWith('/').default('/'),
-  domain: z.string().min(1).optional(),
-  httpOnly: z.boolean().default(true),
-  secure: z.union([z.boolean(), z.literal('auto')]).default(false),
-  sameSite: z.union([z.enum(['lax', 'strict', 'none']), z.literal(false)]).default('lax'),
-  partitioned: z.boolean().default(false),
-});
+/**
+ * A cookie `Path`: printable ASCII without `;` (RFC 6265 path-value, minus `<`, which the `Set-Cookie`
+ * serializer also refuses). Anything else made every commit throw, after the storage write.
+ */
+const PATH_VALUE = /^\/[\u0020-\u003a\u003d-\u007e]*$/;
+/** A cookie `Domain`: dot-separated host labels (RFC 1034, optional leading dot, punycode for IDNs). */
+const DOMAIN_VALUE = /^\.?[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+
+const cookieSchema = z
+  .strictObject({
+    name: z.string().regex(TOKEN, 'must be a cookie-name token').default('sid'),
+    path: z
+      .string()
+      .regex(PATH_VALUE, 'must start with "/" and hold only printable ASCII other than ";" and "<"')
+      .default('/'),
+    domain: z
+      .string()
+      .regex(DOMAIN_VALUE, 'must be a host name (letters, digits, "-" and "." only; punycode for IDNs)')
+      .optional(),
+    httpOnly: z.boolean().default(true),
+    secure: z.union([z.boolean(), z.literal('auto')]).default(false),
+    sameSite: z.union([z.enum(['lax', 'strict', 'none']), z.literal(false)]).default('lax'),
+    partitioned: z.boolean().default(false),
+  })
+  // Browsers drop a prefixed cookie that breaks its prefix's rules (RFC 6265bis 4.1.3, matched
+  // case-insensitively): the session would silently never stick. `'auto'` is refused too, since it
+  // sends a non-Secure cookie over plain HTTP. A check runs even when other fields failed, so one
+  // ConfigError lists every problem.
+  .check(
+    z.superRefine((c, ctx) => {
+      const name = typeof c.name === 'string' ? c.name.toLowerCase() : '';
+      const prefix = name.startsWith('__host-') ? '__Host-' : name.startsWith('__secure-') ? '__Secure-' : '';
+      if (prefix === '') return;
+      if (c.secure !== true) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['secure'],
+          message: `the ${prefix} prefix requires secure: true (browsers drop the cookie otherwise)`,
+        });
+      }
+      if (prefix !== '__Host-') return;
+      if (c.domain !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['domain'], message: 'the __Host- prefix forbids a domain' });
+      }
+      if (c.path !== '/') {
+        ctx.addIssue({ code: 'custom', path: ['path'], message: 'the __Host- prefix requires path "/"' });
+      }
+    }),
+  );
 
 const fn = <T>(what: string) =>
   z.custom<T>((v) => typeof v === 'function', { message: `must be a function (${what})` });

@@ -1,4 +1,11 @@
-import { ConfigError, resolveOptions, SessionError, SessionManager, StorageMemory } from '@kv-session/core';
+import {
+  ConfigError,
+  type CookieOptions,
+  resolveOptions,
+  SessionError,
+  SessionManager,
+  StorageMemory,
+} from '@kv-session/core';
 import { describe, expect, it } from 'vitest';
 
 function configError(options: unknown): ConfigError {
@@ -110,6 +117,46 @@ describe('options', () => {
   ])('%s is rejected', (_, options, path) => {
     const e = configError(options);
     expect(e.issues.some((i) => i.startsWith(`${path}:`))).toBe(true);
+  });
+
+  // Issue 14, item 8: these constructed fine, then every commit threw a TypeError after the storage
+  // write (path, domain), or the browser silently dropped the cookie (the prefixes).
+  it('cookie values browsers reject are a ConfigError at construction, listing every problem', () => {
+    const e = configError({ cookie: { name: '__Host-sid', path: '/x;y', domain: 'exa mple.com' } });
+    expect(e.issues).toEqual([
+      expect.stringMatching(/^cookie\.path: .*;/),
+      expect.stringMatching(/^cookie\.domain: /),
+      expect.stringMatching(/^cookie\.secure: the __Host- prefix requires secure: true/),
+      expect.stringMatching(/^cookie\.domain: the __Host- prefix forbids a domain/),
+      expect.stringMatching(/^cookie\.path: the __Host- prefix requires path "\/"/),
+    ]);
+    const rejected: CookieOptions[] = [
+      { path: '/a\u0000b' },
+      { path: '/a\nb' },
+      { path: '/caf\u00e9' },
+      { domain: 'example.com;x=1' },
+      { domain: '.' },
+      { domain: 'a..b' },
+      { name: '__Host-sid', secure: true, domain: 'example.com' },
+      { name: '__Host-sid', secure: true, path: '/app' },
+      { name: '__Host-sid', secure: 'auto' },
+      { name: '__host-sid', secure: false },
+      { name: '__Secure-sid' },
+      { name: '__SECURE-sid', secure: 'auto' },
+    ];
+    for (const cookie of rejected) {
+      expect(() => new SessionManager({ cookie }), JSON.stringify(cookie)).toThrow(ConfigError);
+    }
+    const accepted: CookieOptions[] = [
+      { name: '__Host-sid', secure: true },
+      { name: '__Secure-sid', secure: true, domain: 'example.com', path: '/app' },
+      { domain: '.example.com', path: '/a-b/c.d~e' },
+      { domain: 'localhost' },
+      { domain: 'xn--bcher-kva.example' },
+    ];
+    for (const cookie of accepted) {
+      expect(() => new SessionManager({ cookie }), JSON.stringify(cookie)).not.toThrow();
+    }
   });
 
   it('sameSite none with secure true or auto is accepted; sameSite false omits the attribute', () => {
