@@ -61,6 +61,22 @@ function install(app: FastifyInstance, manager: SessionManager<RequestSessionDat
     request.session = manager.sessionFromHeaders(request.headers, { secure: request.protocol === 'https' });
   });
 
+  // An async handler that calls `reply.send(x)` without `return reply` resolves (undefined) while
+  // the save below is still running, and Fastify then sends a second, empty reply without the
+  // cookie. Such a handler's promise is made to wait for the reply started by its own send (a Reply
+  // is a thenable that settles once the response is finished), so Fastify sees it sent, as with
+  // `return reply`. Other handlers' results pass through unchanged.
+  app.addHook('onRoute', (route) => {
+    const handler = route.handler;
+    route.handler = function (this: FastifyInstance, request, reply) {
+      const result: unknown = handler.call(this, request, reply);
+      if (typeof (result as PromiseLike<unknown> | null)?.then !== 'function') return result;
+      return (result as PromiseLike<unknown>).then((value) =>
+        value === undefined && committed.has(request) && !reply.sent ? reply : value,
+      );
+    };
+  });
+
   // onSend runs before the payload is written, so the save completes before the response leaves.
   // It runs again for the error response when the save fails: commit once per request.
   app.addHook('onSend', async (request, reply) => {

@@ -9,11 +9,13 @@ import {
   redisBackend,
   unavailableStorage,
 } from '../../express/test/support/adapter-suite.js';
+import { useRedisStorage } from '../../express/test/support/redis-storage.js';
 import { startFastify } from './support/app.js';
 
 adapterSuite('fastify', startFastify, redisBackend);
 
 describe('fastify specifics', () => {
+  const redis = useRedisStorage();
   const apps: FastifyInstance[] = [];
   afterAll(async () => {
     for (const app of apps) await app.close();
@@ -41,6 +43,37 @@ describe('fastify specifics', () => {
     expect(JSON.parse(r.body)).toEqual({ error: 'STORAGE_UNAVAILABLE' });
     expect(seen).toHaveLength(1);
     expect(seen[0]).toBeInstanceOf(StorageUnavailableError);
+  });
+
+  // Issue 14, item 3: the handler's promise resolved (undefined) while the save was still running in
+  // onSend, so Fastify sent a second, empty reply without the cookie; the first one then failed.
+  it('an async handler calling reply.send() without "return reply" gets its body and cookie, sent once', async () => {
+    const logs: { level: number; msg?: string; err?: { message?: string } }[] = [];
+    const app = Fastify({
+      logger: { level: 'warn', stream: { write: (line: string) => logs.push(JSON.parse(line)) } },
+    });
+    await app.register(session, { storage: redis.storage });
+    app.get('/login', async (request, reply) => {
+      await request.session.regenerate();
+      await request.session.set('user', 'ada');
+      reply.type('text/plain').send('logged in');
+    });
+    app.get('/whoami', async (request, reply) => {
+      reply.send({ user: (await request.session.get('user')) ?? null });
+    });
+    const c = new Client(await listen(app));
+    const r = await c.get('/login');
+    expect(r.status).toBe(200);
+    expect(r.body).toBe('logged in');
+    expect(r.setCookies).toHaveLength(1);
+    const id = r.setCookies[0]!.split(';')[0]!.split('=')[1]!;
+    const keys = await redis.client.keys('*');
+    expect(keys).toHaveLength(1);
+    expect(keys[0]!.endsWith(id)).toBe(true);
+    expect(JSON.parse((await redis.client.get(keys[0]!))!)).toEqual({ user: 'ada' });
+    expect(JSON.parse((await c.get('/whoami')).body)).toEqual({ user: 'ada' });
+    await app.close();
+    expect(logs.filter((l) => l.level >= 40)).toEqual([]);
   });
 
   it('request.session is visible in encapsulated child plugins (fastify-plugin)', async () => {
