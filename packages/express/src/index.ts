@@ -47,8 +47,29 @@ export interface SessionMiddleware<Data extends object = RequestSessionData> ext
 }
 
 /**
+ * The arguments of a deferred `writeHead`, with a `Set-Cookie` in its headers object merged with the
+ * one the save set: Node lets the object's value replace the header set before.
+ */
+function keepCookies(res: Response, args: unknown[]): unknown[] {
+  const i = typeof args[1] === 'string' ? 2 : 1;
+  const headers = args[i];
+  const ours = res.getHeader('set-cookie');
+  if (ours === undefined || typeof headers !== 'object' || headers === null || Array.isArray(headers)) {
+    return args;
+  }
+  const key = Object.keys(headers).find((k) => k.toLowerCase() === 'set-cookie');
+  if (key === undefined) return args;
+  const theirs = (headers as Record<string, unknown>)[key];
+  const merged = [...[theirs].flat(), ...[ours].flat()].map(String);
+  const copy = [...args];
+  copy[i] = { ...headers, [key]: merged };
+  return copy;
+}
+
+/**
  * Express (4 and 5) middleware giving `req.session`. The session is saved before the response is
- * delivered: `res.end` waits for the save, then `Set-Cookie` and the id header are added. When the
+ * delivered: `res.end`, `res.write`, `res.writeHead` and `res.flushHeaders` wait for the save, then
+ * `Set-Cookie` and the id header are added before the headers are written. When the
  * save fails, the request goes to `next(err)` with a `SessionError` (`status` 503 when storage is
  * unavailable). `cookie.secure: 'auto'` follows `req.secure` (enable `trust proxy` behind a proxy).
  * With a `schema` option the data type is inferred from it: `mw.of(req)` is the typed session.
@@ -72,14 +93,22 @@ export function session(options: SessionOptions<object> = {}): SessionMiddleware
     const s = manager.sessionFromHeaders(req.headers, { secure: req.secure });
     req.session = s as unknown as Session<RequestSessionData>;
 
-    // The save runs before the first byte leaves: before the first `write` (streamed bodies) or at
-    // `end`. Calls made meanwhile are queued and replayed in order once the headers are set.
-    const { write, end } = res;
+    // The save runs before the headers leave, however they are written: the first `write`
+    // (streamed bodies), `writeHead` (a redirect or an SSE route written by hand), `flushHeaders`,
+    // or `end`. Those calls are deferred until the save has finished and the cookie is set (Node
+    // writes headers synchronously, the save is async), then replayed in order; a write or end made
+    // meanwhile queues behind them. `res.headersSent` stays false until then.
+    const { write, end, writeHead, flushHeaders } = res;
     type Raw = (...a: unknown[]) => unknown;
     let state: 'idle' | 'saving' | 'saved' = 'idle';
     const queued: (() => void)[] = [];
-    const restore = (): void => {
+    const restoreHeaderWrites = (): void => {
       res.write = write;
+      res.writeHead = writeHead;
+      res.flushHeaders = flushHeaders;
+    };
+    const restore = (): void => {
+      restoreHeaderWrites();
       res.end = end;
     };
     const save = (): Promise<void> =>
@@ -104,7 +133,7 @@ export function session(options: SessionOptions<object> = {}): SessionMiddleware
       state = 'saving';
       save().then(() => {
         state = 'saved';
-        res.write = write;
+        restoreHeaderWrites();
         for (const queuedOp of queued.splice(0)) queuedOp();
       }, fail);
     };
@@ -112,6 +141,13 @@ export function session(options: SessionOptions<object> = {}): SessionMiddleware
       afterSave(() => (write as Raw).apply(res, args));
       return true;
     } as Response['write'];
+    res.writeHead = function (this: Response, ...args: unknown[]): Response {
+      afterSave(() => (writeHead as Raw).apply(res, keepCookies(res, args)));
+      return this;
+    } as Response['writeHead'];
+    res.flushHeaders = function (this: Response): void {
+      afterSave(() => flushHeaders.call(res));
+    };
     res.end = function (this: Response, ...args: unknown[]): Response {
       const streamed = state !== 'idle';
       res.end = function (this: Response) {
