@@ -90,6 +90,9 @@ export function describeReferenceScenario(framework: Framework): void {
       await redis.stop();
       const down = await visitor.get(server.baseUrl, '/get');
       expect(down.status).toBe(503);
+      // Issue 14, item 7: the status and a generic text only; the Redis detail stays in the log.
+      expect(down.body).toContain('Service Unavailable');
+      expect(down.body).not.toMatch(/redis|command|timeout|econn|socket|closed/i);
       await redis.start();
       await vi.waitFor(
         async () => {

@@ -104,4 +104,22 @@ describe('express specifics', () => {
     expect(JSON.parse(r.body)).toEqual({ error: 'StorageUnavailableError' });
     expect(r.setCookies).toEqual([]);
   });
+
+  // Issue 14, item 7: what reaches a client through Express's own final handler.
+  it('with no error handler, Express (env production) answers a save failure with the status and its text only', async () => {
+    const app = express();
+    app.set('env', 'production');
+    app.use(session({ storage: unavailableStorage(), onError: () => {} }));
+    app.get('/set', async (req, res) => {
+      await req.session.set('k', 'v');
+      res.send('ok');
+    });
+    const { server, url } = await listen(app);
+    servers.push(server);
+    const r = await new Client(url).get('/set');
+    expect(r.status).toBe(503);
+    expect(r.body).toContain('Service Unavailable');
+    expect(r.body).not.toContain('(test)'); // the error's message: "Session storage is unavailable (test)"
+    expect(r.body).not.toContain('at ');
+  });
 });

@@ -1,8 +1,10 @@
+import { STATUS_CODES } from 'node:http';
 import {
   type InferSessionData,
   type RegisteredSessionData,
   type Session,
   type SessionData,
+  SessionError,
   SessionManager,
   type SessionOptions,
   type SessionSchema,
@@ -50,6 +52,32 @@ export type SessionPlugin<Data extends object = RequestSessionData> = FastifyPlu
 };
 
 const committed = new WeakSet<FastifyRequest>();
+/** SessionErrors not safe to show (`expose` false) that are being answered, by request. */
+const failures = new WeakMap<FastifyRequest, SessionError>();
+
+/**
+ * Fastify's error serialization (`{ statusCode, code, error, message }`, from its default error
+ * handler or a `reply.send(error)`) with the message of `failure` replaced by the status text: the
+ * message names internals (a Redis timeout, a Lua error) and belongs in logs, not in responses.
+ * Any other payload (an error handler's own body) is left as it is.
+ */
+function withoutDetail(payload: unknown, failure: SessionError, status: number): string | undefined {
+  if (typeof payload !== 'string' || !payload.includes('"message"')) return undefined;
+  let body: unknown;
+  try {
+    body = JSON.parse(payload);
+  } catch {
+    return undefined;
+  }
+  if (
+    typeof body !== 'object' ||
+    body === null ||
+    (body as { message?: unknown }).message !== failure.message
+  ) {
+    return undefined;
+  }
+  return JSON.stringify({ ...body, message: STATUS_CODES[status] ?? 'Error' });
+}
 
 /** Adds `request.session` to `app`, with sessions from `manager`. */
 function install(app: FastifyInstance, manager: SessionManager<RequestSessionData>): void {
@@ -79,12 +107,23 @@ function install(app: FastifyInstance, manager: SessionManager<RequestSessionDat
 
   // onSend runs before the payload is written, so the save completes before the response leaves.
   // It runs again for the error response when the save fails: commit once per request.
-  app.addHook('onSend', async (request, reply) => {
-    if (committed.has(request) || request.session === null) return;
-    committed.add(request);
-    const { setCookie, headers } = await manager.commit(request.session);
-    if (setCookie !== undefined) reply.header('set-cookie', setCookie);
-    reply.headers(headers);
+  app.addHook('onError', async (request, _reply, error) => {
+    if (error instanceof SessionError && !error.expose) failures.set(request, error);
+  });
+
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (!committed.has(request) && request.session !== null) {
+      committed.add(request);
+      const { setCookie, headers } = await manager.commit(request.session);
+      if (setCookie !== undefined) reply.header('set-cookie', setCookie);
+      reply.headers(headers);
+    }
+    const failure = failures.get(request);
+    if (failure === undefined) return;
+    const generic = withoutDetail(payload, failure, reply.statusCode);
+    if (generic === undefined) return;
+    reply.header('content-length', Buffer.byteLength(generic));
+    return generic;
   });
 }
 

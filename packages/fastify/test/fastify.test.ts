@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { type SessionOptions, StorageMemory, StorageUnavailableError } from '@kv-session/core';
+import { type SessionOptions, StorageError, StorageMemory, StorageUnavailableError } from '@kv-session/core';
 import { session } from '@kv-session/fastify';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -74,6 +74,57 @@ describe('fastify specifics', () => {
     expect(JSON.parse((await c.get('/whoami')).body)).toEqual({ user: 'ada' });
     await app.close();
     expect(logs.filter((l) => l.level >= 40)).toEqual([]);
+  });
+
+  // Issue 14, item 7: Fastify's default error handler sent the error's message, e.g. "Redis did not
+  // answer load within 2000 ms (option commandTimeoutMs)" or a Lua OOM text, to the client.
+  it("Fastify's default error handler answers a SessionError with its status and a generic message; the log keeps the detail", async () => {
+    const logs: { level: number; err?: { message?: string } }[] = [];
+    const app = Fastify({
+      logger: { level: 'error', stream: { write: (line: string) => logs.push(JSON.parse(line)) } },
+    });
+    const detail = 'Redis did not answer load within 2000 ms (option commandTimeoutMs)';
+    const oom = "OOM command not allowed when used memory > 'maxmemory'. script: 1a2b3c";
+    await app.register(session, {
+      onError: () => {},
+      storage: {
+        load: async () => {
+          throw new StorageUnavailableError(detail);
+        },
+        save: async () => {},
+        touch: async () => {},
+        remove: async () => {},
+        apply: async () => {
+          throw new StorageError(`Redis script failed: ${oom}`);
+        },
+      },
+    });
+    app.get('/get', async (request) => request.session.data());
+    app.get('/set', async (request) => {
+      await request.session.set('k', 'v');
+      return 'ok';
+    });
+    const c = new Client(await listen(app));
+    const get = await c.get('/get', { cookie: `sid=${'a'.repeat(43)}` });
+    expect(get.status).toBe(503);
+    expect(JSON.parse(get.body)).toEqual({
+      statusCode: 503,
+      code: 'STORAGE_UNAVAILABLE',
+      error: 'Service Unavailable',
+      message: 'Service Unavailable',
+    });
+    const set = await c.get('/set');
+    expect(set.status).toBe(500);
+    expect(JSON.parse(set.body)).toEqual({
+      statusCode: 500,
+      code: 'STORAGE_FAILED',
+      error: 'Internal Server Error',
+      message: 'Internal Server Error',
+    });
+    expect(set.body).not.toContain('OOM');
+    expect(Number(set.headers.get('content-length'))).toBe(Buffer.byteLength(set.body));
+    await app.close();
+    expect(logs.map((l) => l.err?.message)).toEqual([detail, `Redis script failed: ${oom}`]);
   });
 
   it('request.session is visible in encapsulated child plugins (fastify-plugin)', async () => {
