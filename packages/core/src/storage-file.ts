@@ -1,5 +1,5 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from 'node:crypto';
+import { linkSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { applyChangeSet, serializeSession } from './change-set.js';
@@ -10,7 +10,12 @@ import type { ApplyOptions, ApplyResult, ChangeSet, Storage, StoredSession } fro
 
 /** Options of {@link StorageFile}. */
 export interface StorageFileOptions {
-  /** Directory holding one file per session; created with mode 0700 when missing. */
+  /**
+   * Directory holding one file per session; created with mode 0700 when missing. An existing
+   * directory that other users can read, write or list (any group/other permission bit) is refused
+   * with a `ConfigError`: its file names would not reveal ids (they are keyed hashes) but others
+   * could read or replace sessions and the naming key.
+   */
   dir: string;
   /**
    * 32-byte key(s) for AES-256-GCM. When given, files are encrypted and authenticated (a fresh
@@ -50,10 +55,11 @@ const IV_BYTES = 12;
 const TAG_BYTES = 16;
 /** Temporary files older than this are leftovers of a crash; sweeps remove them. */
 const STALE_TMP_MS = 3_600_000;
-/** Longest id used as a file name as is (file names are limited to 255 bytes). */
-const MAX_PLAIN_NAME = 200;
-/** File names (without suffix) this storage writes. */
-const FILE_NAME = /^(?:[A-Za-z0-9_-]{22,200}|[A-Za-z0-9_-]{100}~[A-Za-z0-9_-]{43})$/;
+/** The per-directory naming key: 32 random bytes, mode 0600, created by the first instance. */
+const NAME_KEY_FILE = '.kv-session-key';
+const NAME_KEY_BYTES = 32;
+/** File names (without suffix) this storage writes: HMAC-SHA256, base64url. */
+const FILE_NAME = /^[A-Za-z0-9_-]{43}$/;
 
 function isNodeError(error: unknown, code: string): boolean {
   return error instanceof Error && (error as NodeJS.ErrnoException).code === code;
@@ -64,9 +70,46 @@ function corruptVersion(raw: Buffer): string {
 }
 
 /**
+ * Reads the directory's naming key, creating it when missing. Created complete or not at all (a
+ * temporary file hard-linked into place), so concurrent first starts agree on one key.
+ */
+function loadNameKey(dir: string): Buffer {
+  const path = join(dir, NAME_KEY_FILE);
+  const read = (): Buffer | undefined => {
+    try {
+      return readFileSync(path);
+    } catch (error) {
+      if (isNodeError(error, 'ENOENT')) return undefined;
+      throw error;
+    }
+  };
+  let key = read();
+  if (key === undefined) {
+    const tmp = join(dir, `.${randomBytes(12).toString('hex')}${TMP_SUFFIX}`);
+    writeFileSync(tmp, randomBytes(NAME_KEY_BYTES), { mode: 0o600, flag: 'wx' });
+    try {
+      linkSync(tmp, path);
+    } catch (error) {
+      if (!isNodeError(error, 'EEXIST')) throw error;
+    } finally {
+      unlinkSync(tmp);
+    }
+    key = read();
+  }
+  if (key === undefined || key.length !== NAME_KEY_BYTES) {
+    throw new ConfigError(
+      [`dir: ${path} must hold ${NAME_KEY_BYTES} bytes (delete it to start afresh; live sessions are lost)`],
+      'StorageFile options',
+    );
+  }
+  return key;
+}
+
+/**
  * Sessions as files, one per session in a directory: the single-node default that survives a
  * restart. Writes go to a temporary file in the same directory that then replaces the old one
- * (`rename`), so a reader sees the old or the new session, never half of one. Files have mode 0600.
+ * (`rename`), so a reader sees the old or the new session, never half of one. Files have mode 0600
+ * and are named by a keyed hash of the id (the key is `.kv-session-key` in the directory).
  * Change sets of concurrent requests in this process are applied one after another per session, so
  * none is lost; several processes sharing one directory never corrupt a file but may lose one of two
  * simultaneous changes (use Redis for that). Each file records its expiry; expired files read as
@@ -76,6 +119,8 @@ export class StorageFile implements Storage {
   /** The absolute directory. */
   readonly dir: string;
   readonly #keys: readonly Buffer[];
+  /** Key of the HMAC that names files, so that a listing of the directory reveals no id. */
+  readonly #nameKey: Buffer;
   readonly #fsync: boolean;
   readonly #now: () => number;
   readonly #onError: (error: unknown) => void;
@@ -109,6 +154,17 @@ export class StorageFile implements Storage {
     this.#onError = options.onError ?? ((error) => console.error('[kv-session] StorageFile sweep:', error));
     // Once, at construction: a directory that cannot be created is a configuration problem.
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    const mode = statSync(this.dir).mode & 0o777;
+    if ((mode & 0o077) !== 0) {
+      throw new ConfigError(
+        [
+          `dir: ${this.dir} has mode 0${mode.toString(8)}; other users must have no access ` +
+            `(chmod 700 it, or use a directory of its own)`,
+        ],
+        'StorageFile options',
+      );
+    }
+    this.#nameKey = loadNameKey(this.dir);
     if (interval > 0) {
       this.#timer = setInterval(() => {
         this.sweep().catch(this.#onError);
@@ -118,14 +174,13 @@ export class StorageFile implements Storage {
   }
 
   /**
-   * The file name (without suffix) of a session id: the id itself, or for ids too long for a file
-   * name, a prefix of it plus its SHA-256. Also the lock key and the associated data of encryption.
+   * The file name (without suffix) of a session id: HMAC-SHA256 of the id under the directory's
+   * naming key, base64url (43 characters, whatever the id's length). A listing of the directory
+   * (or a backup of it) reveals no id. Also the lock key and the associated data of encryption.
    */
   #name(id: string): string {
-    // The id format (URL-safe base64 characters only) is what keeps the path inside `dir`.
     if (!isValidId(id)) throw new StorageError('StorageFile: refusing a malformed session id');
-    if (id.length <= MAX_PLAIN_NAME) return id;
-    return `${id.slice(0, 100)}~${createHash('sha256').update(id).digest('base64url')}`;
+    return createHmac('sha256', this.#nameKey).update(id).digest('base64url');
   }
 
   #path(name: string): string {

@@ -1,5 +1,14 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHmac, randomBytes } from 'node:crypto';
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -32,6 +41,17 @@ function make(options: Partial<StorageFileOptions> = {}): StorageFile {
   return storage;
 }
 
+/** The file name of a session: HMAC-SHA256 of the id under the directory's naming key. */
+function nameOf(dir: string, id: string): string {
+  const key = readFileSync(join(dir, '.kv-session-key'));
+  return `${createHmac('sha256', key).update(id).digest('base64url')}.session`;
+}
+
+/** The directory's entries other than its naming key. */
+function files(dir: string): string[] {
+  return readdirSync(dir).filter((f) => f !== '.kv-session-key');
+}
+
 function changes(set: Record<string, JsonValue> = {}, remove: string[] = [], clear = false): ChangeSet {
   return { clear, remove: new Set(remove), set: new Map(Object.entries(set)) };
 }
@@ -46,20 +66,55 @@ describe('StorageFile basics', () => {
     const data = { s: 'x', n: 1.5, b: false, z: null, a: [1, 'two'], o: { p: { q: 1 } } };
     await storage.save(id, data, HOUR);
     expect((await storage.load(id))?.data).toEqual(data);
-    expect(readdirSync(storage.dir)).toEqual([`${id}.session`]);
+    expect(files(storage.dir)).toEqual([nameOf(storage.dir, id)]);
     expect(statSync(storage.dir).mode & 0o777).toBe(0o700);
-    expect(statSync(join(storage.dir, `${id}.session`)).mode & 0o777).toBe(0o600);
+    expect(statSync(join(storage.dir, nameOf(storage.dir, id))).mode & 0o777).toBe(0o600);
     // Plain files are readable JSON for an operator.
-    const file = JSON.parse(readFileSync(join(storage.dir, `${id}.session`), 'utf8'));
+    const file = JSON.parse(readFileSync(join(storage.dir, nameOf(storage.dir, id)), 'utf8'));
     expect(file.data).toEqual(data);
     expect(typeof file.expiresAt).toBe('number');
+  });
+
+  // Issue 14, item 6: files were named by the raw id, and an existing directory kept its mode, so
+  // in a 0777 directory any local user could list every live id.
+  it('names files by a keyed hash of the id (key 0600 in the directory), never by the id', async () => {
+    const a = make();
+    const b = make();
+    const id = generateId();
+    await a.save(id, { user: 'ada' }, HOUR);
+    await b.save(id, { user: 'ada' }, HOUR);
+    const [name] = files(a.dir);
+    expect(name).toMatch(/^[A-Za-z0-9_-]{43}\.session$/);
+    expect(name).not.toContain(id);
+    expect(name).not.toContain(id.slice(0, 16));
+    expect(files(b.dir)).not.toEqual(files(a.dir)); // another directory, another key
+    expect(statSync(join(a.dir, '.kv-session-key')).mode & 0o777).toBe(0o600);
+    expect(readFileSync(join(a.dir, '.kv-session-key'))).toHaveLength(32);
+    // The key persists: a new instance on the directory finds the session.
+    const again = make({ dir: a.dir });
+    expect((await again.load(id))?.data).toEqual({ user: 'ada' });
+    expect(files(a.dir)).toEqual([name]);
+  });
+
+  it('refuses with ConfigError a directory that other users can read, write or list', () => {
+    for (const mode of [0o777, 0o755, 0o750, 0o701]) {
+      const dir = join(root, `open-${mode.toString(8)}`);
+      mkdirSync(dir);
+      chmodSync(dir, mode);
+      expect(() => make({ dir }), mode.toString(8)).toThrow(ConfigError);
+      expect(readdirSync(dir)).toEqual([]); // nothing written into it
+    }
+    const closed = join(root, 'closed');
+    mkdirSync(closed);
+    chmodSync(closed, 0o700);
+    expect(() => make({ dir: closed })).not.toThrow();
   });
 
   it('sees an operator edit of the file on the next load', async () => {
     const storage = make();
     const id = generateId();
     await storage.save(id, { role: 'user' }, HOUR);
-    const path = join(storage.dir, `${id}.session`);
+    const path = join(storage.dir, nameOf(storage.dir, id));
     const file = JSON.parse(readFileSync(path, 'utf8'));
     file.data.role = 'admin';
     writeFileSync(path, JSON.stringify(file));
@@ -82,7 +137,7 @@ describe('StorageFile basics', () => {
       await expect(storage.load(id)).rejects.toBeInstanceOf(StorageError);
       await expect(storage.remove(id)).rejects.toBeInstanceOf(StorageError);
     }
-    expect(readdirSync(storage.dir)).toEqual([]);
+    expect(files(storage.dir)).toEqual([]);
   });
 
   it('validates options with one ConfigError listing every problem', () => {
@@ -133,7 +188,7 @@ describe('StorageFile apply', () => {
       written: false,
     });
     expect(await storage.load(id)).toBeUndefined();
-    expect(readdirSync(storage.dir)).toEqual([]);
+    expect(files(storage.dir)).toEqual([]);
   });
 
   it('keeps every change of concurrent writers of different keys', async () => {
@@ -147,7 +202,7 @@ describe('StorageFile apply', () => {
     const data = (await storage.load(id))?.data;
     expect(Object.keys(data ?? {})).toHaveLength(41);
     for (let i = 0; i < 40; i++) expect(data?.[`k${i}`]).toBe(i);
-    expect(readdirSync(storage.dir)).toEqual([`${id}.session`]); // no temporary file left
+    expect(files(storage.dir)).toEqual([nameOf(storage.dir, id)]); // no temporary file left
   });
 
   it('keeps all changes of concurrent requests through SessionManager', async () => {
@@ -184,12 +239,12 @@ describe('StorageFile apply', () => {
     const storage = make();
     const id = generateId();
     await storage.save(id, { a: 'x'.repeat(50) }, HOUR);
-    const before = readFileSync(join(storage.dir, `${id}.session`));
+    const before = readFileSync(join(storage.dir, nameOf(storage.dir, id)));
     await expect(
       storage.apply(id, changes({ b: 'y'.repeat(100) }), HOUR, { mode: 'update', maxSize: 120 }),
     ).rejects.toBeInstanceOf(SessionTooLargeError);
-    expect(readFileSync(join(storage.dir, `${id}.session`))).toEqual(before);
-    expect(readdirSync(storage.dir)).toEqual([`${id}.session`]);
+    expect(readFileSync(join(storage.dir, nameOf(storage.dir, id)))).toEqual(before);
+    expect(files(storage.dir)).toEqual([nameOf(storage.dir, id)]);
   });
 
   it('readers never see a half-written file while writers replace it', async () => {
@@ -240,7 +295,7 @@ describe('StorageFile expiry', () => {
     expect(await storage.load(id)).toBeUndefined();
     const other = generateId();
     await storage.touch(other, 1000);
-    expect(readdirSync(storage.dir)).toEqual([`${id}.session`]);
+    expect(files(storage.dir)).toEqual([nameOf(storage.dir, id)]);
     // An expired session counts as missing in update mode.
     expect((await storage.apply(id, changes({ b: 1 }), 1000, { mode: 'update', maxSize: MAX })).written).toBe(
       false,
@@ -257,27 +312,27 @@ describe('StorageFile expiry', () => {
     writeFileSync(join(storage.dir, 'not-a-session.txt'), 'keep');
     now += 2000;
     expect(await storage.sweep()).toBe(1);
-    expect(readdirSync(storage.dir).sort()).toEqual([`${live}.session`, 'not-a-session.txt'].sort());
+    expect(files(storage.dir).sort()).toEqual([nameOf(storage.dir, live), 'not-a-session.txt'].sort());
   });
 
   it('sweep() keeps a freshly corrupt file (for the next request to report) but drops one untouched for an hour', async () => {
     let now = Date.now();
     const storage = make({ now: () => now });
     const id = generateId();
-    const path = join(storage.dir, `${id}.session`);
+    const path = join(storage.dir, nameOf(storage.dir, id));
     writeFileSync(path, 'not json');
     expect(await storage.sweep()).toBe(0);
-    expect(readdirSync(storage.dir)).toEqual([`${id}.session`]);
+    expect(files(storage.dir)).toEqual([nameOf(storage.dir, id)]);
     now += 2 * HOUR;
     expect(await storage.sweep()).toBe(1);
-    expect(readdirSync(storage.dir)).toEqual([]);
+    expect(files(storage.dir)).toEqual([]);
   });
 
   it('the periodic sweep deletes expired files by itself', async () => {
     const storage = make({ sweepInterval: 20 });
     const id = generateId();
     await storage.save(id, { a: 1 }, 1);
-    await vi.waitFor(() => expect(readdirSync(storage.dir)).toEqual([]), { timeout: 5000, interval: 20 });
+    await vi.waitFor(() => expect(files(storage.dir)).toEqual([]), { timeout: 5000, interval: 20 });
   });
 });
 
@@ -285,7 +340,7 @@ describe('StorageFile corrupt data and encryption', () => {
   it('a corrupt file throws CorruptDataError with a version; the next save replaces it', async () => {
     const storage = make();
     const id = generateId();
-    writeFileSync(join(storage.dir, `${id}.session`), '{"expiresAt": 1, "data": [');
+    writeFileSync(join(storage.dir, nameOf(storage.dir, id)), '{"expiresAt": 1, "data": [');
     const error = await storage.load(id).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CorruptDataError);
     expect((error as CorruptDataError).version).toMatch(/^sha256:/);
@@ -305,7 +360,7 @@ describe('StorageFile corrupt data and encryption', () => {
     const storage = make({ encryptionKey: key });
     const id = generateId();
     await storage.save(id, { secret: 'hunter2-plaintext' }, HOUR);
-    const path = join(storage.dir, `${id}.session`);
+    const path = join(storage.dir, nameOf(storage.dir, id));
     const first = readFileSync(path);
     expect(first.toString('latin1')).not.toContain('hunter2');
     expect(statSync(path).mode & 0o777).toBe(0o600);
@@ -324,7 +379,7 @@ describe('StorageFile corrupt data and encryption', () => {
     const storage = make({ encryptionKey: key });
     const id = generateId();
     await storage.save(id, { a: 1 }, HOUR);
-    const path = join(storage.dir, `${id}.session`);
+    const path = join(storage.dir, nameOf(storage.dir, id));
     const raw = readFileSync(path);
 
     const wrong = make({ dir: storage.dir, encryptionKey: randomBytes(32) });
@@ -338,7 +393,7 @@ describe('StorageFile corrupt data and encryption', () => {
     await expect(storage.load(id)).rejects.toBeInstanceOf(CorruptDataError);
 
     const moved = generateId();
-    writeFileSync(join(storage.dir, `${moved}.session`), raw);
+    writeFileSync(join(storage.dir, nameOf(storage.dir, moved)), raw);
     await expect(storage.load(moved)).rejects.toBeInstanceOf(CorruptDataError);
 
     writeFileSync(path, JSON.stringify({ expiresAt: Date.now() + HOUR, data: { admin: true } }));
