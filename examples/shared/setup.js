@@ -9,8 +9,10 @@ import { createClient } from 'redis';
 /** Values of SESSION_STORAGE. */
 const STORAGES = ['redis-kv', 'redis-hash', 'file', 'memory'];
 
-/** How long start-up waits for Redis before falling back to memory. */
+/** How long start-up waits for Redis before falling back to memory (or, with REDIS_URL set, warning). */
 const CONNECT_TIMEOUT_MS = 2_000;
+/** Longest pause between reconnection attempts. */
+const MAX_RETRY_DELAY_MS = 2_000;
 
 /**
  * Reads `PORT` (default 8199), `REDIS_URL` (default redis://127.0.0.1:6379), `SESSION_MAX_AGE`
@@ -21,8 +23,9 @@ const CONNECT_TIMEOUT_MS = 2_000;
 export function readConfig(env = process.env) {
   const port = integer(env.PORT, 8199, 'PORT', 0, 65_535);
   const maxAgeSeconds = integer(env.SESSION_MAX_AGE, 60, 'SESSION_MAX_AGE', 1, 365 * 86_400);
-  const redisUrl =
-    env.REDIS_URL === undefined || env.REDIS_URL === '' ? 'redis://127.0.0.1:6379' : env.REDIS_URL;
+  // Set explicitly, Redis is required: the example waits for it rather than serve memory sessions.
+  const redisUrlExplicit = env.REDIS_URL !== undefined && env.REDIS_URL !== '';
+  const redisUrl = redisUrlExplicit ? env.REDIS_URL : 'redis://127.0.0.1:6379';
   const storage =
     env.SESSION_STORAGE === undefined || env.SESSION_STORAGE === '' ? 'redis-kv' : env.SESSION_STORAGE;
   if (!STORAGES.includes(storage)) {
@@ -33,7 +36,15 @@ export function readConfig(env = process.env) {
     env.SESSION_DIR === undefined || env.SESSION_DIR === ''
       ? join(tmpdir(), 'kv-session-example')
       : env.SESSION_DIR;
-  return { port, redisUrl, maxAgeSeconds, maxAgeMs: maxAgeSeconds * 1000, storage, sessionDir };
+  return {
+    port,
+    redisUrl,
+    redisUrlExplicit,
+    maxAgeSeconds,
+    maxAgeMs: maxAgeSeconds * 1000,
+    storage,
+    sessionDir,
+  };
 }
 
 function integer(raw, fallback, name, min, max) {
@@ -58,10 +69,16 @@ function redact(url) {
 }
 
 /**
- * Connects to Redis and returns `{ storage, description, close }`. Start-up does not retry: when
- * the first connection fails (refused, or no answer within CONNECT_TIMEOUT_MS), the example runs on
- * StorageMemory and says so. Once connected, the client reconnects on its own if Redis goes away
- * later, and session requests fail with 503 meanwhile instead of hanging.
+ * Connects to Redis and returns `{ storage, description, close }`.
+ *
+ * With `REDIS_URL` set, Redis is what the operator asked for: when it does not answer at start-up,
+ * the example says so, serves anyway (session requests answer 503) and keeps retrying until it
+ * answers; it never falls back to memory, which would log everyone out at the next restart and
+ * split sessions between processes without anyone noticing. Without `REDIS_URL`, the example tries
+ * the local default once (CONNECT_TIMEOUT_MS) and, when nothing answers there, runs on
+ * StorageMemory and says so: a demo on a machine without Redis. Once connected, the client
+ * reconnects on its own if Redis goes away later, and session requests fail with 503 meanwhile
+ * instead of hanging.
  */
 export async function createStorage(config) {
   if (config.storage === 'memory') {
@@ -80,13 +97,15 @@ export async function createStorage(config) {
       close: () => storage.close(),
     };
   }
+  const retry = config.redisUrlExplicit === true;
   let connected = false;
   const client = createClient({
     url: config.redisUrl,
     socket: {
       connectTimeout: CONNECT_TIMEOUT_MS,
-      // false = give up; used for the first connection only.
-      reconnectStrategy: (retries) => (connected ? Math.min(50 * 2 ** retries, 2_000) : false),
+      // false = give up: only for the first connection to the default URL.
+      reconnectStrategy: (retries) =>
+        connected || retry ? Math.min(50 * 2 ** retries, MAX_RETRY_DELAY_MS) : false,
     },
   });
   // Without a listener, a connection error event would crash the process.
@@ -97,23 +116,51 @@ export async function createStorage(config) {
     lastError = message;
   });
 
-  try {
-    await client.connect();
+  const connecting = client.connect().then(() => {
     connected = true;
-  } catch (error) {
-    const reason = error instanceof Error ? error.message || error.name : String(error);
-    console.warn(
-      [
-        `WARNING: Redis at ${redact(config.redisUrl)} is unreachable (${reason}).`,
-        'WARNING: falling back to StorageMemory: sessions live in this process only and will NOT survive a restart.',
-      ].join('\n'),
-    );
-    const storage = new StorageMemory();
-    return {
-      storage,
-      description: 'in process memory (StorageMemory; they will NOT survive a restart)',
-      close: () => storage.close(),
-    };
+  });
+  if (retry) {
+    // Serve from the start; the first failure (or silence) is reported once, then retried quietly.
+    const firstFailure = new Promise((resolve) => {
+      client.once('error', resolve);
+      setTimeout(
+        () => resolve(new Error(`no answer within ${CONNECT_TIMEOUT_MS} ms`)),
+        CONNECT_TIMEOUT_MS,
+      ).unref();
+    });
+    const failure = await Promise.race([connecting.then(() => undefined), firstFailure]);
+    connecting.catch(() => undefined); // rejects only when the client is closed while retrying
+    if (failure !== undefined && !connected) {
+      const reason = failure instanceof Error ? failure.message || failure.name : String(failure);
+      console.warn(
+        [
+          `WARNING: Redis at ${redact(config.redisUrl)} is unreachable (${reason}).`,
+          `WARNING: REDIS_URL is set, so no fall-back to memory: retrying every ${MAX_RETRY_DELAY_MS / 1000} s at most; requests that use the session answer 503 until Redis answers.`,
+        ].join('\n'),
+      );
+      connecting.then(
+        () => console.log(`Redis at ${redact(config.redisUrl)} answered: sessions are served from it now.`),
+        () => undefined,
+      );
+    }
+  } else {
+    try {
+      await connecting;
+    } catch (error) {
+      const reason = error instanceof Error ? error.message || error.name : String(error);
+      console.warn(
+        [
+          `WARNING: Redis at ${redact(config.redisUrl)} is unreachable (${reason}).`,
+          'WARNING: REDIS_URL is not set, so falling back to StorageMemory: sessions live in this process only and will NOT survive a restart.',
+        ].join('\n'),
+      );
+      const storage = new StorageMemory();
+      return {
+        storage,
+        description: 'in process memory (StorageMemory; they will NOT survive a restart)',
+        close: () => storage.close(),
+      };
+    }
   }
 
   const hash = config.storage === 'redis-hash';
@@ -122,9 +169,12 @@ export async function createStorage(config) {
     storage,
     description: `in Redis at ${redact(config.redisUrl)}${hash ? ' (StorageRedisHash)' : ''}`,
     async close() {
-      // Flush pending expiry refreshes first, then let the client finish its queue and disconnect.
+      // Flush pending expiry refreshes first, then let the client finish its queue and disconnect
+      // (or stop retrying, when Redis never answered).
       await storage.close?.();
-      if (client.isOpen) await client.close();
+      if (!client.isOpen) return;
+      if (client.isReady) await client.close();
+      else client.destroy();
     },
   };
 }

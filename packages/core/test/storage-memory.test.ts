@@ -1,7 +1,9 @@
 import {
   applyChangeSet,
+  ConfigError,
   isEmptyChangeSet,
   SessionTooLargeError,
+  StorageError,
   StorageMemory,
   serializeSession,
 } from '@kv-session/core';
@@ -36,6 +38,42 @@ describe('StorageMemory', () => {
     expect(storage.size).toBe(3);
     expect(await storage.load('b')).toBeUndefined();
     for (const id of ['a', 'c', 'd']) expect((await storage.load(id))!.data).toEqual({ id });
+  });
+
+  // Issue 14, item 5: bounded by count only (10,000 x 1 MiB allowed), and a flood of new sessions
+  // pushed out a logged-in one.
+  it('a flood of new sessions does not evict sessions in active use', async () => {
+    const storage = new StorageMemory({ maxEntries: 100 });
+    const users = Array.from({ length: 20 }, (_, i) => `user-${i}`.padEnd(22, 'u'));
+    for (const id of users)
+      await storage.apply(id, changes({ login: 1 }), 60_000, { mode: 'create', maxSize: 1e6 });
+    for (const id of users) expect(await storage.load(id)).toBeDefined(); // their next request
+    for (let i = 0; i < 5_000; i++) {
+      await storage.apply(`anon-${i}`.padEnd(22, 'a'), changes({ n: i }), 60_000, {
+        mode: 'create',
+        maxSize: 1e6,
+      });
+    }
+    expect(storage.size).toBe(100);
+    for (const id of users) expect((await storage.load(id))?.data).toEqual({ login: 1 });
+    // The flood evicts only its own kind: the newest anonymous sessions are there, the oldest not.
+    expect(await storage.load('anon-4999'.padEnd(22, 'a'))).toBeDefined();
+    expect(await storage.load('anon-0'.padEnd(22, 'a'))).toBeUndefined();
+  });
+
+  it('is bounded by bytes too: 100 sessions of 1 MB stay within the 64 MiB default', async () => {
+    const storage = new StorageMemory();
+    const big = 'x'.repeat(1_000_000);
+    for (let i = 0; i < 100; i++) await storage.save(`big-${i}`.padEnd(22, 'b'), { big }, 60_000);
+    expect(storage.bytes).toBeLessThanOrEqual(64 * 1024 * 1024);
+    expect(storage.size).toBe(33); // 33 x (2 x 1,000,010 + overhead) bytes fit, 34 do not
+    expect(await storage.load(`big-99`.padEnd(22, 'b'))).toBeDefined();
+    const small = new StorageMemory({ maxBytes: 10_000 });
+    await expect(small.save('z'.repeat(22), { big: 'y'.repeat(6_000) }, 60_000)).rejects.toBeInstanceOf(
+      StorageError,
+    );
+    expect(small.size).toBe(0);
+    for (const maxBytes of [0, -1, 1.5]) expect(() => new StorageMemory({ maxBytes })).toThrow(ConfigError);
   });
 
   it('evicts expired entries first when full', async () => {
