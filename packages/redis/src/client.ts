@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { SessionError, StorageError, StorageUnavailableError } from '@kv-session/core';
+import { type IoredisClientLike, IoredisDriver, isIoredisClient } from './driver-ioredis.js';
 
 /** Options of a script call, as node-redis's `eval`/`evalSha` take them. */
 export interface ScriptCallOptions {
@@ -35,22 +36,26 @@ function isProgrammingError(error: unknown): boolean {
   return error instanceof TypeError || error instanceof RangeError || error instanceof SyntaxError;
 }
 
+/** Class names of the reply errors of node-redis (`ErrorReply` and subclasses) and ioredis (`ReplyError`). */
+const REPLY_ERROR_CLASSES = new Set(['ErrorReply', 'ReplyError']);
+
 /**
- * True for a reply error sent by the server (node-redis `ErrorReply` and subclasses). Recognised by
- * class name along the prototype chain, so that a second copy of `redis` in node_modules still works.
+ * True for a reply error sent by the server (node-redis `ErrorReply` and subclasses, ioredis
+ * `ReplyError`). Recognised by class name along the prototype chain, so that a second copy of the
+ * client library in node_modules still works, and so that neither library has to be loaded.
  */
 export function isErrorReply(error: unknown): error is Error {
   let proto: unknown = error instanceof Error ? Object.getPrototypeOf(error) : null;
   while (proto !== null && proto !== Error.prototype) {
     const name = (proto as { constructor?: { name?: unknown } }).constructor?.name;
-    if (name === 'ErrorReply') return true;
+    if (typeof name === 'string' && REPLY_ERROR_CLASSES.has(name)) return true;
     proto = Object.getPrototypeOf(proto);
   }
   return false;
 }
 
 /**
- * Maps a node-redis failure to a kv-session error: server replies are {@link StorageError} (except
+ * Maps a node-redis or ioredis failure to a kv-session error: server replies are {@link StorageError} (except
  * the "try later" ones), everything else (socket closed, offline, timeouts, refused connections) is
  * {@link StorageUnavailableError}, which adapters answer with 503.
  */
@@ -236,24 +241,49 @@ interface ScriptClient {
 }
 
 /**
+ * How one client library sends the storages' commands: node-redis's own client (through
+ * {@link OfflineDeadline}) or ioredis's (through {@link IoredisDriver}, in node-redis's shape).
+ */
+interface RedisDriver<C> {
+  /** The commands of a call whose deadline is `deadline` (performance.now() ms). */
+  commands(deadline: number): C;
+  guard: ClientGuard;
+}
+
+/** The driver of `client`, recognised by shape: the user never says which library it is from. */
+function driverOf<C extends object>(client: C | IoredisClientLike, timeoutMs: number): RedisDriver<C> {
+  if (isIoredisClient(client)) {
+    const driver = new IoredisDriver(client);
+    return {
+      // The driver speaks every command of RedisClientLike, a superset of what any storage uses.
+      commands: (deadline) => driver.commands(deadline) as unknown as C,
+      guard: { ready: () => driver.ready(), closed: () => driver.closed() },
+    };
+  }
+  const offline = new OfflineDeadline(client, timeoutMs);
+  return { commands: () => offline.client, guard: clientGuard(client) };
+}
+
+/**
  * How both Redis storages send commands: each call bounded by `timeoutMs` with its failures mapped
- * to kv-session errors ({@link boundedCommand}), through a client whose offline queue drops it at
- * its deadline ({@link OfflineDeadline}), and, for a Sentinel client, only while it has a master.
+ * to kv-session errors ({@link boundedCommand}), never written to Redis after its deadline (node-redis:
+ * {@link OfflineDeadline}; ioredis: {@link IoredisDriver}), and, for a Sentinel client, only while it
+ * has a master.
  */
 export class RedisCommands<C extends ScriptClient> {
   readonly #timeoutMs: number;
-  readonly #deadline: OfflineDeadline<C>;
-  readonly #guard: ClientGuard;
+  readonly #driver: RedisDriver<C>;
 
-  constructor(client: C, timeoutMs: number) {
+  constructor(client: C | IoredisClientLike, timeoutMs: number) {
     this.#timeoutMs = timeoutMs;
-    this.#deadline = new OfflineDeadline(client, timeoutMs);
-    this.#guard = clientGuard(client);
+    this.#driver = driverOf(client, timeoutMs);
   }
 
   /** Runs one Redis call, `call(client)`, as described on the class. */
   run<T>(operation: string, call: (client: C) => Promise<T>): Promise<T> {
-    return boundedCommand(operation, this.#timeoutMs, () => call(this.#deadline.client), this.#guard);
+    const deadline = performance.now() + this.#timeoutMs;
+    const driver = this.#driver;
+    return boundedCommand(operation, this.#timeoutMs, () => call(driver.commands(deadline)), driver.guard);
   }
 
   /** Runs a script with `EVALSHA`, loading it with `EVAL` when the server does not have it yet. */

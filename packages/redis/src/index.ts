@@ -1,4 +1,5 @@
 export type { RedisClientLike, ScriptCallOptions } from './client.js';
+export type { IoredisClientLike } from './driver-ioredis.js';
 export type { StorageRedisKVOptions } from './options.js';
 export { StorageRedisKV } from './storage-redis.js';
 export {

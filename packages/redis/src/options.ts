@@ -1,15 +1,18 @@
 import { ConfigError, type ErrorContext, formatIssues, type SessionError } from '@kv-session/core';
 import { z } from 'zod';
 import type { RedisClientLike } from './client.js';
+import { type IoredisClientLike, isIoredisClient } from './driver-ioredis.js';
 
 /** Options of {@link StorageRedisKV}. */
 export interface StorageRedisKVOptions {
   /**
-   * A connected node-redis client: `createClient()`, `createCluster()` or `createSentinel()`. The
-   * storage never connects or closes it. Attach an `'error'` listener to it (node-redis emits
-   * connection errors as events, and an unhandled `'error'` event ends the process).
+   * A connected Redis client, either a node-redis one (`createClient()`, `createCluster()` or
+   * `createSentinel()`) or an ioredis one (`new Redis()` or `new Cluster()`); which one is
+   * recognised from the object. The storage never connects or closes it. Attach an `'error'`
+   * listener to it (node-redis emits connection errors as events, and an unhandled `'error'` event
+   * ends the process).
    */
-  client: RedisClientLike;
+  client: RedisClientLike | IoredisClientLike;
   /** Prepended to the session id to form the Redis key. Must not be empty. @default 'kv-session:' */
   prefix?: string;
   /**
@@ -25,6 +28,7 @@ export interface StorageRedisKVOptions {
   refreshIntervalMs?: number;
   /**
    * Use the client-side cache fast path (cacheable `GET` plus batched `PEXPIRE`) instead of `GETEX`.
+   * node-redis only (ioredis has no client-side cache): `true` with an ioredis client is a `ConfigError`.
    * @default detected: true when the client was created with `clientSideCache`
    */
   clientSideCache?: boolean;
@@ -37,7 +41,7 @@ export interface StorageRedisKVOptions {
 
 /** Options after validation. */
 export interface ResolvedRedisOptions {
-  client: RedisClientLike;
+  client: RedisClientLike | IoredisClientLike;
   prefix: string;
   commandTimeoutMs: number;
   refreshIntervalMs: number;
@@ -47,24 +51,35 @@ export interface ResolvedRedisOptions {
 
 const CLIENT_METHODS = ['get', 'getEx', 'set', 'pExpire', 'del', 'eval', 'evalSha'] as const;
 
-const schema = z.strictObject({
-  client: z.custom<RedisClientLike>(
-    (v) =>
-      typeof v === 'object' &&
-      v !== null &&
-      CLIENT_METHODS.every((m) => typeof (v as Record<string, unknown>)[m] === 'function'),
-    { message: 'must be a node-redis client (createClient, createCluster or createSentinel)' },
-  ),
-  prefix: z.string().min(1, 'must not be empty').default('kv-session:'),
-  commandTimeoutMs: z.number().int().positive().default(2000),
-  refreshIntervalMs: z.number().int().positive().default(1000),
-  clientSideCache: z.boolean().optional(),
-  onError: z
-    .custom<(error: SessionError, context: ErrorContext) => void>((v) => typeof v === 'function', {
-      message: 'must be a function (error, context) => void',
-    })
-    .optional(),
-});
+/** The `client` option's error when it is neither a node-redis nor an ioredis client. */
+export const CLIENT_MESSAGE =
+  'must be a node-redis client (createClient, createCluster or createSentinel) or an ioredis client (new Redis() or new Cluster())';
+
+const schema = z
+  .strictObject({
+    client: z.custom<RedisClientLike | IoredisClientLike>(
+      (v) =>
+        isIoredisClient(v) ||
+        (typeof v === 'object' &&
+          v !== null &&
+          CLIENT_METHODS.every((m) => typeof (v as Record<string, unknown>)[m] === 'function')),
+      { message: CLIENT_MESSAGE },
+    ),
+    prefix: z.string().min(1, 'must not be empty').default('kv-session:'),
+    commandTimeoutMs: z.number().int().positive().default(2000),
+    refreshIntervalMs: z.number().int().positive().default(1000),
+    clientSideCache: z.boolean().optional(),
+    onError: z
+      .custom<(error: SessionError, context: ErrorContext) => void>((v) => typeof v === 'function', {
+        message: 'must be a function (error, context) => void',
+      })
+      .optional(),
+  })
+  .refine((o) => !(o.clientSideCache === true && isIoredisClient(o.client)), {
+    // Promised but not kept, the cache mode would skip expiry refreshes: refuse it.
+    message: 'needs a node-redis client created with clientSideCache (ioredis has no client-side cache)',
+    path: ['clientSideCache'],
+  });
 
 function defaultOnError(error: SessionError, context: ErrorContext): void {
   console.error(`[kv-session/redis] ${context.operation}:`, error);

@@ -18,6 +18,8 @@ import {
 } from '@kv-session/core';
 import { z } from 'zod';
 import { RedisCommands, type RedisScript, redisScript, replyText, type ScriptCallOptions } from './client.js';
+import { type IoredisClientLike, isIoredisClient } from './driver-ioredis.js';
+import { CLIENT_MESSAGE } from './options.js';
 
 /**
  * The part of a node-redis client that {@link StorageRedisHash} uses; `createClient()`,
@@ -33,10 +35,12 @@ export interface RedisHashClientLike {
 /** Options of {@link StorageRedisHash}. */
 export interface StorageRedisHashOptions {
   /**
-   * A connected node-redis client: `createClient()`, `createCluster()` or `createSentinel()`. The
-   * storage never connects or closes it. Attach an `'error'` listener to it.
+   * A connected Redis client, either a node-redis one (`createClient()`, `createCluster()` or
+   * `createSentinel()`) or an ioredis one (`new Redis()` or `new Cluster()`); which one is
+   * recognised from the object. The storage never connects or closes it. Attach an `'error'`
+   * listener to it.
    */
-  client: RedisHashClientLike;
+  client: RedisHashClientLike | IoredisClientLike;
   /**
    * Prepended to the session id to form the Redis key of the hash. Must not be empty. Differs from
    * `StorageRedisKV`'s default so that the two never read each other's keys. @default 'kv-session:h:'
@@ -204,14 +208,15 @@ const SCRIPTS = {
 };
 
 const schema = z.strictObject({
-  client: z.custom<RedisHashClientLike>(
+  client: z.custom<RedisHashClientLike | IoredisClientLike>(
     (v) =>
-      typeof v === 'object' &&
-      v !== null &&
-      ['pExpire', 'del', 'eval', 'evalSha'].every(
-        (m) => typeof (v as Record<string, unknown>)[m] === 'function',
-      ),
-    { message: 'must be a node-redis client (createClient, createCluster or createSentinel)' },
+      isIoredisClient(v) ||
+      (typeof v === 'object' &&
+        v !== null &&
+        ['pExpire', 'del', 'eval', 'evalSha'].every(
+          (m) => typeof (v as Record<string, unknown>)[m] === 'function',
+        )),
+    { message: CLIENT_MESSAGE },
   ),
   prefix: z.string().min(1, 'must not be empty').default('kv-session:h:'),
   commandTimeoutMs: z.number().int().positive().default(2000),

@@ -56,13 +56,14 @@ function integerReply(reply: unknown): number | undefined {
     : undefined;
 }
 
-function detectClientSideCache(client: RedisClientLike): boolean {
+function detectClientSideCache(client: object): boolean {
   const cache: unknown = (client as { clientSideCache?: unknown }).clientSideCache;
   return cache !== undefined && cache !== null;
 }
 
 /**
- * Sessions in Redis through a node-redis client (single node, Cluster or Sentinel): one string key
+ * Sessions in Redis through a node-redis client (single node, Cluster or Sentinel) or an ioredis
+ * client (`Redis` or `Cluster`): one string key
  * per session, `<prefix><id>`, holding the session data as a plain JSON object, with the expiry on
  * the key in milliseconds.
  *
@@ -93,7 +94,7 @@ export class StorageRedisKV implements Storage {
     return this.#o.prefix + id;
   }
 
-  /** Whether reads go through node-redis's client-side cache (`GET`) rather than `GETEX`. */
+  /** Whether reads go through node-redis's client-side cache (`GET`) rather than `GETEX` (never with ioredis). */
   get clientSideCache(): boolean {
     return this.#cached;
   }

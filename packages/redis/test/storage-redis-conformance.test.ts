@@ -10,6 +10,7 @@ import {
 } from '@kv-session/testing';
 import { createClient, createCluster, createSentinel } from 'redis';
 import { afterAll, beforeAll } from 'vitest';
+import { ioredis5, ioredis6, type TestClient } from './clients.js';
 import { quiet } from './helpers.js';
 
 let server: RedisServer;
@@ -33,6 +34,8 @@ const cachedSentinelFor = (name: string, port: number) =>
     clientSideCache: { maxEntries: 10_000 },
   });
 let cachedSentinelClient: ReturnType<typeof cachedSentinelFor>;
+/** ioredis 6 and 5 on the single node, ioredis 6 on the Cluster. */
+let ioredis: TestClient[] = [];
 
 beforeAll(async () => {
   [server, cluster, sentinel] = await Promise.all([startRedis(), startRedisCluster(3), startRedisSentinel()]);
@@ -55,6 +58,11 @@ beforeAll(async () => {
   ]) {
     quiet(c);
   }
+  ioredis = await Promise.all([
+    ioredis6.single(server.url),
+    ioredis5.single(server.url),
+    ioredis6.cluster(cluster.rootNodes),
+  ]);
   await Promise.all([
     client.connect(),
     cachedClient.connect(),
@@ -71,6 +79,7 @@ afterAll(async () => {
     cachedClient?.close(),
     clusterClient?.close(),
     sentinelClient?.close(),
+    ...ioredis.map((c) => c.close()),
   ]);
   await Promise.allSettled([server?.stop(), cluster?.stop(), sentinel?.stop()]);
 });
@@ -89,4 +98,16 @@ runStorageTestSuite('StorageRedisKV (Sentinel)', () => new StorageRedisKV({ clie
 runStorageTestSuite(
   'StorageRedisKV (Sentinel, RESP3 client-side cache)',
   () => new StorageRedisKV({ client: cachedSentinelClient }),
+);
+runStorageTestSuite(
+  'StorageRedisKV (single node, ioredis 6)',
+  () => new StorageRedisKV({ client: ioredis[0]!.client }),
+);
+runStorageTestSuite(
+  'StorageRedisKV (single node, ioredis 5)',
+  () => new StorageRedisKV({ client: ioredis[1]!.client }),
+);
+runStorageTestSuite(
+  'StorageRedisKV (3-master Cluster, ioredis 6)',
+  () => new StorageRedisKV({ client: ioredis[2]!.client }),
 );
