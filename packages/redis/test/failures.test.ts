@@ -3,6 +3,7 @@ import { StorageRedisHash, StorageRedisKV } from '@kv-session/redis';
 import { type RedisServer, startRedis } from '@kv-session/testing';
 import { createClient, createCluster, createSentinel } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLIENT_KINDS } from './clients.js';
 import { request } from './helpers.js';
 
 let server: RedisServer;
@@ -15,13 +16,10 @@ afterAll(async () => {
   await server?.stop();
 });
 
-describe('Redis unavailable', () => {
+describe.each(CLIENT_KINDS)('Redis unavailable ($name)', (kind) => {
   it('fails with StorageUnavailableError (503) while redis-server is down, works again after restart', async () => {
-    const errors: unknown[] = [];
     // The client's defaults: offline queue on, reconnecting forever. The storage still fails fast.
-    const client = createClient({ url: server.url });
-    client.on('error', (error) => errors.push(error));
-    await client.connect();
+    const { client, errors, close } = await kind.single(server.url);
     try {
       const storage = new StorageRedisKV({ client, commandTimeoutMs: 300 });
       const manager = new SessionManager({ storage, maxAge: 60_000 });
@@ -52,14 +50,13 @@ describe('Redis unavailable', () => {
       // The stale write queued while offline was dropped, not replayed after the reconnect.
       expect(await server.cli('DBSIZE')).toBe('1');
     } finally {
-      await client.close().catch(() => undefined);
+      await close();
+      await server.cli('FLUSHALL');
     }
   });
 
   it('concurrent writes of one session while Redis is down all fail with StorageUnavailableError', async () => {
-    const client = createClient({ url: server.url });
-    client.on('error', () => undefined);
-    await client.connect();
+    const { client, close } = await kind.single(server.url);
     try {
       const storage = new StorageRedisKV({ client, commandTimeoutMs: 300 });
       const manager = new SessionManager({ storage, maxAge: 60_000 });
@@ -74,30 +71,49 @@ describe('Redis unavailable', () => {
       ).toEqual(Array(10).fill(true));
       await server.start();
     } finally {
-      await client.close().catch(() => undefined);
+      await close();
     }
   });
 
-  it('fails fast with an offline-queue-less client too', async () => {
-    const client = createClient({ url: server.url, disableOfflineQueue: true });
-    client.on('error', () => undefined);
-    await client.connect();
+  it('a frozen server (SIGSTOP): 503 by the deadline; a write sent to it and lost with it is not re-sent after the restart', async () => {
+    // ioredis re-sends the commands that were in flight on a connection that dropped
+    // (autoResendUnfulfilledCommands): a write its caller was told had failed would land later.
+    const { client, close } = await kind.single(server.url);
     try {
       const storage = new StorageRedisKV({ client, commandTimeoutMs: 300 });
+      const hash = new StorageRedisHash({ client, commandTimeoutMs: 300 });
+      await storage.save('frozen00000000000000000', { a: 1 }, 60_000);
+      const pid = Number(/process_id:(\d+)/.exec(await server.cli('INFO', 'server'))?.[1]);
+      process.kill(pid, 'SIGSTOP');
+      const started = performance.now();
+      const failures = await Promise.all([
+        storage.load('frozen00000000000000000', 60_000).catch((e: unknown) => e),
+        storage.save('late0000000000000000000', { late: true }, 60_000).catch((e: unknown) => e),
+        hash.save('late0000000000000000000', { late: true }, 60_000).catch((e: unknown) => e),
+      ]);
+      const elapsed = performance.now() - started;
+      expect(failures.map((f) => f instanceof StorageUnavailableError)).toEqual([true, true, true]);
+      expect(String((failures[0] as Error).message)).toMatch(/commandTimeoutMs/);
+      // Generous bound (a loaded machine): the point is "by its deadline", not "eventually".
+      expect(elapsed).toBeLessThan(2_000);
+      // The frozen process dies with the writes unread; a new one starts on the same port.
       await server.stop();
-      await expect(storage.load('offline000000000000000', 1000)).rejects.toBeInstanceOf(
-        StorageUnavailableError,
-      );
       await server.start();
+      let loaded: unknown;
+      for (let i = 0; i < 100; i++) {
+        loaded = await storage.load('late0000000000000000000', 60_000).catch((e: unknown) => e);
+        if (!(loaded instanceof Error)) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(loaded).toBeUndefined();
+      expect(await server.cli('DBSIZE')).toBe('0');
     } finally {
-      await client.close().catch(() => undefined);
+      await close();
     }
   });
 
   it('a server that does not answer in time fails with StorageUnavailableError', async () => {
-    const client = createClient({ url: server.url });
-    client.on('error', () => undefined);
-    await client.connect();
+    const { client, close } = await kind.single(server.url);
     try {
       const storage = new StorageRedisKV({ client, commandTimeoutMs: 200 });
       await storage.save('slowserver0000000000000', { a: 1 }, 60_000);
@@ -113,6 +129,24 @@ describe('Redis unavailable', () => {
         if (!(loaded instanceof Error)) break;
       }
       expect(loaded).toMatchObject({ data: { a: 1 } });
+    } finally {
+      await close();
+    }
+  });
+});
+
+describe('Redis unavailable (node-redis)', () => {
+  it('fails fast with an offline-queue-less client too', async () => {
+    const client = createClient({ url: server.url, disableOfflineQueue: true });
+    client.on('error', () => undefined);
+    await client.connect();
+    try {
+      const storage = new StorageRedisKV({ client, commandTimeoutMs: 300 });
+      await server.stop();
+      await expect(storage.load('offline000000000000000', 1000)).rejects.toBeInstanceOf(
+        StorageUnavailableError,
+      );
+      await server.start();
     } finally {
       await client.close().catch(() => undefined);
     }
