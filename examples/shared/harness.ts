@@ -45,6 +45,7 @@ export async function startExample(
     PORT?: string;
     SESSION_STORAGE?: string;
     SESSION_DIR?: string;
+    REDIS_CLIENT?: string;
   },
 ): Promise<ExampleServer> {
   const port = env.PORT === undefined ? await freePort() : Number(env.PORT);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StorageFile, StorageMemory } from '@kv-session/core';
 import { StorageRedisHash, StorageRedisKV } from '@kv-session/redis';
-import { createClient } from 'redis';
+import { createRedisClient, REDIS_CLIENTS } from './redis-client.js';
 
 /** Values of SESSION_STORAGE. */
 const STORAGES = ['redis-kv', 'redis-hash', 'file', 'memory'];
@@ -17,8 +17,8 @@ const MAX_RETRY_DELAY_MS = 2_000;
 /**
  * Reads `PORT` (default 8199), `REDIS_URL` (default redis://127.0.0.1:6379), `SESSION_MAX_AGE`
  * in seconds (default 60), `SESSION_STORAGE` (redis-kv | redis-hash | file | memory, default
- * redis-kv) and `SESSION_DIR` (for `file`, default <tmpdir>/kv-session-example). Exits with a
- * message when a value is not usable.
+ * redis-kv), `SESSION_DIR` (for `file`, default <tmpdir>/kv-session-example) and `REDIS_CLIENT`
+ * (node-redis | ioredis, default node-redis). Exits with a message when a value is not usable.
  */
 export function readConfig(env = process.env) {
   const port = integer(env.PORT, 8199, 'PORT', 0, 65_535);
@@ -36,6 +36,14 @@ export function readConfig(env = process.env) {
     env.SESSION_DIR === undefined || env.SESSION_DIR === ''
       ? join(tmpdir(), 'kv-session-example')
       : env.SESSION_DIR;
+  const redisClient =
+    env.REDIS_CLIENT === undefined || env.REDIS_CLIENT === '' ? 'node-redis' : env.REDIS_CLIENT;
+  if (!REDIS_CLIENTS.includes(redisClient)) {
+    console.error(
+      `REDIS_CLIENT must be one of ${REDIS_CLIENTS.join(', ')}, got ${JSON.stringify(redisClient)}`,
+    );
+    process.exit(2);
+  }
   return {
     port,
     redisUrl,
@@ -44,6 +52,7 @@ export function readConfig(env = process.env) {
     maxAgeMs: maxAgeSeconds * 1000,
     storage,
     sessionDir,
+    redisClient,
   };
 }
 
@@ -99,15 +108,16 @@ export async function createStorage(config) {
   }
   const retry = config.redisUrlExplicit === true;
   let connected = false;
-  const client = createClient({
-    url: config.redisUrl,
-    socket: {
-      connectTimeout: CONNECT_TIMEOUT_MS,
-      // false = give up: only for the first connection to the default URL.
-      reconnectStrategy: (retries) =>
-        connected || retry ? Math.min(50 * 2 ** retries, MAX_RETRY_DELAY_MS) : false,
-    },
-  });
+  // Retries once connected, or from the start when REDIS_URL was set; otherwise a failed first
+  // connection to the default URL gives up (and the example runs on memory).
+  const redis = await createRedisClient(
+    config.redisClient,
+    config.redisUrl,
+    CONNECT_TIMEOUT_MS,
+    MAX_RETRY_DELAY_MS,
+    () => connected || retry,
+  );
+  const client = redis.client;
   // Without a listener, a connection error event would crash the process.
   let lastError = '';
   client.on('error', (error) => {
@@ -116,7 +126,7 @@ export async function createStorage(config) {
     lastError = message;
   });
 
-  const connecting = client.connect().then(() => {
+  const connecting = redis.connect().then(() => {
     connected = true;
   });
   if (retry) {
@@ -167,14 +177,14 @@ export async function createStorage(config) {
   const storage = hash ? new StorageRedisHash({ client }) : new StorageRedisKV({ client });
   return {
     storage,
-    description: `in Redis at ${redact(config.redisUrl)}${hash ? ' (StorageRedisHash)' : ''}`,
+    description: `in Redis at ${redact(config.redisUrl)}${hash ? ' (StorageRedisHash)' : ''}${
+      config.redisClient === 'ioredis' ? ' through ioredis' : ''
+    }`,
     async close() {
       // Flush pending expiry refreshes first, then let the client finish its queue and disconnect
       // (or stop retrying, when Redis never answered).
       await storage.close?.();
-      if (!client.isOpen) return;
-      if (client.isReady) await client.close();
-      else client.destroy();
+      await redis.close();
     },
   };
 }
