@@ -1,3 +1,6 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   ConfigError,
   CorruptDataError,
@@ -5,8 +8,9 @@ import {
   SessionManager,
   SessionTooLargeError,
 } from '@kv-session/core';
-import { StorageRedisKV } from '@kv-session/redis';
+import { StorageRedisHash, StorageRedisKV } from '@kv-session/redis';
 import { type RedisServer, startRedis } from '@kv-session/testing';
+import { Redis } from 'ioredis';
 import { createClient, RESP_TYPES } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { idFrom, quiet, request, stats } from './helpers.js';
@@ -59,6 +63,38 @@ describe('options', () => {
       expect(issues).toMatch(/^refreshIntervalMs:/m);
       expect(issues).toMatch(/extra/);
     }
+  });
+
+  it('an ioredis client is recognised; clientSideCache: true with it is a ConfigError (it has no cache)', async () => {
+    const ioredis = new Redis(server.url, { lazyConnect: true });
+    try {
+      expect(new StorageRedisKV({ client: ioredis }).clientSideCache).toBe(false);
+      expect(new StorageRedisHash({ client: ioredis })).toBeInstanceOf(StorageRedisHash);
+      const error = (() => {
+        try {
+          new StorageRedisKV({ client: ioredis, clientSideCache: true });
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).message).toMatch(/clientSideCache: needs a node-redis client/);
+    } finally {
+      ioredis.disconnect();
+    }
+  });
+
+  it('the sources never load ioredis (an optional peer dependency): type-only imports at most', () => {
+    const src = fileURLToPath(new URL('../src/', import.meta.url));
+    const runtime = readdirSync(src)
+      .filter((f) => f.endsWith('.ts'))
+      .flatMap((f) =>
+        readFileSync(join(src, f), 'utf8')
+          .split('\n')
+          .filter((line) => /['"]ioredis['"]/.test(line) && !/^\s*(import|export) type /.test(line))
+          .map((line) => `${f}: ${line}`),
+      );
+    expect(runtime).toEqual([]);
   });
 
   it('defaults the prefix to kv-session: and detects no client-side cache', () => {
