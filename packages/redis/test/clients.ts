@@ -93,3 +93,16 @@ export const ioredis5 = ioredisKind('ioredis 5', Redis5, Cluster5);
 
 /** Every client library, for the tests that must hold on each. */
 export const CLIENT_KINDS: readonly ClientKind[] = [nodeRedis, ioredis6, ioredis5];
+
+/**
+ * The ioredis clients the conformance suites run on, next to node-redis's own list: ioredis 6 and 5
+ * on a single node, ioredis 6 on a Cluster.
+ */
+export const IOREDIS_SUITES: readonly {
+  name: string;
+  connect(url: string, rootNodes: { url: string }[]): Promise<TestClient>;
+}[] = [
+  { name: 'single node, ioredis 6', connect: (url) => ioredis6.single(url) },
+  { name: 'single node, ioredis 5', connect: (url) => ioredis5.single(url) },
+  { name: '3-master Cluster, ioredis 6', connect: (_url, rootNodes) => ioredis6.cluster(rootNodes) },
+];

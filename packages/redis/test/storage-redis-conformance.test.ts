@@ -10,7 +10,7 @@ import {
 } from '@kv-session/testing';
 import { createClient, createCluster, createSentinel } from 'redis';
 import { afterAll, beforeAll } from 'vitest';
-import { ioredis5, ioredis6, type TestClient } from './clients.js';
+import { IOREDIS_SUITES, type TestClient } from './clients.js';
 import { quiet } from './helpers.js';
 
 let server: RedisServer;
@@ -34,7 +34,7 @@ const cachedSentinelFor = (name: string, port: number) =>
     clientSideCache: { maxEntries: 10_000 },
   });
 let cachedSentinelClient: ReturnType<typeof cachedSentinelFor>;
-/** ioredis 6 and 5 on the single node, ioredis 6 on the Cluster. */
+/** The clients of IOREDIS_SUITES, in its order. */
 let ioredis: TestClient[] = [];
 
 beforeAll(async () => {
@@ -58,11 +58,7 @@ beforeAll(async () => {
   ]) {
     quiet(c);
   }
-  ioredis = await Promise.all([
-    ioredis6.single(server.url),
-    ioredis5.single(server.url),
-    ioredis6.cluster(cluster.rootNodes),
-  ]);
+  ioredis = await Promise.all(IOREDIS_SUITES.map((s) => s.connect(server.url, cluster.rootNodes)));
   await Promise.all([
     client.connect(),
     cachedClient.connect(),
@@ -99,15 +95,9 @@ runStorageTestSuite(
   'StorageRedisKV (Sentinel, RESP3 client-side cache)',
   () => new StorageRedisKV({ client: cachedSentinelClient }),
 );
-runStorageTestSuite(
-  'StorageRedisKV (single node, ioredis 6)',
-  () => new StorageRedisKV({ client: ioredis[0]!.client }),
-);
-runStorageTestSuite(
-  'StorageRedisKV (single node, ioredis 5)',
-  () => new StorageRedisKV({ client: ioredis[1]!.client }),
-);
-runStorageTestSuite(
-  'StorageRedisKV (3-master Cluster, ioredis 6)',
-  () => new StorageRedisKV({ client: ioredis[2]!.client }),
-);
+IOREDIS_SUITES.forEach((suite, i) => {
+  runStorageTestSuite(
+    `StorageRedisKV (${suite.name})`,
+    () => new StorageRedisKV({ client: ioredis[i]!.client }),
+  );
+});

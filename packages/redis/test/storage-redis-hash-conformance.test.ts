@@ -4,13 +4,13 @@ import { runStorageTestSuite } from '@kv-session/test-suite';
 import { type RedisCluster, type RedisServer, startRedis, startRedisCluster } from '@kv-session/testing';
 import { createClient, createCluster } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ioredis5, ioredis6, type TestClient } from './clients.js';
+import { IOREDIS_SUITES, type TestClient } from './clients.js';
 
 let server: RedisServer;
 let client: ReturnType<typeof createClient>;
 let cluster: RedisCluster;
 let clusterClient: ReturnType<typeof createCluster>;
-/** ioredis 6 and 5 on the single node, ioredis 6 on the Cluster. */
+/** The clients of IOREDIS_SUITES, in its order. */
 let ioredis: TestClient[] = [];
 
 beforeAll(async () => {
@@ -20,11 +20,7 @@ beforeAll(async () => {
   clusterClient = createCluster({ rootNodes: cluster.rootNodes });
   clusterClient.on('error', () => undefined);
   await Promise.all([client.connect(), clusterClient.connect()]);
-  ioredis = await Promise.all([
-    ioredis6.single(server.url),
-    ioredis5.single(server.url),
-    ioredis6.cluster(cluster.rootNodes),
-  ]);
+  ioredis = await Promise.all(IOREDIS_SUITES.map((s) => s.connect(server.url, cluster.rootNodes)));
 });
 
 afterAll(async () => {
@@ -37,22 +33,17 @@ runStorageTestSuite(
   'StorageRedisHash (3-master Cluster)',
   () => new StorageRedisHash({ client: clusterClient }),
 );
-runStorageTestSuite(
-  'StorageRedisHash (single node, ioredis 6)',
-  () => new StorageRedisHash({ client: ioredis[0]!.client }),
-);
-runStorageTestSuite(
-  'StorageRedisHash (single node, ioredis 5)',
-  () => new StorageRedisHash({ client: ioredis[1]!.client }),
-);
-runStorageTestSuite(
-  'StorageRedisHash (3-master Cluster, ioredis 6)',
-  () => new StorageRedisHash({ client: ioredis[2]!.client }),
-);
+
+IOREDIS_SUITES.forEach((suite, i) => {
+  runStorageTestSuite(
+    `StorageRedisHash (${suite.name})`,
+    () => new StorageRedisHash({ client: ioredis[i]!.client }),
+  );
+});
 
 describe.each([
   ['node-redis', () => clusterClient],
-  ['ioredis 6', () => ioredis[2]!.client],
+  ['ioredis 6', () => ioredis[2]!.client], // IOREDIS_SUITES[2]: the Cluster
 ])('StorageRedisHash through SessionManager on Cluster (%s)', (_name, clusterClient) => {
   it('per-key reads, concurrent writers of different keys and removal work across slots', async () => {
     const manager = new SessionManager({ storage: new StorageRedisHash({ client: clusterClient() }) });
