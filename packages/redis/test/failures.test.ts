@@ -27,24 +27,34 @@ describe.each(CLIENT_KINDS)('Redis unavailable ($name)', (kind) => {
 
       await server.stop();
       const read = manager.session({ cookie: first.cookie });
+      let started = performance.now();
       const failure = await read.get('n').catch((e: unknown) => e);
+      const readFailedAfter = performance.now() - started;
       expect(failure).toBeInstanceOf(StorageUnavailableError);
       expect((failure as StorageUnavailableError).status).toBe(503);
       const write = manager.session();
       await write.set('n', 2);
+      started = performance.now();
       const commitFailure = await manager.commit(write).catch((e: unknown) => e);
+      const commitFailedAfter = performance.now() - started;
       expect(commitFailure).toBeInstanceOf(StorageUnavailableError);
       expect(errors.length).toBeGreaterThan(0);
 
       // The data was not persisted (no --save): the old session is gone, new ones work again.
       await server.start();
+      started = performance.now();
       let again: Awaited<ReturnType<typeof request<void>>> | undefined;
       for (let i = 0; i < 100 && again === undefined; i++) {
         again = await request(manager, undefined, (s) => s.set('n', 3)).catch(async () => {
-          await new Promise((r) => setTimeout(r, 100));
+          await new Promise((r) => setTimeout(r, 20));
           return undefined;
         });
       }
+      console.log(
+        `[outage] ${kind.name}, single node killed: read failed after ${Math.round(readFailedAfter)} ms, ` +
+          `commit after ${Math.round(commitFailedAfter)} ms (commandTimeoutMs 300); first write served ` +
+          `${Math.round(performance.now() - started)} ms after the restart`,
+      );
       expect(again?.setCookie).toMatch(/^sid=/);
       expect((await request(manager, again?.cookie, (s) => s.get('n'))).result).toBe(3);
       // The stale write queued while offline was dropped, not replayed after the reconnect.
@@ -92,6 +102,9 @@ describe.each(CLIENT_KINDS)('Redis unavailable ($name)', (kind) => {
         hash.save('late0000000000000000000', { late: true }, 60_000).catch((e: unknown) => e),
       ]);
       const elapsed = performance.now() - started;
+      console.log(
+        `[outage] ${kind.name}, single node frozen: 3 calls failed after ${Math.round(elapsed)} ms`,
+      );
       expect(failures.map((f) => f instanceof StorageUnavailableError)).toEqual([true, true, true]);
       expect(String((failures[0] as Error).message)).toMatch(/commandTimeoutMs/);
       // Generous bound (a loaded machine): the point is "by its deadline", not "eventually".
