@@ -1,6 +1,6 @@
-import { SessionManager, StorageUnavailableError } from '@kv-session/core';
+import { SessionManager, StorageError, StorageUnavailableError } from '@kv-session/core';
 import { StorageRedisHash, StorageRedisKV } from '@kv-session/redis';
-import { type RedisServer, startRedis } from '@kv-session/testing';
+import { freePort, type RedisServer, startRedis } from '@kv-session/testing';
 import { createClient, createCluster, createSentinel } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLIENT_KINDS } from './clients.js';
@@ -120,6 +120,32 @@ describe.each(CLIENT_KINDS)('Redis unavailable ($name)', (kind) => {
       }
       expect(loaded).toBeUndefined();
       expect(await server.cli('DBSIZE')).toBe('0');
+    } finally {
+      await close();
+    }
+  });
+
+  it('server replies are classified: READONLY (a replica) is StorageUnavailableError, NOPERM is StorageError', async () => {
+    const { client, close } = await kind.single(server.url);
+    try {
+      const storage = new StorageRedisKV({ client, commandTimeoutMs: 1000 });
+      await server.cli('REPLICAOF', '127.0.0.1', String(await freePort()));
+      const readonly = await storage
+        .save('replies0000000000000000', { a: 1 }, 60_000)
+        .catch((e: unknown) => e);
+      await server.cli('REPLICAOF', 'NO', 'ONE');
+      expect(readonly).toBeInstanceOf(StorageUnavailableError);
+      expect((readonly as Error).message).toMatch(/READONLY/);
+
+      await server.cli('ACL', 'SETUSER', 'default', '-set');
+      const denied = await storage.save('replies0000000000000000', { a: 1 }, 60_000).catch((e: unknown) => e);
+      await server.cli('ACL', 'SETUSER', 'default', '+set');
+      expect(denied).toBeInstanceOf(StorageError);
+      expect(denied).not.toBeInstanceOf(StorageUnavailableError);
+      expect((denied as StorageError).status).toBe(500);
+      expect((denied as Error).message).toMatch(/NOPERM/);
+      await storage.save('replies0000000000000000', { a: 2 }, 60_000);
+      expect((await storage.load('replies0000000000000000', 60_000))?.data).toEqual({ a: 2 });
     } finally {
       await close();
     }
