@@ -1,13 +1,68 @@
-// A real browser against the Express example: Debian's headless Chromium driven by playwright-core.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+// A real browser against the Express example: headless Chromium driven by playwright-core. The
+// browser comes from the npm registry (@sparticuz/chromium ships a brotli-packed Chromium inside the
+// package), so `pnpm install` is all the set-up a fresh machine needs; `CHROMIUM_PATH`, or Debian's
+// /usr/bin/chromium when installed, is used instead when present.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { type RedisServer, startRedis } from '@kv-session/testing';
+import sparticuz from '@sparticuz/chromium';
 import { type BrowserContext, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertBuilt, type ExampleServer, startExample } from '../shared/harness.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/**
+ * The Chromium to run: `CHROMIUM_PATH`, else Debian's, else the npm package's, unpacked once per
+ * package version into node_modules/.cache (about 8 s and 200 MB; later runs reuse it).
+ */
+async function chromiumPath(): Promise<string> {
+  const given = process.env.CHROMIUM_PATH;
+  if (given !== undefined && given !== '') {
+    if (!existsSync(given)) throw new Error(`CHROMIUM_PATH=${given} does not exist`);
+    return given;
+  }
+  if (existsSync('/usr/bin/chromium')) return '/usr/bin/chromium';
+  const cache = join(
+    import.meta.dirname,
+    '../node_modules/.cache',
+    `sparticuz-chromium-${packageVersion('@sparticuz/chromium')}`,
+  );
+  const binary = join(cache, 'chromium');
+  if (existsSync(binary)) return binary;
+  // The package unpacks into os.tmpdir(): point that at a private staging directory, then move the
+  // finished directory into place in one rename, so a concurrent run never sees half a binary.
+  mkdirSync(dirname(cache), { recursive: true });
+  const staging = mkdtempSync(`${cache}.tmp-`);
+  const previous = process.env.TMPDIR;
+  process.env.TMPDIR = staging;
+  try {
+    await sparticuz.executablePath();
+  } finally {
+    if (previous === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = previous;
+  }
+  try {
+    renameSync(staging, cache);
+  } catch (error) {
+    // Another run finished first: keep its copy.
+    rmSync(staging, { recursive: true, force: true });
+    if (!existsSync(binary)) throw error;
+  }
+  return binary;
+}
+
+/** An installed package's version; `name/package.json` is not always exported, so walk up to it. */
+function packageVersion(name: string): string {
+  for (let dir = dirname(createRequire(import.meta.url).resolve(name)); ; dir = dirname(dir)) {
+    const file = join(dir, 'package.json');
+    const manifest = existsSync(file)
+      ? (JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version: string })
+      : undefined;
+    if (manifest?.name === name) return manifest.version;
+    if (dirname(dir) === dir) throw new Error(`no package.json of ${name} found`);
+  }
+}
 
 describe('Express example in headless Chromium', { timeout: 60_000 }, () => {
   let redis: RedisServer;
@@ -17,16 +72,12 @@ describe('Express example in headless Chromium', { timeout: 60_000 }, () => {
 
   beforeAll(async () => {
     assertBuilt();
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does), or set CHROMIUM_PATH`,
-      );
-    }
+    const executablePath = await chromiumPath();
     redis = await startRedis();
     server = await startExample('express', { REDIS_URL: redis.url });
     profile = mkdtempSync(join(tmpdir(), 'kv-session-chromium-'));
     context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
+      executablePath,
       headless: true,
       args: [
         '--headless',
