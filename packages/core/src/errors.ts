@@ -42,6 +42,11 @@ export class SessionError extends Error {
   }
 }
 
+/** Formats zod issues as `path: message` lines (the lines of {@link ConfigError.issues}). */
+export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
+  return issues.map((i) => `${i.path.length > 0 ? i.path.map(String).join('.') : '(root)'}: ${i.message}`);
+}
+
 /** Invalid options: thrown once, at construction, listing every problem found. */
 export class ConfigError extends SessionError {
   override name = 'ConfigError';

@@ -3,6 +3,7 @@ export { forwardedHttps, readCookie, sessionCookie } from './cookie.js';
 export {
   ConfigError,
   CorruptDataError,
+  formatIssues,
   SessionDataError,
   SessionError,
   type SessionErrorCode,
@@ -23,6 +24,7 @@ export { generateId, ID_PATTERN, isValidId, redactId } from './id.js';
 export {
   assertJsonValue,
   byteLength,
+  entrySize,
   type JsonPrimitive,
   type JsonValue,
   parseSessionData,
@@ -33,7 +35,6 @@ export { SessionManager } from './manager.js';
 export {
   type CookieOptions,
   type ErrorContext,
-  formatIssues,
   type ResolvedOptions,
   resolveOptions,
   type SessionOptions,

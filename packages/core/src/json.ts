@@ -86,6 +86,15 @@ export function byteLength(text: string): number {
 }
 
 /**
+ * Bytes one key and its value (of `valueBytes` bytes of JSON) take in the session's JSON object,
+ * `"key":value` without the separating comma: what `maxSize` counts, for storages that size
+ * sessions key by key (`loadSizes`, `apply`).
+ */
+export function entrySize(key: string, valueBytes: number): number {
+  return byteLength(JSON.stringify(key)) + 1 + valueBytes;
+}
+
+/**
  * Parses a stored session. Returns `undefined` unless the text is a JSON object (arrays and scalars
  * are not sessions).
  */

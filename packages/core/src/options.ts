@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError, type SessionError } from './errors.js';
+import { ConfigError, formatIssues, type SessionError } from './errors.js';
 import type { SessionData } from './json.js';
 import type { InvalidStoredData, SessionSchema } from './schema.js';
 import type { Storage } from './storage.js';
@@ -72,8 +72,9 @@ export interface SessionOptions<Data extends object = SessionData> {
   /** Re-send the cookie, with Max-Age = maxAge, on every response of a live session. @default false */
   rolling?: boolean;
   /**
-   * Receives errors that are reported rather than thrown: corrupt stored data, background refresh
-   * failures. @default logs to console.error
+   * Receives errors that are reported rather than thrown: corrupt stored data, stored data off the
+   * `schema` (`invalidStoredData` 'drop' or 'reset'), and a save that failed after the request had
+   * already failed (the request's error wins). @default logs to console.error
    */
   onError?: (error: SessionError, context: ErrorContext) => void;
   /**
@@ -217,11 +218,6 @@ export interface ResolvedOptions {
 
 function defaultOnError(error: SessionError, context: ErrorContext): void {
   console.error(`[kv-session] ${context.operation}${context.id ? ` (session ${context.id})` : ''}:`, error);
-}
-
-/** Formats zod issues as `path: message` lines. */
-export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
-  return issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`);
 }
 
 /** Validates options once; throws {@link ConfigError} listing every problem. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { SessionDataError } from './errors.js';
+import { formatIssues, SessionDataError } from './errors.js';
 import type { JsonValue, SessionData } from './json.js';
 
 /**
@@ -71,8 +71,8 @@ function under(key: string, issues: readonly z.core.$ZodIssue[]): z.core.$ZodIss
 }
 
 function issueLines(issues: readonly z.core.$ZodIssue[]): string {
-  return issues
-    .map((i) => `  - ${i.path.length > 0 ? i.path.map(String).join('.') : '(root)'}: ${i.message}`)
+  return formatIssues(issues)
+    .map((line) => `  - ${line}`)
     .join('\n');
 }
 

@@ -8,7 +8,7 @@ import {
   StorageError,
 } from './errors.js';
 import { generateId, isValidId, redactId } from './id.js';
-import { assertJsonValue, byteLength, type JsonValue, type SessionData, setOwn } from './json.js';
+import { assertJsonValue, byteLength, entrySize, type JsonValue, type SessionData, setOwn } from './json.js';
 import type { ResolvedOptions } from './options.js';
 import { decodeKey, decodeStored, type EncodedValue, encodeValue, storedDataError } from './schema.js';
 import type { ApplyOptions, ApplyResult, ChangeSet, Storage, StoredSession, StoredSizes } from './storage.js';
@@ -55,11 +55,6 @@ async function loadForMerge(
     if (error instanceof CorruptDataError) return { data: {} };
     throw error;
   }
-}
-
-/** Bytes a key and its value (of `valueBytes` bytes of JSON) take in the session's JSON object. */
-function entrySize(key: string, valueBytes: number): number {
-  return byteLength(JSON.stringify(key)) + 1 + valueBytes;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { ConfigError, type ErrorContext, formatIssues, type SessionError } from '@kv-session/core';
+import { ConfigError, formatIssues } from '@kv-session/core';
 import { z } from 'zod';
 import type { RedisClientLike } from './client.js';
 import { type IoredisClientLike, isIoredisClient } from './driver-ioredis.js';
@@ -21,22 +21,19 @@ export interface StorageRedisKVOptions {
    */
   commandTimeoutMs?: number;
   /**
-   * With client-side caching only: expiry refreshes of cached reads are batched and sent at most
-   * this many milliseconds later (and at most once per session per interval). Capped per session at
-   * a tenth of its max age. @default 1000
+   * With client-side caching only: for this many milliseconds after a process refreshed a session's
+   * expiry (a `GETEX`, a save or a touch), its reads are a cacheable `GET` (usually answered from the
+   * client's cache); the next read after that is a `GETEX` again, which refreshes the expiry in the
+   * read itself. Capped per session at a tenth of its max age. @default 1000
    */
   refreshIntervalMs?: number;
   /**
-   * Use the client-side cache fast path (cacheable `GET` plus batched `PEXPIRE`) instead of `GETEX`.
+   * Use the client-side cache fast path (a cacheable `GET` within `refreshIntervalMs` of the last
+   * refresh, else `GETEX`) instead of `GETEX` on every read.
    * node-redis only (ioredis has no client-side cache): `true` with an ioredis client is a `ConfigError`.
    * @default detected: true when the client was created with `clientSideCache`
    */
   clientSideCache?: boolean;
-  /**
-   * Receives failures of background expiry refreshes (client-side cache mode), which no request
-   * awaits. @default logs to console.error
-   */
-  onError?: (error: SessionError, context: ErrorContext) => void;
 }
 
 /** Options after validation. */
@@ -46,7 +43,6 @@ export interface ResolvedRedisOptions {
   commandTimeoutMs: number;
   refreshIntervalMs: number;
   clientSideCache: boolean | undefined;
-  onError: (error: SessionError, context: ErrorContext) => void;
 }
 
 const CLIENT_METHODS = ['get', 'getEx', 'set', 'pExpire', 'del', 'eval', 'evalSha'] as const;
@@ -69,21 +65,12 @@ const schema = z
     commandTimeoutMs: z.number().int().positive().default(2000),
     refreshIntervalMs: z.number().int().positive().default(1000),
     clientSideCache: z.boolean().optional(),
-    onError: z
-      .custom<(error: SessionError, context: ErrorContext) => void>((v) => typeof v === 'function', {
-        message: 'must be a function (error, context) => void',
-      })
-      .optional(),
   })
   .refine((o) => !(o.clientSideCache === true && isIoredisClient(o.client)), {
     // Promised but not kept, the cache mode would skip expiry refreshes: refuse it.
     message: 'needs a node-redis client created with clientSideCache (ioredis has no client-side cache)',
     path: ['clientSideCache'],
   });
-
-function defaultOnError(error: SessionError, context: ErrorContext): void {
-  console.error(`[kv-session/redis] ${context.operation}:`, error);
-}
 
 /** Validates {@link StorageRedisKVOptions}; throws `ConfigError` listing every problem. */
 export function resolveRedisOptions(options: StorageRedisKVOptions): ResolvedRedisOptions {
@@ -96,6 +83,5 @@ export function resolveRedisOptions(options: StorageRedisKVOptions): ResolvedRed
     commandTimeoutMs: o.commandTimeoutMs,
     refreshIntervalMs: o.refreshIntervalMs,
     clientSideCache: o.clientSideCache,
-    onError: o.onError ?? defaultOnError,
   };
 }

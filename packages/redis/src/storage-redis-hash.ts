@@ -5,6 +5,7 @@ import {
   type ChangeSet,
   ConfigError,
   CorruptDataError,
+  entrySize,
   formatIssues,
   type JsonValue,
   redactId,
@@ -222,10 +223,6 @@ const schema = z.strictObject({
   commandTimeoutMs: z.number().int().positive().default(2000),
 });
 
-function entrySize(key: string, json: string): number {
-  return byteLength(JSON.stringify(key)) + 1 + byteLength(json);
-}
-
 /**
  * Sessions in Redis as hashes: one hash per session, `<prefix><id>`, with one field per session key
  * holding that value's JSON (plus {@link HASH_MARKER_FIELD}). Suited to large sessions: a change
@@ -357,7 +354,7 @@ export class StorageRedisHash implements Storage {
     let setSize = 0;
     for (const [key, value] of changes.set) {
       const json = JSON.stringify(value);
-      setSize += entrySize(key, json);
+      setSize += entrySize(key, byteLength(json));
       pairs.push(fieldOf(key), json);
     }
     const args = [
