@@ -1,5 +1,4 @@
-export { applyChangeSet, isEmptyChangeSet, serializeSession } from './change-set.js';
-export { forwardedHttps, readCookie, sessionCookie } from './cookie.js';
+export { applyChangeSet, serializeSession } from './change-set.js';
 export {
   ConfigError,
   CorruptDataError,
@@ -22,7 +21,6 @@ export {
 } from './http.js';
 export { generateId, ID_PATTERN, isValidId, redactId } from './id.js';
 export {
-  assertJsonValue,
   byteLength,
   entrySize,
   type JsonPrimitive,
@@ -32,12 +30,11 @@ export {
   setOwn,
 } from './json.js';
 export { SessionManager } from './manager.js';
-export {
-  type CookieOptions,
-  type ErrorContext,
-  type ResolvedOptions,
-  resolveOptions,
-  type SessionOptions,
+export type {
+  CookieOptions,
+  ErrorContext,
+  ResolvedOptions,
+  SessionOptions,
 } from './options.js';
 export { type ProxyOptions, type ReadRequest, RequestSessions } from './request-sessions.js';
 export type {

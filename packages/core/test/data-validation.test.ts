@@ -1,11 +1,6 @@
-import {
-  assertJsonValue,
-  SessionDataError,
-  SessionManager,
-  SessionTooLargeError,
-  StorageMemory,
-} from '@kv-session/core';
+import { SessionDataError, SessionManager, SessionTooLargeError, StorageMemory } from '@kv-session/core';
 import { describe, expect, it } from 'vitest';
+import { assertJsonValue } from '../src/json.js';
 import { CountingStorage, cookieOf } from './helpers.js';
 
 class Point {

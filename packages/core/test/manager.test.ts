@@ -1,12 +1,6 @@
-import {
-  forwardedHttps,
-  generateId,
-  readCookie,
-  SessionManager,
-  StorageMemory,
-  sign,
-} from '@kv-session/core';
+import { generateId, SessionManager, StorageMemory, sign } from '@kv-session/core';
 import { describe, expect, it } from 'vitest';
+import { forwardedHttps, readCookie } from '../src/cookie.js';
 import { CountingStorage, cookieOf, SECRET } from './helpers.js';
 
 async function storedId(manager: SessionManager): Promise<string> {

@@ -1,12 +1,12 @@
 import {
   ConfigError,
   type CookieOptions,
-  resolveOptions,
   SessionError,
   SessionManager,
   StorageMemory,
 } from '@kv-session/core';
 import { describe, expect, it } from 'vitest';
+import { resolveOptions } from '../src/options.js';
 
 function configError(options: unknown): ConfigError {
   try {

@@ -1,13 +1,13 @@
 import {
   applyChangeSet,
   ConfigError,
-  isEmptyChangeSet,
   SessionTooLargeError,
   StorageError,
   StorageMemory,
   serializeSession,
 } from '@kv-session/core';
 import { describe, expect, it } from 'vitest';
+import { isEmptyChangeSet } from '../src/change-set.js';
 
 const changes = (set: Record<string, number>, remove: string[] = [], clear = false) => ({
   clear,
