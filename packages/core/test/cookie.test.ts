@@ -1,8 +1,9 @@
 // The cookie edge: reading one cookie from a Cookie header and building the session's Set-Cookie.
 // Pins the behaviour of the `cookie` package version we depend on (1.x: it declares Node >= 18,
 // where 2.x declares Node >= 22 while we support 20.19), so a change of that dependency shows here.
-import { readCookie, sessionCookie } from '@kv-session/core';
+
 import { describe, expect, it } from 'vitest';
+import { readCookie, sessionCookie } from '../src/cookie.js';
 
 type CookieSettings = Parameters<typeof sessionCookie>[0];
 const defaults: CookieSettings = {
