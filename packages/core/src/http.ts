@@ -156,6 +156,9 @@ export class HttpEdge {
     }
     const value = o.secrets.length > 0 ? sign(id, o.secrets[0]!) : id;
     if (o.header !== undefined && (outcome.issued || request.rotated)) headers[o.header] = value;
-    return { setCookie: sessionCookie(o.cookie, value, secure, o.rolling ? o.maxAge : undefined), headers };
+    return {
+      setCookie: sessionCookie(o.cookie, value, secure, o.rolling ? outcome.maxAge : undefined),
+      headers,
+    };
   }
 }

@@ -29,6 +29,8 @@ export interface CommitOutcome {
   issued: boolean;
   /** `destroy()` was called: when not `live`, expire the client's cookie. */
   destroyed: boolean;
+  /** This session's idle lifetime in ms (the `maxAge` option unless `setMaxAge()` changed it): a persistent cookie's Max-Age. */
+  maxAge: number;
 }
 
 /** @internal Called by the manager at the end of a request. */
@@ -104,6 +106,8 @@ export class Session<Data extends object = SessionData> {
   #expiresAt: number | undefined;
   #destroyed = false;
   #regenerated = false;
+  /** This session's idle lifetime in ms, when {@link setMaxAge} changed it from the `maxAge` option. */
+  #maxAge: number | undefined;
 
   /**
    * Use {@link SessionManager.session} or {@link SessionManager.sessionById} rather than
@@ -124,6 +128,39 @@ export class Session<Data extends object = SessionData> {
   get id(): string {
     this.#id ??= this.#generate();
     return this.#id;
+  }
+
+  /** This session's idle lifetime in milliseconds: the `maxAge` option unless {@link setMaxAge} changed it. */
+  get maxAge(): number {
+    return this.#maxAge ?? this.#o.maxAge;
+  }
+
+  /**
+   * Sets this session's idle lifetime (ms) from now on, e.g. for a "remember me" box: the stored
+   * expiry follows it at this request's save (a clean session is refreshed to it, shorter or
+   * longer), and so does the cookie's `Max-Age` when the cookie is sent with one (`rolling`). It lasts
+   * for this request; a later request that needs it again calls it again (a compat layer reads it
+   * back from the stored `cookie` field). Throws {@link SessionDataError} for anything but a
+   * positive integer; nothing changes then.
+   */
+  async setMaxAge(ms: number): Promise<void> {
+    if (!Number.isSafeInteger(ms) || ms <= 0) {
+      throw new SessionDataError(`setMaxAge() takes a positive integer of milliseconds, got ${String(ms)}`, {
+        type: typeof ms,
+      });
+    }
+    this.#maxAge = ms;
+  }
+
+  /**
+   * How far the stored expiry may lag behind this session's maxAge before a read-only request
+   * refreshes it: the `refreshWindow` option, but never more than 10% of a shorter per-session
+   * maxAge (its default proportion), so a short "remember me off" lifetime is still kept fresh.
+   */
+  #refreshWindow(maxAge: number): number {
+    return this.#maxAge === undefined
+      ? this.#o.refreshWindow
+      : Math.min(this.#o.refreshWindow, Math.floor(maxAge / 10));
   }
 
   /** Reads one key. */
@@ -276,7 +313,7 @@ export class Session<Data extends object = SessionData> {
       }
       this.#exists = true;
       this.#version = undefined;
-      this.#expiresAt = Date.now() + this.#o.maxAge;
+      this.#expiresAt = Date.now() + this.maxAge;
       this.#removed = new Set();
       this.#changed = new Map();
       this.#clearStored = false;
@@ -344,7 +381,7 @@ export class Session<Data extends object = SessionData> {
     const id = this.#id!;
     let stored: StoredSizes | undefined;
     try {
-      stored = await this.#o.storage.loadSizes!(id, this.#o.maxAge);
+      stored = await this.#o.storage.loadSizes!(id, this.maxAge);
     } catch (error) {
       // The whole-session load reports corrupt data and reads it as empty.
       if (error instanceof CorruptDataError) return this.#load();
@@ -440,7 +477,7 @@ export class Session<Data extends object = SessionData> {
   async #doLoad(): Promise<void> {
     const id = this.#id!;
     try {
-      const stored = await this.#o.storage.load(id, this.#o.maxAge);
+      const stored = await this.#o.storage.load(id, this.maxAge);
       if (stored === undefined) {
         this.#missing();
       } else {
@@ -490,7 +527,7 @@ export class Session<Data extends object = SessionData> {
     const id = this.#id!;
     let stored: StoredSession | undefined;
     try {
-      stored = await storage.loadKeys(id, [key], this.#o.maxAge);
+      stored = await storage.loadKeys(id, [key], this.maxAge);
     } catch (error) {
       // Corrupt data is reported by the whole-session load, which the caller falls back to.
       if (error instanceof CorruptDataError) return false;
@@ -521,7 +558,7 @@ export class Session<Data extends object = SessionData> {
 
   async #apply(id: string, changes: ChangeSet, options: ApplyOptions): Promise<ApplyResult> {
     const storage = this.#o.storage;
-    const maxAge = this.#o.maxAge;
+    const maxAge = this.maxAge;
     try {
       if (storage.apply !== undefined) return await storage.apply(id, changes, maxAge, options);
       // Fallback for storages without an atomic operation: load, merge, save. Can lose concurrent writes.
@@ -581,9 +618,14 @@ export class Session<Data extends object = SessionData> {
       this.#id !== undefined
     ) {
       const expiresAt = this.#expiresAt;
-      if (expiresAt === undefined || expiresAt - Date.now() < o.maxAge - o.refreshWindow) {
+      const maxAge = this.maxAge;
+      const left = expiresAt === undefined ? undefined : expiresAt - Date.now();
+      // Behind by more than the window, or beyond maxAge (loaded with a longer lifetime than the
+      // one setMaxAge gave this session; 1 s of slack for storages that round to seconds): the
+      // stored expiry is set to exactly maxAge from now.
+      if (left === undefined || left < maxAge - this.#refreshWindow(maxAge) || left > maxAge + 1000) {
         try {
-          await o.storage.touch(this.#id, o.maxAge);
+          await o.storage.touch(this.#id, maxAge);
         } catch (error) {
           throw wrapStorageError(error, 'touch');
         }
@@ -596,6 +638,7 @@ export class Session<Data extends object = SessionData> {
       live,
       issued: live && (this.#regenerated || (written && this.#id !== this.#incomingId)),
       destroyed: this.#destroyed,
+      maxAge: this.maxAge,
     };
   }
 }

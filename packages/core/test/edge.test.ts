@@ -20,7 +20,7 @@ describe('a compat layer with its own cookie: sessionById() + save()', () => {
     const s = m.sessionById(generateId()); // an id nobody stored: not adopted
     await s.set('user', 'ada');
     const outcome = await m.save(s);
-    expect(outcome).toEqual({ id: s.id, live: true, issued: true, destroyed: false });
+    expect(outcome).toEqual({ id: s.id, live: true, issued: true, destroyed: false, maxAge: 86_400_000 });
     expect((await storage.load(s.id))?.data).toEqual({ user: 'ada' });
   });
 
@@ -33,7 +33,7 @@ describe('a compat layer with its own cookie: sessionById() + save()', () => {
     const s = m.sessionById(readOwnCookie(ownCookie(id!))!);
     expect(await s.get('n')).toBe(1);
     await s.set('n', 2);
-    expect(await m.save(s)).toEqual({ id, live: true, issued: false, destroyed: false });
+    expect(await m.save(s)).toEqual({ id, live: true, issued: false, destroyed: false, maxAge: 86_400_000 });
     expect((await storage.load(id!))?.data).toEqual({ n: 2 });
   });
 
@@ -49,7 +49,13 @@ describe('a compat layer with its own cookie: sessionById() + save()', () => {
     expect(regenerated.id).not.toBe(id);
     const gone = m.sessionById(regenerated.id!);
     await gone.destroy();
-    expect(await m.save(gone)).toEqual({ id: undefined, live: false, issued: false, destroyed: true });
+    expect(await m.save(gone)).toEqual({
+      id: undefined,
+      live: false,
+      issued: false,
+      destroyed: true,
+      maxAge: 86_400_000,
+    });
   });
 
   it('an id that does not match ID_PATTERN never reaches storage: the session starts fresh', async () => {
