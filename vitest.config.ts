@@ -15,7 +15,12 @@ if (nodeRedis !== undefined && nodeRedis !== '5' && nodeRedis !== '6') {
 export default defineConfig({
   resolve: {
     // Tests run against the TypeScript sources; the build is checked separately (test/dist.test.ts).
+    // The `/compat` subpaths (drop-ins for the peer libraries) first: an alias matches its prefix.
     alias: [
+      {
+        find: /^@kv-session\/([a-z-]+)\/compat$/,
+        replacement: fileURLToPath(new URL('./packages/$1/src/compat.ts', import.meta.url)),
+      },
       ...pkgs.map((p) => ({ find: `@kv-session/${p}`, replacement: src(p) })),
       ...(nodeRedis === '6' ? [{ find: /^redis$/, replacement: 'redis6' }] : []),
     ],
