@@ -7,7 +7,7 @@ import { StorageRedisKV } from '@kv-session/redis';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisStorageFixture, useRedisStorage } from '../support/redis-storage.js';
-import { Browser, idOf, listen, SECRET } from './support.js';
+import { Browser, listen, SECRET } from './support.js';
 
 type Method = 'regenerate' | 'destroy' | 'reload' | 'save';
 interface Outcome {
@@ -119,7 +119,6 @@ describe('the drop-in with its store down', () => {
       '%s reports the storage error, exactly once',
       async (method) => {
         const b = await loggedIn();
-        const id = idOf(b.cookie());
         outcomes.length = 0;
         const reply = await b.get(`/op/${method}?form=${form}`);
         expect(outcomes).toEqual([{ calls: 1, error: { name: 'StorageUnavailableError', status: 503 } }]);
