@@ -89,7 +89,9 @@ describe('req.session as express-session makes it', () => {
     const b = new Browser(on.url);
     const reply = await b.get('/');
     expect(reply.setCookies).toHaveLength(1);
-    expect(await on.storage.load(idOf(b.cookie()))).toMatchObject({ data: { cookie: { path: '/' } } });
+    expect(await on.storage.load(idOf(b.cookie()), 60_000)).toMatchObject({
+      data: { cookie: { path: '/' } },
+    });
     const off = await serve({ saveUninitialized: false }, { '/': () => 'ok' });
     expect((await new Browser(off.url).get('/')).setCookies).toEqual([]);
   });
@@ -173,7 +175,7 @@ describe('req.session as express-session makes it', () => {
       const b = new Browser(url);
       await b.get('/put');
       await b.get('/unset');
-      const stored = await storage.load(idOf(b.cookie()));
+      const stored = await storage.load(idOf(b.cookie()), 60_000);
       if (unset === 'destroy') expect(stored).toBeUndefined();
       else expect(stored?.data).toMatchObject({ a: 1 });
     }
@@ -228,7 +230,7 @@ describe('req.session as express-session makes it', () => {
     await b.get('/logout');
     release();
     await slow;
-    expect(await storage.load(id)).toBeUndefined();
+    expect(await storage.load(id, 60_000)).toBeUndefined();
   });
 
   it('secret: required (express-session message), or taken from cookie-parser req.secret', async () => {
