@@ -42,6 +42,15 @@ function setup(options: { rolling?: boolean } = {}) {
   return { clock, storage, manager };
 }
 
+/** A stored session `{ user: 'ada' }` (with the option's lifetime); its cookie. The storage log is cleared. */
+async function storedUser(manager: SessionManager, storage: MaxAgeStorage): Promise<string> {
+  const first = manager.session();
+  await first.set('user', 'ada');
+  const cookie = cookieOf((await manager.commit(first)).setCookie);
+  storage.maxAges.length = 0;
+  return cookie;
+}
+
 describe('Session.setMaxAge(ms)', () => {
   it('a write after setMaxAge stores the record with that lifetime, not the maxAge option', async () => {
     const { clock, storage, manager } = setup();
@@ -74,10 +83,7 @@ describe('Session.setMaxAge(ms)', () => {
 
   it('a clean loaded session is refreshed to a longer lifetime (touch), and lives past the option', async () => {
     const { clock, storage, manager } = setup();
-    const first = manager.session();
-    await first.set('user', 'ada');
-    const cookie = cookieOf((await manager.commit(first)).setCookie);
-    storage.maxAges.length = 0;
+    const cookie = await storedUser(manager, storage);
 
     const s = manager.session({ cookie });
     expect(await s.get('user')).toBe('ada');
@@ -94,10 +100,7 @@ describe('Session.setMaxAge(ms)', () => {
 
   it('a shorter lifetime is applied too (the stored expiry is beyond it), so "remember me" can be turned off', async () => {
     const { clock, storage, manager } = setup();
-    const first = manager.session();
-    await first.set('user', 'ada');
-    const cookie = cookieOf((await manager.commit(first)).setCookie);
-    storage.maxAges.length = 0;
+    const cookie = await storedUser(manager, storage);
 
     const s = manager.session({ cookie });
     await s.get('user');
