@@ -119,6 +119,8 @@ class CompatRequest implements SessionHost {
   /** The data (per key JSON, with `cookie`) as stored, or as loaded; empty while fresh. */
   #saved = new Map<string, string>();
   #destroyed = false;
+  /** The last save found the session stored (false when another request destroyed it meanwhile). */
+  #live = true;
   /** Session operations run one at a time, in call order. */
   #queue: Promise<unknown> = Promise.resolve();
 
@@ -283,7 +285,10 @@ class CompatRequest implements SessionHost {
       if (Object.keys(set).length > 0) await core.setMany(set);
       if (removed.length > 0) await core.remove(...removed);
     }
-    await this.#c.manager.commit(core);
+    // The edge writes its own cookie: core only says what happened.
+    const outcome = await this.#c.manager.save(core);
+    // Not live: another request destroyed the session meanwhile; it stays destroyed, no cookie for it.
+    this.#live = outcome.live;
     if (write) {
       this.#saved = now;
       this.#fresh = false;
@@ -314,6 +319,7 @@ class CompatRequest implements SessionHost {
   }
 
   #shouldSetCookie(session: CompatSession): boolean {
+    if (!this.#live) return false;
     const modified = session.id !== this.#originalId || !sameData(snapshot(session), this.#original);
     if (this.#cookieId !== session.id) return !this.#fresh && (this.#c.o.saveUninitialized || modified);
     return this.#c.o.rolling || (session.cookie.expires !== null && modified);
