@@ -1,4 +1,7 @@
+// readCookie: for adapters and compat layers that read their own cookie format (see docs/writing-an-adapter.md).
+
 export { applyChangeSet, serializeSession } from './change-set.js';
+export { readCookie } from './cookie.js';
 export {
   ConfigError,
   CorruptDataError,
