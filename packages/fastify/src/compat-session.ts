@@ -1,0 +1,289 @@
+import {
+  type JsonValue,
+  type Session,
+  type SessionData,
+  SessionDataError,
+  type SessionManager,
+} from '@kv-session/core';
+import type { FastifyRequest } from 'fastify';
+import { CompatCookie, type CompatCookieOptions, type CookieSigner, storedMaxAge } from './compat-cookie.js';
+
+/** The core session behind a compat session. */
+export type CoreSession = Session<SessionData>;
+
+/** What every compat session of one plugin instance shares. */
+export interface CompatContext {
+  manager: SessionManager<SessionData>;
+  signer: CookieSigner;
+  /** The plugin's cookie options (a session's own start from them). */
+  cookieOptions: CompatCookieOptions;
+  /** The core session's id, made by `make` (synchronously, as core asks for it) if it has none yet. */
+  idOf(core: CoreSession, make: () => string): string;
+  /** A new id from the plugin's `idGenerator(request)`. */
+  newId(request: FastifyRequest): string;
+}
+
+/** What a commit did (core's outcome, as far as the compat layer needs it). */
+export interface CompatOutcome {
+  /** A stored session exists under the session's id: send its cookie. */
+  live: boolean;
+}
+
+/** The key @fastify/session stores the cookie's settings under, next to the data. */
+const COOKIE_KEY = 'cookie';
+
+interface Internals {
+  readonly context: CompatContext;
+  readonly request: FastifyRequest;
+  core: CoreSession;
+  readonly id: string;
+  signed: string | undefined;
+  /** This session's cookie options: the plugin's, changed by `options()` or a stored lifetime. */
+  cookieOptions: CompatCookieOptions;
+  /** Each stored top-level key with its JSON as last loaded or saved: the base of the change set. */
+  snapshot: Map<string, string>;
+  /** A record exists in storage (loaded, or written by this request). */
+  stored: boolean;
+  saved: boolean;
+  https: boolean;
+}
+
+const internals = new WeakMap<CompatSession, Internals>();
+
+/** The request's current compat session (also after `destroy()` set `request.session` to null). */
+export const current = new WeakMap<FastifyRequest, CompatSession>();
+
+function inside(s: CompatSession): Internals {
+  const i = internals.get(s);
+  if (i === undefined) throw new TypeError('not a session of @kv-session/fastify/compat');
+  return i;
+}
+
+/** The JSON text of a value as it will be stored, or undefined when JSON leaves it out. */
+function jsonOf(key: string, value: unknown): string | undefined {
+  try {
+    return JSON.stringify(value);
+  } catch (error) {
+    throw new SessionDataError(
+      `request.session.${key} cannot be stored as JSON: ${(error as Error).message}`,
+      {
+        key,
+        cause: error,
+      },
+    );
+  }
+}
+
+/** The top-level keys the request set (with their JSON) and removed, against the snapshot. */
+function changes(s: CompatSession, i: Internals): { set: Map<string, string>; remove: string[] } {
+  const set = new Map<string, string>();
+  const seen = new Set<string>();
+  for (const key of Object.keys(s)) {
+    if (key === COOKIE_KEY) continue;
+    const json = jsonOf(key, s[key]);
+    if (json === undefined) continue;
+    seen.add(key);
+    if (i.snapshot.get(key) !== json) set.set(key, json);
+  }
+  const remove = [...i.snapshot.keys()].filter((key) => !seen.has(key));
+  return { set, remove };
+}
+
+/** Settles `promise` through a Node-style callback when one is given, else returns it. */
+function settle(
+  promise: Promise<void>,
+  callback: ((error?: unknown) => void) | undefined,
+): Promise<void> | undefined {
+  if (callback === undefined) return promise;
+  promise.then(
+    () => callback(),
+    (error: unknown) => callback(error),
+  );
+  return undefined;
+}
+
+/**
+ * `request.session` of `@kv-session/fastify/compat`: @fastify/session's session object. Data are
+ * its own enumerable properties; `get`/`set` read and write them. What changed is found by
+ * comparing each top-level property's JSON with what was loaded, so nested changes count too
+ * (`request.session.cart.items.push(x)`), and only the changed keys are written.
+ */
+export class CompatSession {
+  [key: string]: unknown;
+  /** The session cookie's settings (`maxAge`, `expires`, `path`, ...), as in @fastify/session. */
+  declare cookie: CompatCookie;
+
+  /** @internal Made by the plugin. */
+  constructor(
+    context: CompatContext,
+    request: FastifyRequest,
+    core: CoreSession,
+    data: Record<string, unknown>,
+    stored: boolean,
+    https: boolean,
+    cookieOptions: CompatCookieOptions = context.cookieOptions,
+  ) {
+    const own = { ...cookieOptions };
+    const lifetime = storedMaxAge(data[COOKIE_KEY]);
+    if (lifetime !== undefined) own.maxAge = lifetime;
+    const i: Internals = {
+      context,
+      request,
+      core,
+      id: context.idOf(core, () => context.newId(request)),
+      signed: undefined,
+      cookieOptions: own,
+      snapshot: new Map(),
+      stored,
+      saved: false,
+      https,
+    };
+    internals.set(this, i);
+    this.cookie = new CompatCookie(own, https);
+    for (const key of Object.keys(data)) {
+      if (key === COOKIE_KEY) continue;
+      const value = data[key];
+      this[key] = value;
+      if (stored) i.snapshot.set(key, JSON.stringify(value));
+    }
+    current.set(request, this);
+    (request as unknown as { session: unknown }).session = this;
+  }
+
+  /** The session id (unsigned). */
+  get sessionId(): string {
+    return inside(this).id;
+  }
+
+  /** The signed id, as the cookie carries it. */
+  get encryptedSessionId(): string {
+    const i = inside(this);
+    i.signed ??= i.context.signer.sign(i.id);
+    return i.signed;
+  }
+
+  /** Reads a property. */
+  get<T = unknown>(key: string): T | undefined {
+    return this[key] as T | undefined;
+  }
+
+  /** Sets a property (`undefined` removes it from storage). */
+  set(key: string, value: unknown): void {
+    this[key] = value;
+  }
+
+  /** Whether a property differs from what was loaded or last saved (the cookie does not count). */
+  isModified(): boolean {
+    const c = changes(this, inside(this));
+    return c.set.size > 0 || c.remove.length > 0;
+  }
+
+  /** Whether `save()` (or `regenerate()`) stored this session during this request. */
+  isSaved(): boolean {
+    return inside(this).saved;
+  }
+
+  /** Extends the cookie's `expires` by its `originalMaxAge`. */
+  touch(): void {
+    const ms = this.cookie.originalMaxAge;
+    if (ms) this.cookie.expires = new Date(Date.now() + ms);
+  }
+
+  /** Changes this session's cookie options (e.g. `{ maxAge }` for "remember me"). */
+  options(options: CompatCookieOptions): void {
+    const i = inside(this);
+    if (Object.keys(options).length === 0) return;
+    i.cookieOptions = { ...i.cookieOptions, ...options };
+    this.cookie = new CompatCookie(i.cookieOptions, i.https);
+  }
+
+  /** Saves now (the response saves again if more changes follow). */
+  save(callback?: (error?: unknown) => void): Promise<void> | undefined {
+    return settle(
+      commitCompat(this).then(() => {
+        inside(this).saved = true;
+      }),
+      callback,
+    );
+  }
+
+  /**
+   * Moves to a new id (fixation protection): the stored record is deleted, and a new session under
+   * a fresh id, holding only the `keys` given, is saved and becomes `request.session`.
+   */
+  regenerate(
+    keys?: readonly string[] | ((error?: unknown) => void),
+    callback?: (error?: unknown) => void,
+  ): Promise<void> | undefined {
+    if (typeof keys === 'function') return this.regenerate(undefined, keys);
+    const i = inside(this);
+    const kept: Record<string, unknown> = {};
+    for (const key of keys ?? []) if (this[key] !== undefined && key !== COOKIE_KEY) kept[key] = this[key];
+    const run = async (): Promise<void> => {
+      await i.core.removeAll();
+      const next = new CompatSession(i.context, i.request, i.core, {}, false, i.https, i.cookieOptions);
+      Object.assign(next, kept);
+      await commitCompat(next);
+      inside(next).saved = true;
+    };
+    return settle(run(), callback);
+  }
+
+  /** Deletes the stored session; `request.session` becomes null and the cookie is expired. */
+  destroy(callback?: (error?: unknown) => void): Promise<void> | undefined {
+    const i = inside(this);
+    const run = async (): Promise<void> => {
+      await i.core.destroy();
+      i.stored = false;
+      (i.request as unknown as { session: unknown }).session = null;
+    };
+    return settle(run(), callback);
+  }
+
+  /** Reads the session again from storage; unsaved changes are dropped. */
+  reload(callback?: (error?: unknown) => void): Promise<void> | undefined {
+    const i = inside(this);
+    const run = async (): Promise<void> => {
+      const core = i.context.manager.sessionById(i.id);
+      const data = await core.data();
+      // Nothing stored under the id (yet): the session keeps its id, with no data.
+      let stored = true;
+      i.context.idOf(core, () => {
+        stored = false;
+        return i.id;
+      });
+      new CompatSession(i.context, i.request, core, stored ? data : {}, stored, i.https, i.cookieOptions);
+    };
+    return settle(run(), callback);
+  }
+}
+
+/**
+ * Hands what the request changed to core as a key-level change set and commits it (the cookie's
+ * settings are written along with any change, as @fastify/session stores them). A session never
+ * stored is created even when empty (`saveUninitialized`).
+ */
+export async function commitCompat(s: CompatSession): Promise<CompatOutcome> {
+  const i = inside(s);
+  const { set, remove } = changes(s, i);
+  const values: Record<string, JsonValue> = {};
+  for (const [key, json] of set) values[key] = JSON.parse(json) as JsonValue;
+  if (set.size > 0 || remove.length > 0 || !i.stored) {
+    values[COOKIE_KEY] = JSON.parse(JSON.stringify(s.cookie)) as JsonValue;
+  }
+  if (Object.keys(values).length > 0) await i.core.setMany(values);
+  if (remove.length > 0) await i.core.remove(...remove);
+  const outcome = await saveCore(i.context.manager, i.core);
+  for (const [key, json] of set) i.snapshot.set(key, json);
+  for (const key of remove) i.snapshot.delete(key);
+  i.stored = outcome.live;
+  return outcome;
+}
+
+/** Commits a core session. */
+async function saveCore(manager: SessionManager<SessionData>, core: CoreSession): Promise<CompatOutcome> {
+  // TEMPORARY until core's stage-1 `manager.save()`: with `rolling` the manager sends a cookie
+  // exactly when a session is live.
+  const { setCookie } = await manager.commit(core);
+  return { live: setCookie !== undefined && !/Max-Age=0/i.test(setCookie) };
+}
