@@ -1,0 +1,193 @@
+import { inspect } from 'node:util';
+import type { JsonValue, Session, SessionData } from '@kv-session/core';
+import { SessionDataError } from '@kv-session/core';
+
+/** The core session behind a compat session. */
+export type CoreSession = Session<SessionData>;
+
+/** What koa-session keeps next to the data in the stored JSON (never shown as session properties). */
+export const EXPIRE_KEY = '_expire';
+export const MAX_AGE_KEY = '_maxAge';
+export const SESSION_KEY = '_session';
+
+/** A session's lifetime: milliseconds, or `'session'` (a browser-session cookie). */
+export type MaxAge = number | 'session';
+
+/** What a compat session needs from the middleware that made it. */
+export interface SessionOwner {
+  /** Commits now: `save` forces a save, `regenerate` moves the session to a new external key. */
+  commit(options: { save?: boolean; regenerate?: boolean }): Promise<void>;
+  /** This request's lifetime (`ctx.sessionOptions.maxAge`). */
+  maxAge: MaxAge;
+  /** The cookie / store key, `prefix + id`. */
+  readonly externalKey: string | undefined;
+}
+
+interface Internals {
+  owner: SessionOwner;
+  /** Set by `maxAge =`: the next commit saves even if nothing else changed. */
+  requireSave: boolean;
+}
+
+const internals = new WeakMap<KoaCompatSession, Internals>();
+
+function inside(s: KoaCompatSession): Internals {
+  const i = internals.get(s);
+  if (i === undefined) throw new TypeError('not a session of @kv-session/koa/compat');
+  return i;
+}
+
+/** Settles `promise` through a Node-style callback when one is given, else returns it. */
+function settle(
+  promise: Promise<void>,
+  callback: ((error?: unknown) => void) | undefined,
+): Promise<void> | undefined {
+  if (callback === undefined) return promise;
+  promise.then(
+    () => callback(),
+    (error: unknown) => callback(error),
+  );
+  return undefined;
+}
+
+/**
+ * `ctx.session` of `@kv-session/koa/compat`: koa-session's session object. Data are its own
+ * enumerable properties; keys starting with `_` and function values are not stored (as in
+ * koa-session).
+ */
+export class KoaCompatSession {
+  [key: string]: unknown;
+  /** True when the request brought no stored session. */
+  declare isNew: boolean;
+
+  /** @internal Made by the middleware. */
+  constructor(owner: SessionOwner, data: Record<string, unknown> | undefined) {
+    internals.set(this, { owner, requireSave: false });
+    Object.defineProperty(this, 'isNew', { value: data === undefined, enumerable: false, writable: true });
+    for (const key of Object.keys(data ?? {})) {
+      if (key.startsWith('_')) continue;
+      this[key] = data![key];
+    }
+  }
+
+  /** The data as stored: own properties, without `_` keys and functions. */
+  toJSON(): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(this)) {
+      if (key.startsWith('_')) continue;
+      const value = this[key];
+      if (typeof value === 'function') continue;
+      out[key] = value;
+    }
+    return out;
+  }
+
+  [inspect.custom](): Record<string, unknown> {
+    return this.toJSON();
+  }
+
+  /** How many keys the session holds. */
+  get length(): number {
+    return Object.keys(this.toJSON()).length;
+  }
+
+  /** Whether the session holds anything. */
+  get populated(): boolean {
+    return this.length > 0;
+  }
+
+  /** This session's lifetime in milliseconds, or `'session'`. */
+  get maxAge(): MaxAge {
+    return inside(this).owner.maxAge;
+  }
+
+  /** Changes this session's lifetime (e.g. "remember me"); the session is saved with it. */
+  set maxAge(value: MaxAge) {
+    const i = inside(this);
+    i.owner.maxAge = value;
+    i.requireSave = true;
+  }
+
+  /** The key of the session in the cookie (`prefix + id`). */
+  get externalKey(): string | undefined {
+    return inside(this).owner.externalKey;
+  }
+
+  /** Saves now, whether or not anything changed. */
+  save(callback?: (error?: unknown) => void): Promise<void> | undefined {
+    return settle(inside(this).owner.commit({ save: true }), callback);
+  }
+
+  /** Moves the session, with its data, to a new key now and deletes the old record. */
+  regenerate(callback?: (error?: unknown) => void): Promise<void> | undefined {
+    return settle(inside(this).owner.commit({ regenerate: true }), callback);
+  }
+
+  /** Commits now (with `autoCommit: false`). */
+  manuallyCommit(): Promise<void> {
+    return inside(this).owner.commit({});
+  }
+
+  /** Same as koa-session's `commit(options?, callback?)`. */
+  commit(
+    options?: { save?: boolean; regenerate?: boolean } | ((error?: unknown) => void),
+    callback?: (error?: unknown) => void,
+  ): Promise<void> | undefined {
+    if (typeof options === 'function') return this.commit({}, options);
+    return settle(inside(this).owner.commit(options ?? {}), callback);
+  }
+}
+
+/** Whether `maxAge =` was used since the last commit (and clears it). */
+export function takeRequireSave(s: KoaCompatSession): boolean {
+  const i = inside(s);
+  const required = i.requireSave;
+  i.requireSave = false;
+  return required;
+}
+
+/** The JSON text of each stored key of a session's data (without the `_` keys). */
+export function snapshotOf(data: Record<string, unknown>): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const key of Object.keys(data)) {
+    const json = JSON.stringify(data[key]);
+    if (json !== undefined) out.set(key, json);
+  }
+  return out;
+}
+
+/** The JSON text of each key a session would store now, or a `SessionDataError` naming the key. */
+export function wanted(s: KoaCompatSession): Map<string, string> {
+  const out = new Map<string, string>();
+  const data = s.toJSON();
+  for (const key of Object.keys(data)) {
+    let json: string | undefined;
+    try {
+      json = JSON.stringify(data[key]);
+    } catch (error) {
+      throw new SessionDataError(`ctx.session.${key} cannot be stored as JSON: ${(error as Error).message}`, {
+        key,
+        cause: error,
+      });
+    }
+    if (json !== undefined) out.set(key, json);
+  }
+  return out;
+}
+
+/** Keys to set (values parsed from their JSON) and keys to remove, from `before` to `after`. */
+export function diff(
+  before: ReadonlyMap<string, string>,
+  after: ReadonlyMap<string, string>,
+): { set: Record<string, JsonValue>; remove: string[]; changed: boolean } {
+  const set: Record<string, JsonValue> = {};
+  let changed = false;
+  for (const [key, json] of after) {
+    if (before.get(key) !== json) {
+      set[key] = JSON.parse(json) as JsonValue;
+      changed = true;
+    }
+  }
+  const remove = [...before.keys()].filter((key) => !after.has(key));
+  return { set, remove, changed: changed || remove.length > 0 };
+}
