@@ -350,6 +350,30 @@ describe('@kv-session/fastify/compat: what kv-session keeps', () => {
     expect(await client.exists(`sess:${id}`)).toBe(0);
   });
 
+  it('a response sent twice (a hook redirects, the handler also answers) still carries the cookie', async () => {
+    const base = await start(compat(), (app) => {
+      app.get(
+        '/twice',
+        {
+          preValidation: async (request, reply) => {
+            sessionOf(request).set('user', 'ann');
+            await sessionOf(request).regenerate(['user']);
+            // As @fastify/passport's authenticate hook does: send, and let the hook resolve.
+            void reply.redirect('/get');
+          },
+        },
+        async () => 'the handler answers too',
+      );
+    });
+    const jar = new Jar(base);
+    await jar.get('/nothing');
+    const before = jar.cookies.get('sessionId');
+    const r = await jar.get('/twice');
+    expect(r.status).toBe(302);
+    expect(jar.cookies.get('sessionId')).not.toBe(before);
+    expect(JSON.parse((await jar.get('/get')).body)).toEqual({ user: 'ann' });
+  });
+
   it('the save finishes before the response: the next request reads the write', async () => {
     const jar = new Jar(await start(compat()));
     for (let n = 0; n < 5; n++) {
