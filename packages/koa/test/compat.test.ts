@@ -8,6 +8,7 @@ import compatSession, { type KoaCompatSession } from '@kv-session/koa/compat';
 import { StorageRedisKV } from '@kv-session/redis';
 import { type RedisServer, startRedis } from '@kv-session/testing';
 import Koa from 'koa';
+import Koa2 from 'koa2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisClient, unavailableStorage } from '../../express/test/support/adapter-suite.js';
 import { Jar } from '../../fastify/test/support/compat.js';
@@ -76,8 +77,8 @@ const sessionOf = (ctx: Koa.Context): KoaCompatSession =>
   (ctx as unknown as { session: KoaCompatSession }).session;
 
 /** A Koa app with the routes the tests use; `extra` adds middleware after the session. */
-async function start(use: Use, extra?: (app: Koa) => void): Promise<string> {
-  const app = new Koa();
+async function start(use: Use, extra?: (app: Koa) => void, App: typeof Koa = Koa): Promise<string> {
+  const app = new App();
   app.keys = KEYS;
   app.silent = true;
   use(app);
@@ -375,6 +376,16 @@ describe.each([
     expect((await jar.get('/me')).status).toBe(401);
     expect(jar.cookies.get('koa.sess')).not.toBe(loggedInKey);
   });
+});
+
+it('runs on Koa 2 too: data, koa-passport login and logout', async () => {
+  const jar = new Jar(await start(compat(), withPassport, Koa2));
+  await jar.get('/set?k=a&v=1');
+  expect(JSON.parse((await jar.get('/get')).body)).toEqual({ a: '1' });
+  expect((await jar.get('/login?username=ann&password=pw')).location).toBe('/me');
+  expect(JSON.parse((await jar.get('/me')).body)).toEqual({ user: { id: 'ann' } });
+  await jar.get('/logout');
+  expect((await jar.get('/me')).status).toBe(401);
 });
 
 describe('switch-over from koa-session + koa-redis', () => {
