@@ -3,16 +3,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import fastifyCookie, { signerFactory } from '@fastify/cookie';
 import fastifyFlash from '@fastify/flash';
 import { Authenticator } from '@fastify/passport';
-import { StorageMemory, StorageUnavailableError } from '@kv-session/core';
+import { StorageUnavailableError } from '@kv-session/core';
 import fastifySession, { type CompatSession } from '@kv-session/fastify/compat';
 import { StorageRedisKV } from '@kv-session/redis';
 import { type RedisServer, startRedis } from '@kv-session/testing';
 import { RedisStore } from 'connect-redis';
 import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyRequest } from 'fastify';
-import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisClient, unavailableStorage } from '../../express/test/support/adapter-suite.js';
-import { concurrentWrites, Jar, listen } from './support/compat.js';
+import { concurrentWrites, gate, Jar, listen } from './support/compat.js';
 
 // The peer plugin and passport-local are loaded without their types: @fastify/session's declaration
 // of `request.session` would clash with @kv-session/fastify's in this one type-checked program.
@@ -309,13 +308,8 @@ describe('@kv-session/fastify/compat: the cookie and the session object', () => 
 
 describe('@kv-session/fastify/compat: what kv-session keeps', () => {
   it('50 concurrent requests setting different properties keep 50/50 (peer measured alongside)', async () => {
-    const ours = new Jar(await start(compat()));
-    await ours.get('/set?k=seed&v=0');
-    // delay widens the load-to-save window of each request so that all 50 overlap.
-    const oursKept = await concurrentWritesDelayed(ours);
-    const theirs = new Jar(await start(peer()));
-    await theirs.get('/set?k=seed&v=0');
-    const theirsKept = await concurrentWritesDelayed(theirs);
+    const oursKept = await concurrentWrites(new Jar(await start(compat())));
+    const theirsKept = await concurrentWrites(new Jar(await start(peer())));
     console.log(
       `[compat lost-update] fastify compat kept ${oursKept}/50; @fastify/session + connect-redis kept ${theirsKept}/50`,
     );
@@ -324,14 +318,11 @@ describe('@kv-session/fastify/compat: what kv-session keeps', () => {
   });
 
   it('a session destroyed by one request is not revived by a concurrent request that changed it', async () => {
-    let release: () => void = () => {};
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
+    const held = gate();
     const base = await start(compat(), (app) => {
       app.get('/slow', async (request) => {
         sessionOf(request).late = 'written after the destroy';
-        await gate;
+        await held.wait;
         return 'ok';
       });
       app.get('/destroy', async (request) => {
@@ -345,7 +336,7 @@ describe('@kv-session/fastify/compat: what kv-session keeps', () => {
     const slow = jar.clone().get('/slow');
     await sleep(50); // let /slow load the session first
     await jar.clone().get('/destroy');
-    release();
+    held.open();
     expect((await slow).status).toBe(200);
     expect(await client.exists(`sess:${id}`)).toBe(0);
   });
@@ -504,16 +495,3 @@ describe('switch-over from @fastify/session + connect-redis', () => {
     });
   });
 });
-
-async function concurrentWritesDelayed(jar: Jar): Promise<number> {
-  const count = 50;
-  const replies = await Promise.all(
-    Array.from({ length: count }, (_, n) => jar.clone().get(`/set?k=key${n}&v=${n}&delay=30`)),
-  );
-  for (const r of replies) if (r.status !== 200) throw new Error(`write failed: ${r.status} ${r.body}`);
-  const data = JSON.parse((await jar.get('/get')).body) as Record<string, unknown>;
-  return Array.from({ length: count }, (_, n) => n).filter((n) => data[`key${n}`] === String(n)).length;
-}
-void concurrentWrites;
-void StorageMemory;
-void createClient;

@@ -362,7 +362,7 @@ function extendContext(context: object): void {
           // Replaces the data; the key stays (the record is rewritten, not moved).
           const next = new KoaCompatSession(state, undefined);
           Object.assign(next, value);
-          next.isNew = state.session?.isNew ?? !state.exists;
+          next.isNew = false; // as koa-session: a session made from data is not new
           state.session = next;
         } else throw new Error('this.session can only be set as null or an object.');
       },

@@ -63,14 +63,26 @@ export async function listen(app: FastifyInstance): Promise<string> {
   return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
 }
 
-/** Sets `count` different keys of one session concurrently; returns how many a later read sees. */
-export async function concurrentWrites(jar: Jar, count: number): Promise<number> {
+/**
+ * Seeds a session, then sets `count` different keys of it in concurrent requests (`/set?k&v&delay`:
+ * the delay widens each request's load-to-save window so that they all overlap). Returns how many
+ * of the keys a later `/get` sees.
+ */
+export async function concurrentWrites(jar: Jar, count = 50): Promise<number> {
+  await jar.get('/set?k=seed&v=0');
   const replies = await Promise.all(
-    Array.from({ length: count }, (_, n) => jar.clone().get(`/set?k=key${n}&v=${n}`)),
+    Array.from({ length: count }, (_, n) => jar.clone().get(`/set?k=key${n}&v=${n}&delay=30`)),
   );
   for (const r of replies) if (r.status !== 200) throw new Error(`write failed: ${r.status} ${r.body}`);
   const data = JSON.parse((await jar.get('/get')).body) as Record<string, unknown>;
-  return Array.from({ length: count }, (_, n) => `key${n}`).filter(
-    (k) => data[k] === String(Number(k.slice(3))),
-  ).length;
+  return Array.from({ length: count }, (_, n) => n).filter((n) => data[`key${n}`] === String(n)).length;
+}
+
+/** A promise that a test resolves when it chooses: holds a request open at a known point. */
+export function gate(): { wait: Promise<void>; open(): void } {
+  let open: () => void = () => {};
+  const wait = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { wait, open };
 }
