@@ -1,4 +1,5 @@
 import {
+  type CommitOutcome,
   type JsonValue,
   type Session,
   type SessionData,
@@ -21,12 +22,6 @@ export interface CompatContext {
   idOf(core: CoreSession, make: () => string): string;
   /** A new id from the plugin's `idGenerator(request)`. */
   newId(request: FastifyRequest): string;
-}
-
-/** What a commit did (core's outcome, as far as the compat layer needs it). */
-export interface CompatOutcome {
-  /** A stored session exists under the session's id: send its cookie. */
-  live: boolean;
 }
 
 /** The key @fastify/session stores the cookie's settings under, next to the data. */
@@ -263,7 +258,7 @@ export class CompatSession {
  * settings are written along with any change, as @fastify/session stores them). A session never
  * stored is created even when empty (`saveUninitialized`).
  */
-export async function commitCompat(s: CompatSession): Promise<CompatOutcome> {
+export async function commitCompat(s: CompatSession): Promise<CommitOutcome> {
   const i = inside(s);
   const { set, remove } = changes(s, i);
   const values: Record<string, JsonValue> = {};
@@ -273,17 +268,9 @@ export async function commitCompat(s: CompatSession): Promise<CompatOutcome> {
   }
   if (Object.keys(values).length > 0) await i.core.setMany(values);
   if (remove.length > 0) await i.core.remove(...remove);
-  const outcome = await saveCore(i.context.manager, i.core);
+  const outcome = await i.context.manager.save(i.core);
   for (const [key, json] of set) i.snapshot.set(key, json);
   for (const key of remove) i.snapshot.delete(key);
   i.stored = outcome.live;
   return outcome;
-}
-
-/** Commits a core session. */
-async function saveCore(manager: SessionManager<SessionData>, core: CoreSession): Promise<CompatOutcome> {
-  // TEMPORARY until core's stage-1 `manager.save()`: with `rolling` the manager sends a cookie
-  // exactly when a session is live.
-  const { setCookie } = await manager.commit(core);
-  return { live: setCookie !== undefined && !/Max-Age=0/i.test(setCookie) };
 }

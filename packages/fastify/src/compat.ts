@@ -144,7 +144,6 @@ const plugin: FastifyPluginAsync<FastifySessionCompatOptions> = async (app, opti
     ...(o.storage === undefined ? {} : { storage: o.storage as Storage }),
     maxAge: cookieOptions.maxAge ?? ONE_DAY,
     genid: () => (pending ?? defaultIdGenerator)(),
-    rolling: true, // TEMPORARY: see saveCore()
     ...(o.maxSize === undefined ? {} : { maxSize: o.maxSize }),
     ...(o.onError === undefined ? {} : { onError: o.onError as FastifySessionCompatOptions['onError'] & {} }),
   });

@@ -196,7 +196,7 @@ class RequestState implements SessionOwner {
     const { set, remove } = diff(this.stored, desired);
     if (Object.keys(set).length > 0) await this.core.setMany(set);
     if (remove.length > 0) await this.core.remove(...remove);
-    const outcome = await this.mw.save(this.core);
+    const outcome = await this.mw.manager.save(this.core);
     this.stored = desired;
     this.exists = outcome.live;
     this.expire = expire;
@@ -235,7 +235,6 @@ class Middleware {
       maxAge: (typeof o.maxAge === 'number' ? Math.ceil(o.maxAge) : ONE_DAY) + STORE_SLACK,
       // Core makes ids lazily (`session.id`); newKey() reads that getter right after setting #pending.
       genid: () => (this.#pending ?? randomUUID)(),
-      rolling: true, // TEMPORARY: see save()
       ...(o.maxSize === undefined ? {} : { maxSize: o.maxSize }),
       ...(o.onError === undefined ? {} : { onError: o.onError as KoaSessionCompatOptions['onError'] & {} }),
     });
@@ -280,14 +279,6 @@ class Middleware {
 
   emit(event: string, data: unknown): void {
     setImmediate(() => this.app.emit(`session:${event}`, data));
-  }
-
-  /** Commits a core session and says whether a stored session is live under its id. */
-  async save(core: CoreSession): Promise<{ live: boolean }> {
-    // TEMPORARY until core's stage-1 `manager.save()`: with `rolling` the manager sends a cookie
-    // exactly when a session is live.
-    const { setCookie } = await this.manager.commit(core);
-    return { live: setCookie !== undefined && !/Max-Age=0/i.test(setCookie) };
   }
 
   /** Reads the external key and loads the session, as koa-session does before the handlers run. */
