@@ -41,6 +41,8 @@ interface Internals {
   stored: boolean;
   saved: boolean;
   https: boolean;
+  /** `options()` changed the cookie: its settings are written with the next save. */
+  cookieChanged: boolean;
 }
 
 const internals = new WeakMap<CompatSession, Internals>();
@@ -132,6 +134,7 @@ export class CompatSession {
       stored,
       saved: false,
       https,
+      cookieChanged: false,
     };
     internals.set(this, i);
     this.cookie = new CompatCookie(own, https);
@@ -190,6 +193,7 @@ export class CompatSession {
     if (Object.keys(options).length === 0) return;
     i.cookieOptions = { ...i.cookieOptions, ...options };
     this.cookie = new CompatCookie(i.cookieOptions, i.https);
+    i.cookieChanged = true;
   }
 
   /** Saves now (the response saves again if more changes follow). */
@@ -263,14 +267,27 @@ export async function commitCompat(s: CompatSession): Promise<CommitOutcome> {
   const { set, remove } = changes(s, i);
   const values: Record<string, JsonValue> = {};
   for (const [key, json] of set) values[key] = JSON.parse(json) as JsonValue;
-  if (set.size > 0 || remove.length > 0 || !i.stored) {
+  if (set.size > 0 || remove.length > 0 || !i.stored || i.cookieChanged) {
     values[COOKIE_KEY] = JSON.parse(JSON.stringify(s.cookie)) as JsonValue;
   }
+  const lifetime = ownLifetime(s);
+  if (lifetime !== undefined) await i.core.setMaxAge(lifetime);
   if (Object.keys(values).length > 0) await i.core.setMany(values);
   if (remove.length > 0) await i.core.remove(...remove);
   const outcome = await i.context.manager.save(i.core);
+  i.cookieChanged = false;
   for (const [key, json] of set) i.snapshot.set(key, json);
   for (const key of remove) i.snapshot.delete(key);
   i.stored = outcome.live;
   return outcome;
+}
+
+/**
+ * This session's own lifetime in ms (from `options({ maxAge })` or its stored cookie settings), when
+ * it differs from the plugin's `cookie.maxAge`: the stored session then lives that long.
+ */
+export function ownLifetime(s: CompatSession): number | undefined {
+  const ms = s.cookie.originalMaxAge;
+  if (ms === null || ms <= 0 || ms === inside(s).context.cookieOptions.maxAge) return undefined;
+  return Math.round(ms);
 }

@@ -19,6 +19,7 @@ import {
   type CoreSession,
   commitCompat,
   current,
+  ownLifetime,
 } from './compat-session.js';
 
 export { CompatCookie, type CompatCookieOptions, type CookieSigner } from './compat-cookie.js';
@@ -208,6 +209,8 @@ const plugin: FastifyPluginAsync<FastifySessionCompatOptions> = async (app, opti
     const save = fresh ? saveUninitialized || s.isModified() : rolling || s.isModified();
     const insecure = s.cookie.secure === true && request.protocol !== 'https';
     if (!save || insecure) {
+      // Reading it refreshed the stored expiry to the plugin's lifetime: give it back its own.
+      if (!insecure && !fresh && ownLifetime(s) !== undefined) await commitCompat(s);
       if (s.isSaved()) return cookieHeader(s.encryptedSessionId, s);
       return value !== undefined && fresh ? cookieHeader(undefined) : undefined;
     }

@@ -233,26 +233,40 @@ describe('@kv-session/fastify/compat: the cookie and the session object', () => 
     expect(JSON.parse((await jar.get('/get')).body)).toEqual({ n: 1 });
   });
 
-  it('options({ maxAge }) changes this session only, and is remembered in storage', async () => {
-    const base = await start(compat(), (app) => {
-      app.get('/remember', async (request) => {
-        sessionOf(request).options({ maxAge: 7 * 86_400_000 });
-        sessionOf(request).set('remember', true);
-        return 'ok';
+  it.each([true, false])(
+    'options({ maxAge }) changes this session only: its cookie and stored lifetime (rolling %s)',
+    async (rolling) => {
+      const week = 7 * 86_400_000;
+      const base = await start(compat({ rolling }), (app) => {
+        app.get('/remember', async (request) => {
+          sessionOf(request).options({ maxAge: week });
+          sessionOf(request).remember = true; // without a change, rolling: false saves nothing
+          return 'ok';
+        });
       });
-    });
-    const jar = new Jar(base);
-    const r = await jar.get('/remember');
-    const expires = Date.parse(/Expires=([^;]+)/.exec(r.setCookies[0]!)![1]!);
-    expect(expires).toBeGreaterThan(Date.now() + 6 * 86_400_000);
-    // A later request restores the lifetime from the stored cookie settings.
-    const later = await jar.get('/get');
-    expect(Date.parse(/Expires=([^;]+)/.exec(later.setCookies[0]!)![1]!)).toBeGreaterThan(
-      Date.now() + 6 * 86_400_000,
-    );
-    const other = new Jar(base);
-    expect((await other.get('/set?k=a&v=1')).setCookies[0]).not.toMatch(/Expires/);
-  });
+      const jar = new Jar(base);
+      await jar.get('/set?k=a&v=1');
+      const id = (await jar.get('/id')).body;
+      expect(await client.pTTL(`sess:${id}`)).toBeLessThanOrEqual(86_400_000);
+      const r = await jar.get('/remember');
+      expect(Date.parse(/Expires=([^;]+)/.exec(r.setCookies[0]!)![1]!)).toBeGreaterThan(
+        Date.now() + week - 60_000,
+      );
+      expect(await client.pTTL(`sess:${id}`)).toBeGreaterThan(week - 60_000);
+      // A later read-only request restores the lifetime from the stored cookie settings (and keeps
+      // the stored expiry at a week, although its read refreshed it to the plugin's day).
+      const later = await jar.get('/get');
+      expect(JSON.parse(later.body)).toEqual({ a: '1', remember: true });
+      expect(await client.pTTL(`sess:${id}`)).toBeGreaterThan(week - 60_000);
+      if (rolling) {
+        expect(Date.parse(/Expires=([^;]+)/.exec(later.setCookies[0]!)![1]!)).toBeGreaterThan(
+          Date.now() + week - 60_000,
+        );
+      }
+      const other = new Jar(base);
+      expect((await other.get('/set?k=a&v=1')).setCookies[0]).not.toMatch(/Expires/);
+    },
+  );
 
   it('cookiePrefix and cookieName are honoured; a forged or unprefixed cookie is a new session', async () => {
     const base = await start(compat({ cookieName: 'sid', cookiePrefix: 's:' }));
