@@ -75,6 +75,11 @@ const ONE_DAY = 86_400_000;
 /** koa-session lets the store keep a session 10 s longer than its cookie; so do we. */
 const STORE_SLACK = 10_000;
 
+/** How long the store keeps a session of lifetime `maxAge` (`'session'`: one day). */
+function storeLifetime(maxAge: MaxAge): number {
+  return (typeof maxAge === 'number' ? Math.ceil(maxAge) : ONE_DAY) + STORE_SLACK;
+}
+
 const fn = (what: string) =>
   z.custom((v) => typeof v === 'function', { message: `must be a function (${what})` });
 const unsupported = (what: string) =>
@@ -174,7 +179,11 @@ class RequestState implements SessionOwner {
         reason = this.expire - Date.now() < this.maxAge / 2;
       }
     }
-    if (!reason) return;
+    if (!reason) {
+      // Reading it refreshed the stored expiry to the middleware's lifetime: give it back its own.
+      if (this.exists && (await this.#ownLifetime())) await this.mw.manager.save(this.core);
+      return;
+    }
     if (this.mw.o.beforeSave !== undefined) {
       this.mw.o.beforeSave(this.ctx, session);
       data = wanted(session);
@@ -194,6 +203,7 @@ class RequestState implements SessionOwner {
       desired.set(MAX_AGE_KEY, JSON.stringify(maxAge));
     }
     const { set, remove } = diff(this.stored, desired);
+    await this.#ownLifetime();
     if (Object.keys(set).length > 0) await this.core.setMany(set);
     if (remove.length > 0) await this.core.remove(...remove);
     const outcome = await this.mw.manager.save(this.core);
@@ -205,6 +215,14 @@ class RequestState implements SessionOwner {
     const key = this.externalKey!;
     if (this.mw.o.externalKey !== undefined) this.mw.o.externalKey.set(this.ctx, key);
     else this.ctx.cookies.set(this.mw.o.key, key, this.mw.cookieOptions(maxAge));
+  }
+
+  /** Gives the core session this session's own lifetime, if it has one; says whether it has. */
+  async #ownLifetime(): Promise<boolean> {
+    const ms = storeLifetime(this.maxAge);
+    if (ms === this.mw.manager.options.maxAge) return false;
+    await this.core.setMaxAge(ms);
+    return true;
   }
 
   /** Deletes the stored session and expires the cookie (`destroy`: it can never come back). */
@@ -232,7 +250,7 @@ class Middleware {
   ) {
     this.manager = new SessionManager<SessionData>({
       ...(o.storage === undefined ? {} : { storage: o.storage as Storage }),
-      maxAge: (typeof o.maxAge === 'number' ? Math.ceil(o.maxAge) : ONE_DAY) + STORE_SLACK,
+      maxAge: storeLifetime(o.maxAge),
       // Core makes ids lazily (`session.id`); newKey() reads that getter right after setting #pending.
       genid: () => (this.#pending ?? randomUUID)(),
       ...(o.maxSize === undefined ? {} : { maxSize: o.maxSize }),

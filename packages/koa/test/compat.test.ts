@@ -186,7 +186,12 @@ describe('@kv-session/koa/compat: cookies and ctx.session', () => {
     const r = await jar.get('/remember');
     const expires = Date.parse(/expires=([^;]+)/.exec(r.setCookies[0]!)![1]!);
     expect(expires).toBeGreaterThan(Date.now() + 6 * 86_400_000);
-    expect(JSON.parse((await client.get(jar.cookies.get('koa.sess')!))!)._maxAge).toBe(7 * 86_400_000);
+    const key = jar.cookies.get('koa.sess')!;
+    expect(JSON.parse((await client.get(key))!)._maxAge).toBe(7 * 86_400_000);
+    // The store keeps it a week (plus koa-session's 10 s), also after a read-only request.
+    expect(await client.pTTL(key)).toBeGreaterThan(7 * 86_400_000 - 60_000);
+    expect(JSON.parse((await jar.get('/get')).body)).toEqual({ a: '1' });
+    expect(await client.pTTL(key)).toBeGreaterThan(7 * 86_400_000 - 60_000);
     const again = await jar.get('/set?k=b&v=2');
     expect(Date.parse(/expires=([^;]+)/.exec(again.setCookies[0]!)![1]!)).toBeGreaterThan(
       Date.now() + 6 * 86_400_000,
