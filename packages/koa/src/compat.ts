@@ -220,7 +220,7 @@ class RequestState implements SessionOwner {
   /** Gives the core session this session's own lifetime, if it has one; says whether it has. */
   async #ownLifetime(): Promise<boolean> {
     const ms = storeLifetime(this.maxAge);
-    if (ms === this.mw.manager.options.maxAge) return false;
+    if (ms === storeLifetime(this.mw.o.maxAge)) return false;
     await this.core.setMaxAge(ms);
     return true;
   }
