@@ -1,6 +1,6 @@
-// readCookie: for adapters and compat layers that read their own cookie format (see docs/writing-an-adapter.md).
-
 export { applyChangeSet, serializeSession } from './change-set.js';
+export { callbackOrPromise, jsonSnapshot, snapshotChanges } from './compat.js';
+// For adapters and compat layers that read their own cookie format (docs/writing-an-adapter.md).
 export { readCookie } from './cookie.js';
 export {
   ConfigError,
