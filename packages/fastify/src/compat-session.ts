@@ -1,10 +1,12 @@
 import {
   type CommitOutcome,
+  callbackOrPromise,
   type JsonValue,
+  jsonSnapshot,
   type Session,
   type SessionData,
-  SessionDataError,
   type SessionManager,
+  snapshotChanges,
 } from '@kv-session/core';
 import type { FastifyRequest } from 'fastify';
 import { CompatCookie, type CompatCookieOptions, type CookieSigner, storedMaxAge } from './compat-cookie.js';
@@ -56,47 +58,18 @@ function inside(s: CompatSession): Internals {
   return i;
 }
 
-/** The JSON text of a value as it will be stored, or undefined when JSON leaves it out. */
-function jsonOf(key: string, value: unknown): string | undefined {
-  try {
-    return JSON.stringify(value);
-  } catch (error) {
-    throw new SessionDataError(
-      `request.session.${key} cannot be stored as JSON: ${(error as Error).message}`,
-      {
-        key,
-        cause: error,
-      },
-    );
-  }
+/** Each stored top-level key of the session object with its JSON (the cookie is not data). */
+function snapshotOf(s: CompatSession): Map<string, string> {
+  return jsonSnapshot(Object.entries(s).filter(([key]) => key !== COOKIE_KEY));
 }
 
-/** The top-level keys the request set (with their JSON) and removed, against the snapshot. */
-function changes(s: CompatSession, i: Internals): { set: Map<string, string>; remove: string[] } {
-  const set = new Map<string, string>();
-  const seen = new Set<string>();
-  for (const key of Object.keys(s)) {
-    if (key === COOKIE_KEY) continue;
-    const json = jsonOf(key, s[key]);
-    if (json === undefined) continue;
-    seen.add(key);
-    if (i.snapshot.get(key) !== json) set.set(key, json);
-  }
-  const remove = [...i.snapshot.keys()].filter((key) => !seen.has(key));
-  return { set, remove };
-}
-
-/** Settles `promise` through a Node-style callback when one is given, else returns it. */
-function settle(
-  promise: Promise<void>,
-  callback: ((error?: unknown) => void) | undefined,
-): Promise<void> | undefined {
-  if (callback === undefined) return promise;
-  promise.then(
-    () => callback(),
-    (error: unknown) => callback(error),
-  );
-  return undefined;
+/** What the request changed: keys to set and to remove, against what was loaded or last saved. */
+function changes(
+  s: CompatSession,
+  i: Internals,
+): ReturnType<typeof snapshotChanges> & { now: Map<string, string> } {
+  const now = snapshotOf(s);
+  return { ...snapshotChanges(i.snapshot, now), now };
 }
 
 /**
@@ -142,8 +115,8 @@ export class CompatSession {
       if (key === COOKIE_KEY) continue;
       const value = data[key];
       this[key] = value;
-      if (stored) i.snapshot.set(key, JSON.stringify(value));
     }
+    if (stored) i.snapshot = snapshotOf(this);
     current.set(request, this);
     (request as unknown as { session: unknown }).session = this;
   }
@@ -173,7 +146,7 @@ export class CompatSession {
   /** Whether a property differs from what was loaded or last saved (the cookie does not count). */
   isModified(): boolean {
     const c = changes(this, inside(this));
-    return c.set.size > 0 || c.remove.length > 0;
+    return Object.keys(c.set).length > 0 || c.remove.length > 0;
   }
 
   /** Whether `save()` (or `regenerate()`) stored this session during this request. */
@@ -198,7 +171,7 @@ export class CompatSession {
 
   /** Saves now (the response saves again if more changes follow). */
   save(callback?: (error?: unknown) => void): Promise<void> | undefined {
-    return settle(
+    return callbackOrPromise(
       commitCompat(this).then(() => {
         inside(this).saved = true;
       }),
@@ -225,7 +198,7 @@ export class CompatSession {
       await commitCompat(next);
       inside(next).saved = true;
     };
-    return settle(run(), callback);
+    return callbackOrPromise(run(), callback);
   }
 
   /** Deletes the stored session; `request.session` becomes null and the cookie is expired. */
@@ -236,7 +209,7 @@ export class CompatSession {
       i.stored = false;
       (i.request as unknown as { session: unknown }).session = null;
     };
-    return settle(run(), callback);
+    return callbackOrPromise(run(), callback);
   }
 
   /** Reads the session again from storage; unsaved changes are dropped. */
@@ -253,7 +226,7 @@ export class CompatSession {
       });
       new CompatSession(i.context, i.request, core, stored ? data : {}, stored, i.https, i.cookieOptions);
     };
-    return settle(run(), callback);
+    return callbackOrPromise(run(), callback);
   }
 }
 
@@ -264,10 +237,9 @@ export class CompatSession {
  */
 export async function commitCompat(s: CompatSession): Promise<CommitOutcome> {
   const i = inside(s);
-  const { set, remove } = changes(s, i);
-  const values: Record<string, JsonValue> = {};
-  for (const [key, json] of set) values[key] = JSON.parse(json) as JsonValue;
-  if (set.size > 0 || remove.length > 0 || !i.stored || i.cookieChanged) {
+  const { set, remove, now } = changes(s, i);
+  const values: Record<string, JsonValue> = { ...set };
+  if (Object.keys(set).length > 0 || remove.length > 0 || !i.stored || i.cookieChanged) {
     values[COOKIE_KEY] = JSON.parse(JSON.stringify(s.cookie)) as JsonValue;
   }
   const lifetime = ownLifetime(s);
@@ -276,8 +248,7 @@ export async function commitCompat(s: CompatSession): Promise<CommitOutcome> {
   if (remove.length > 0) await i.core.remove(...remove);
   const outcome = await i.context.manager.save(i.core);
   i.cookieChanged = false;
-  for (const [key, json] of set) i.snapshot.set(key, json);
-  for (const key of remove) i.snapshot.delete(key);
+  i.snapshot = now;
   i.stored = outcome.live;
   return outcome;
 }

@@ -1,6 +1,5 @@
 import { inspect } from 'node:util';
-import type { JsonValue, Session, SessionData } from '@kv-session/core';
-import { SessionDataError } from '@kv-session/core';
+import { callbackOrPromise, jsonSnapshot, type Session, type SessionData } from '@kv-session/core';
 
 /** The core session behind a compat session. */
 export type CoreSession = Session<SessionData>;
@@ -35,19 +34,6 @@ function inside(s: KoaCompatSession): Internals {
   const i = internals.get(s);
   if (i === undefined) throw new TypeError('not a session of @kv-session/koa/compat');
   return i;
-}
-
-/** Settles `promise` through a Node-style callback when one is given, else returns it. */
-function settle(
-  promise: Promise<void>,
-  callback: ((error?: unknown) => void) | undefined,
-): Promise<void> | undefined {
-  if (callback === undefined) return promise;
-  promise.then(
-    () => callback(),
-    (error: unknown) => callback(error),
-  );
-  return undefined;
 }
 
 /**
@@ -115,12 +101,12 @@ export class KoaCompatSession {
 
   /** Saves now, whether or not anything changed. */
   save(callback?: (error?: unknown) => void): Promise<void> | undefined {
-    return settle(inside(this).owner.commit({ save: true }), callback);
+    return callbackOrPromise(inside(this).owner.commit({ save: true }), callback);
   }
 
   /** Moves the session, with its data, to a new key now and deletes the old record. */
   regenerate(callback?: (error?: unknown) => void): Promise<void> | undefined {
-    return settle(inside(this).owner.commit({ regenerate: true }), callback);
+    return callbackOrPromise(inside(this).owner.commit({ regenerate: true }), callback);
   }
 
   /** Commits now (with `autoCommit: false`). */
@@ -134,7 +120,7 @@ export class KoaCompatSession {
     callback?: (error?: unknown) => void,
   ): Promise<void> | undefined {
     if (typeof options === 'function') return this.commit({}, options);
-    return settle(inside(this).owner.commit(options ?? {}), callback);
+    return callbackOrPromise(inside(this).owner.commit(options ?? {}), callback);
   }
 }
 
@@ -146,48 +132,7 @@ export function takeRequireSave(s: KoaCompatSession): boolean {
   return required;
 }
 
-/** The JSON text of each stored key of a session's data (without the `_` keys). */
-export function snapshotOf(data: Record<string, unknown>): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const key of Object.keys(data)) {
-    const json = JSON.stringify(data[key]);
-    if (json !== undefined) out.set(key, json);
-  }
-  return out;
-}
-
-/** The JSON text of each key a session would store now, or a `SessionDataError` naming the key. */
+/** The JSON text of each key a session would store now (without the `_` keys and functions). */
 export function wanted(s: KoaCompatSession): Map<string, string> {
-  const out = new Map<string, string>();
-  const data = s.toJSON();
-  for (const key of Object.keys(data)) {
-    let json: string | undefined;
-    try {
-      json = JSON.stringify(data[key]);
-    } catch (error) {
-      throw new SessionDataError(`ctx.session.${key} cannot be stored as JSON: ${(error as Error).message}`, {
-        key,
-        cause: error,
-      });
-    }
-    if (json !== undefined) out.set(key, json);
-  }
-  return out;
-}
-
-/** Keys to set (values parsed from their JSON) and keys to remove, from `before` to `after`. */
-export function diff(
-  before: ReadonlyMap<string, string>,
-  after: ReadonlyMap<string, string>,
-): { set: Record<string, JsonValue>; remove: string[]; changed: boolean } {
-  const set: Record<string, JsonValue> = {};
-  let changed = false;
-  for (const [key, json] of after) {
-    if (before.get(key) !== json) {
-      set[key] = JSON.parse(json) as JsonValue;
-      changed = true;
-    }
-  }
-  const remove = [...before.keys()].filter((key) => !after.has(key));
-  return { set, remove, changed: changed || remove.length > 0 };
+  return jsonSnapshot(Object.entries(s.toJSON()));
 }

@@ -2,23 +2,23 @@ import { randomUUID } from 'node:crypto';
 import {
   ConfigError,
   formatIssues,
+  jsonSnapshot,
   type SessionData,
   type SessionError,
   SessionManager,
   type Storage,
+  snapshotChanges,
 } from '@kv-session/core';
 import type Koa from 'koa';
 import { z } from 'zod';
 import {
   type CoreSession,
-  diff,
   EXPIRE_KEY,
   KoaCompatSession,
   MAX_AGE_KEY,
   type MaxAge,
   SESSION_KEY,
   type SessionOwner,
-  snapshotOf,
   takeRequireSave,
   wanted,
 } from './compat-session.js';
@@ -169,7 +169,8 @@ class RequestState implements SessionOwner {
     const required = takeRequireSave(session);
     let data = wanted(session);
     const dataBefore = new Map([...this.stored].filter(([key]) => !key.startsWith('_')));
-    const changed = diff(dataBefore, data).changed;
+    const before = snapshotChanges(dataBefore, data);
+    const changed = Object.keys(before.set).length > 0 || before.remove.length > 0;
     let reason = save || regenerate || required;
     if (!reason) {
       const o = this.mw.o;
@@ -202,7 +203,7 @@ class RequestState implements SessionOwner {
       desired.set(EXPIRE_KEY, JSON.stringify(expire));
       desired.set(MAX_AGE_KEY, JSON.stringify(maxAge));
     }
-    const { set, remove } = diff(this.stored, desired);
+    const { set, remove } = snapshotChanges(this.stored, desired);
     await this.#ownLifetime();
     if (Object.keys(set).length > 0) await this.core.setMany(set);
     if (remove.length > 0) await this.core.remove(...remove);
@@ -338,7 +339,7 @@ class Middleware {
       state.externalKey = this.newKey(state.core, ctx);
     } else {
       state.externalKey = externalKey;
-      state.stored = snapshotOf(data);
+      state.stored = jsonSnapshot(Object.entries(data));
       state.exists = true;
       if (typeof data[EXPIRE_KEY] === 'number') state.expire = data[EXPIRE_KEY];
       if (typeof data[MAX_AGE_KEY] === 'number' && data[MAX_AGE_KEY] > 0) state.maxAge = data[MAX_AGE_KEY];
