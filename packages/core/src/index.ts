@@ -28,6 +28,7 @@ export {
   entrySize,
   type JsonPrimitive,
   type JsonValue,
+  MAX_VALUE_DEPTH,
   parseSessionData,
   type SessionData,
   setOwn,

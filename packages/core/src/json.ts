@@ -7,6 +7,16 @@ export type JsonValue = JsonPrimitive | JsonValue[] | { [key: string]: JsonValue
 /** The data of one session: a plain JSON object. */
 export type SessionData = { [key: string]: JsonValue };
 
+/**
+ * Deepest nesting of arrays and objects a session value may have: the value given to `set` is level 1
+ * (`{ a: { b: 1 } }` is 2 levels deep). Deeper values are refused with {@link SessionDataError}, and
+ * stored data nested deeper reads as corrupt. Why a bound at all: `JSON.stringify`, `structuredClone`
+ * and zod recurse, and a value nested about 5,000 levels deep overflows the stack with a plain
+ * `RangeError` (a 500 with no hint, and a stored session that fails every later merge). Real session
+ * data is a few levels deep; 64 leaves ample room and keeps every recursion far from the stack limit.
+ */
+export const MAX_VALUE_DEPTH = 64;
+
 const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 
 function childPath(parent: string, key: string | number): string {
@@ -29,7 +39,7 @@ function reject(key: string, path: string, type: string): never {
   );
 }
 
-function walk(key: string, value: unknown, path: string, ancestors: Set<object>): void {
+function walk(key: string, value: unknown, path: string, ancestors: Set<object>, depth: number): void {
   switch (typeof value) {
     case 'string':
     case 'boolean':
@@ -44,19 +54,22 @@ function walk(key: string, value: unknown, path: string, ancestors: Set<object>)
   }
   if (value === null) return;
   if (ancestors.has(value)) reject(key, path, 'a circular reference');
+  // Checked before descending, so that this walk itself never recurses deeper than the bound.
+  if (depth > MAX_VALUE_DEPTH)
+    reject(key, path, `nested deeper than ${MAX_VALUE_DEPTH} levels (MAX_VALUE_DEPTH)`);
   ancestors.add(value);
   if (Array.isArray(value)) {
     if (Object.getPrototypeOf(value) !== Array.prototype) reject(key, path, describe(value));
     for (let i = 0; i < value.length; i++) {
       if (!(i in value)) reject(key, childPath(path, i), 'a hole in a sparse array');
-      walk(key, value[i], childPath(path, i), ancestors);
+      walk(key, value[i], childPath(path, i), ancestors, depth + 1);
     }
   } else {
     const proto = Object.getPrototypeOf(value);
     if (proto !== Object.prototype && proto !== null) reject(key, path, describe(value));
     if (Object.getOwnPropertySymbols(value).length > 0) reject(key, path, 'an object with symbol keys');
     for (const k of Object.keys(value)) {
-      walk(key, (value as Record<string, unknown>)[k], childPath(path, k), ancestors);
+      walk(key, (value as Record<string, unknown>)[k], childPath(path, k), ancestors, depth + 1);
     }
   }
   ancestors.delete(value);
@@ -65,10 +78,30 @@ function walk(key: string, value: unknown, path: string, ancestors: Set<object>)
 /**
  * Throws {@link SessionDataError} unless `value` survives `JSON.stringify`/`JSON.parse` unchanged:
  * no functions, symbols, bigints, `undefined`, NaN/Infinity, cycles, sparse arrays, or instances of
- * classes (Date, Map, Set...). The error names the session key, the path inside the value and the type.
+ * classes (Date, Map, Set...), and no deeper than {@link MAX_VALUE_DEPTH} levels of arrays and
+ * objects. The error names the session key, the path inside the value and the type.
  */
 export function assertJsonValue(key: string, value: unknown): asserts value is JsonValue {
-  walk(key, value, key, new Set());
+  walk(key, value, key, new Set(), 1);
+}
+
+/**
+ * Whether `value` nests arrays and objects deeper than `max` levels (`value` itself is level 1).
+ * Never recurses deeper than `max + 1`, so it is safe on data of any depth (stored data, which
+ * `JSON.parse` builds without a depth limit).
+ */
+export function nestedDeeperThan(value: unknown, max: number): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (max <= 0) return true;
+  if (Array.isArray(value)) {
+    for (const item of value) if (nestedDeeperThan(item, max - 1)) return true;
+    return false;
+  }
+  for (const k in value) {
+    if (Object.hasOwn(value, k) && nestedDeeperThan((value as Record<string, unknown>)[k], max - 1))
+      return true;
+  }
+  return false;
 }
 
 /** Assigns an own property, even for the key `__proto__` (which `obj[key] = v` would not). */

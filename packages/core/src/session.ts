@@ -8,7 +8,16 @@ import {
   StorageError,
 } from './errors.js';
 import { generateId, isValidId, redactId } from './id.js';
-import { assertJsonValue, byteLength, entrySize, type JsonValue, type SessionData, setOwn } from './json.js';
+import {
+  assertJsonValue,
+  byteLength,
+  entrySize,
+  type JsonValue,
+  MAX_VALUE_DEPTH,
+  nestedDeeperThan,
+  type SessionData,
+  setOwn,
+} from './json.js';
 import type { ResolvedOptions } from './options.js';
 import { decodeKey, decodeStored, type EncodedValue, encodeValue, storedDataError } from './schema.js';
 import type { ApplyOptions, ApplyResult, ChangeSet, Storage, StoredSession, StoredSizes } from './storage.js';
@@ -219,6 +228,8 @@ export class Session<Data extends object = SessionData> {
         entries.push([key, JSON.stringify(value)]);
       } else {
         const e = encodeValue(schema!, key, value);
+        // What the schema produced is what is stored: it obeys the same depth bound.
+        if (nestedDeeperThan(e.raw, MAX_VALUE_DEPTH)) assertJsonValue(key, e.raw);
         encoded.set(key, e);
         entries.push([key, e.json]);
       }
@@ -480,6 +491,21 @@ export class Session<Data extends object = SessionData> {
       const stored = await this.#o.storage.load(id, this.maxAge);
       if (stored === undefined) {
         this.#missing();
+      } else if (nestedDeeperThan(stored.data, MAX_VALUE_DEPTH + 1)) {
+        // Written around this library (set() refuses such values): merging into it or serializing
+        // it would overflow the stack, so it is corrupt data. Reported, read as empty, and the next
+        // write replaces the whole record (a storage merging into it would overflow the stack).
+        this.#o.onError(
+          new CorruptDataError(
+            `Stored session nests values deeper than ${MAX_VALUE_DEPTH} levels (MAX_VALUE_DEPTH); the session reads as empty`,
+          ),
+          { id: redactId(id), operation: 'load' },
+        );
+        this.#partial = undefined;
+        this.#exists = true;
+        this.#version = stored.version;
+        this.#expiresAt = stored.expiresAt;
+        this.#clearStored = true;
       } else {
         this.#adoptUnderChanges(id, stored.data);
         this.#partial = undefined;
@@ -544,6 +570,8 @@ export class Session<Data extends object = SessionData> {
     let value: unknown;
     if (Object.hasOwn(stored.data, key)) {
       value = stored.data[key];
+      // Too deep: the whole-session load reports it as corrupt.
+      if (nestedDeeperThan(value, MAX_VALUE_DEPTH)) return false;
       if (this.#o.schema !== undefined) {
         const decoded = decodeKey(this.#o.schema, key, value as JsonValue);
         // Off the schema: the whole-session load applies invalidStoredData and reports it, once.

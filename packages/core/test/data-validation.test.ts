@@ -1,5 +1,13 @@
-import { SessionDataError, SessionManager, SessionTooLargeError, StorageMemory } from '@kv-session/core';
+import {
+  CorruptDataError,
+  MAX_VALUE_DEPTH,
+  SessionDataError,
+  SessionManager,
+  SessionTooLargeError,
+  StorageMemory,
+} from '@kv-session/core';
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { assertJsonValue } from '../src/json.js';
 import { CountingStorage, cookieOf } from './helpers.js';
 
@@ -214,5 +222,82 @@ describe('setMany keys', () => {
       type: 'an object with symbol keys',
     });
     expect(await s.data()).toEqual({});
+  });
+});
+
+describe('nesting depth is bounded (MAX_VALUE_DEPTH)', () => {
+  /** An object `{ a: { a: ... } }` nested `levels` deep (`{ a: 1 }` is 1 level). */
+  function nested(levels: number): Record<string, unknown> {
+    const root: Record<string, unknown> = {};
+    let at = root;
+    for (let i = 1; i < levels; i++) {
+      const next: Record<string, unknown> = {};
+      at['a'] = next;
+      at = next;
+    }
+    at['a'] = 1;
+    return root;
+  }
+
+  it('a value nested 5,000 deep is a SessionDataError at set (not a RangeError); nothing changes', async () => {
+    const storage = new StorageMemory();
+    const manager = new SessionManager({ storage });
+    const s = manager.session();
+    await s.set('before', 1);
+    const error = await s.set('k', nested(5000) as never).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(SessionDataError);
+    const e = error as SessionDataError;
+    expect(e.code).toBe('DATA_INVALID');
+    expect(e.key).toBe('k');
+    expect(e.type).toBe(`nested deeper than ${MAX_VALUE_DEPTH} levels (MAX_VALUE_DEPTH)`);
+    // The path points at the first level past the bound.
+    expect(e.path).toBe(`k${'.a'.repeat(MAX_VALUE_DEPTH)}`);
+    expect(await s.data()).toEqual({ before: 1 });
+    await manager.commit(s);
+    expect((await storage.load(s.id))!.data).toEqual({ before: 1 });
+  });
+
+  it('exactly MAX_VALUE_DEPTH levels are accepted and round trip; one more is refused, arrays too', async () => {
+    const manager = new SessionManager();
+    const s = manager.session();
+    await s.set('ok', nested(MAX_VALUE_DEPTH) as never);
+    expect(await s.get('ok')).toEqual(nested(MAX_VALUE_DEPTH));
+    await expect(s.set('deep', nested(MAX_VALUE_DEPTH + 1) as never)).rejects.toBeInstanceOf(
+      SessionDataError,
+    );
+    let list: unknown = [];
+    for (let i = 0; i < 5000; i++) list = [list];
+    await expect(s.setMany({ list } as never)).rejects.toMatchObject({ key: 'list', code: 'DATA_INVALID' });
+  });
+
+  it('with a schema, a value nested 5,000 deep is a SessionDataError too', async () => {
+    const manager = new SessionManager({ schema: z.object({ k: z.any() }) });
+    const s = manager.session();
+    await expect(s.set('k', nested(5000))).rejects.toBeInstanceOf(SessionDataError);
+    await expect(s.set('k', nested(MAX_VALUE_DEPTH + 1))).rejects.toBeInstanceOf(SessionDataError);
+    await s.set('k', nested(3));
+    expect(await s.get('k')).toEqual(nested(3));
+  });
+
+  it('stored data nested too deep is reported as corrupt, reads as empty, and the next write replaces it', async () => {
+    const storage = new StorageMemory();
+    const errors: unknown[] = [];
+    const manager = new SessionManager({ storage, onError: (e) => errors.push(e) });
+    const first = manager.session();
+    await first.set('a', 1);
+    const { setCookie } = await manager.commit(first);
+    // Written around the library (an operator, another app): StorageMemory stores what it is given.
+    await storage.save(first.id, { a: 1, deep: nested(MAX_VALUE_DEPTH + 5) as never }, 60_000);
+
+    const read = manager.session({ cookie: cookieOf(setCookie) });
+    expect(await read.data()).toEqual({});
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toBeInstanceOf(CorruptDataError);
+    await read.set('b', 2);
+    await manager.commit(read);
+    expect((await storage.load(first.id))!.data).toEqual({ b: 2 });
   });
 });

@@ -321,6 +321,24 @@ describe('corrupt values', () => {
     await request(manager, first.cookie, (s) => s.set('b', 2));
     expect(JSON.parse(await server.cli('GET', key))).toEqual({ b: 2 });
   });
+
+  it('data nested 100,000 deep (JSON.parse takes it, JSON.stringify overflows) is reported, reads as empty, and the next write replaces it', async () => {
+    const errors: SessionError[] = [];
+    const { manager, storage } = setup(undefined, (e) => errors.push(e));
+    const first = await request(manager, undefined, (s) => s.set('a', 1));
+    const key = storage.key(idFrom(first.cookie));
+    const depth = 100_000;
+    // Through the client: the text is too long for a redis-cli argument.
+    await client.set(key, `{"deep":${'['.repeat(depth)}${']'.repeat(depth)}}`, { KEEPTTL: true });
+
+    const write = await request(manager, first.cookie, async (s) => {
+      await s.set('b', 2);
+      return s.data();
+    });
+    expect(write.result).toEqual({ b: 2 });
+    expect(errors.map((e) => e.name)).toEqual(['CorruptDataError']);
+    expect(JSON.parse(await server.cli('GET', key))).toEqual({ b: 2 });
+  });
 });
 
 describe('commands per request (INFO commandstats deltas)', () => {
