@@ -250,21 +250,45 @@ export class Session<Data extends object = SessionData> {
     const total = 2 + sum + Math.max(0, count - 1);
     if (total > this.#o.maxSize) throw new SessionTooLargeError(total, this.#o.maxSize, entries[0]?.[0]);
     for (const [key, json] of entries) {
+      sizes.set(key, seen.get(key)!);
+      // The value this request read, unchanged: nothing to write (a request that re-sets what it
+      // read, like a flash middleware's `flash = flash || {}`, costs no write and no EVALSHA).
+      if (this.#unchanged(key, json)) continue;
       const e = encoded?.get(key);
       const copy = e === undefined ? (JSON.parse(json) as JsonValue) : e.raw;
       this.#data.set(key, e === undefined ? copy : e.value);
       this.#raw.set(key, copy);
       this.#changed.set(key, copy);
       this.#removed.delete(key);
-      sizes.set(key, seen.get(key)!);
     }
     this.#sizeSum = sum;
+  }
+
+  /**
+   * Whether setting `key` to the JSON text `json` changes nothing: the whole session is loaded, this
+   * request has not changed the key, and the stored value has that JSON. Only then: a sized session
+   * (see #prepareWrite) does not know the stored values, and after a 'reset' every write counts.
+   */
+  #unchanged(key: string, json: string): boolean {
+    if (!this.#loaded || !this.#exists || this.#clearStored || this.#changed.has(key)) return false;
+    const raw = this.#raw.get(key);
+    return raw !== undefined && JSON.stringify(raw) === json;
+  }
+
+  /** Whether `key` is set in this request's view (the loaded or sized session plus its changes). */
+  #present(key: string): boolean {
+    if (this.#changed.has(key)) return true;
+    if (this.#removed.has(key)) return false;
+    return this.#loaded ? this.#raw.has(key) : (this.#sizes?.has(key) ?? true);
   }
 
   /** Removes keys. */
   async remove(...keys: (keyof Data & string)[]): Promise<void> {
     await this.#prepareWrite();
     for (const key of keys) {
+      // Not set in what this request read (nor by it): nothing to remove, so nothing is written.
+      // A flash middleware removing its absent key on every request then costs no EVALSHA.
+      if (!this.#present(key)) continue;
       this.#data.delete(key);
       this.#raw.delete(key);
       this.#changed.delete(key);

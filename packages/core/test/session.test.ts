@@ -280,3 +280,32 @@ describe('concurrency', () => {
     expect(storage.size).toBe(0);
   });
 });
+
+describe('a change set that changes nothing writes nothing', () => {
+  it('remove() of keys not set and set() of the values read make no apply; real changes still do', async () => {
+    const storage = new CountingStorage();
+    const manager = new SessionManager({ storage });
+    const first = manager.session();
+    await first.setMany({ user: 'ann', flash: { info: ['hi'] } });
+    const cookie = cookieOf((await manager.commit(first)).setCookie);
+
+    storage.reset();
+    const s = manager.session({ cookie });
+    await s.remove('absent', 'also-absent');
+    await s.set('flash', { info: ['hi'] });
+    await s.setMany({ user: 'ann' });
+    expect(await s.data()).toEqual({ user: 'ann', flash: { info: ['hi'] } });
+    await manager.commit(s);
+    expect(storage.count('apply')).toBe(0);
+    expect(storage.count('save')).toBe(0);
+
+    // Removing a key set earlier in the same request still removes it; changing a value writes.
+    const t = manager.session({ cookie });
+    await t.set('new', 1);
+    await t.remove('new', 'flash');
+    await t.set('user', 'bob');
+    await manager.commit(t);
+    expect(storage.count('apply')).toBe(1);
+    expect((await storage.inner.load(first.id))!.data).toEqual({ user: 'bob' });
+  });
+});

@@ -9,7 +9,7 @@
  * test/clients.ts, on a single node and on a 3-master Cluster.
  */
 import { SessionManager } from '@kv-session/core';
-import { StorageRedisKV } from '@kv-session/redis';
+import { StorageRedisHash, StorageRedisKV } from '@kv-session/redis';
 import { type RedisCluster, type RedisServer, startRedis, startRedisCluster } from '@kv-session/testing';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -237,5 +237,42 @@ describe('read-only request cost by refresh strategy', () => {
     expect(total).toBeGreaterThanOrEqual(1);
     expect(total).toBeLessThan(N / 10);
     expect(idFrom(cookie)).toHaveLength(43);
+  });
+});
+
+describe('a change set that changes nothing writes nothing', () => {
+  it('StorageRedisKV: remove() of an absent key and set() of the value read cost the GETEX alone', async () => {
+    const manager = new SessionManager({ storage: new StorageRedisKV({ client }), maxAge: MAX_AGE });
+    const first = await request(manager, undefined, (s) => s.setMany({ user: 'ann', flash: {} }));
+    await server.resetStats();
+    await request(manager, first.cookie, (s) => s.remove('absent'));
+    await request(manager, first.cookie, (s) => s.set('flash', {}));
+    await request(manager, first.cookie, async (s) => {
+      await s.remove('absent', 'also-absent');
+      await s.setMany({ user: 'ann', flash: {} });
+    });
+    expect(await stats(server)).toEqual({ getex: 3 });
+    // A real change still writes, and the stored data is what was set.
+    await server.resetStats();
+    await request(manager, first.cookie, (s) => s.remove('flash'));
+    expect(await stats(server)).toMatchObject({ getex: 1, evalsha: 1 });
+    expect(JSON.parse(await server.cli('GET', `kv-session:${idFrom(first.cookie)}`))).toEqual({
+      user: 'ann',
+    });
+  });
+
+  it('StorageRedisHash: remove() of an absent key costs the size read alone (no apply script)', async () => {
+    const storage = new StorageRedisHash({ client });
+    const manager = new SessionManager({ storage, maxAge: MAX_AGE });
+    const first = await request(manager, undefined, (s) => s.set('user', 'ann'));
+    // warm the script cache
+    await request(manager, first.cookie, (s) => s.set('x', 1));
+    await server.resetStats();
+    await request(manager, first.cookie, (s) => s.remove('absent'));
+    const commands = await stats(server);
+    expect(commands['evalsha']).toBe(1);
+    expect(commands['hset']).toBeUndefined();
+    expect(commands['hdel']).toBeUndefined();
+    expect((await storage.load(idFrom(first.cookie), MAX_AGE))!.data).toEqual({ user: 'ann', x: 1 });
   });
 });
