@@ -7,6 +7,7 @@ export type SessionErrorCode =
   | 'DATA_MISMATCH'
   | 'SESSION_TOO_LARGE'
   | 'DATA_CORRUPT'
+  | 'SESSION_CONFLICT'
   | 'STORAGE_UNAVAILABLE'
   | 'STORAGE_FAILED';
 
@@ -133,6 +134,23 @@ export class CorruptDataError extends SessionError {
   constructor(message: string, options: { cause?: unknown; version?: unknown } = {}) {
     super(message, { code: 'DATA_CORRUPT', cause: options.cause });
     this.version = options.version;
+  }
+}
+
+/**
+ * The session this request loaded was moved to a new id by a concurrent `regenerate()` (a login in
+ * another tab, say) before this request's changes were saved. Nothing was written: the changes are
+ * not applied to the new session, whose id this request must not learn (it may carry an id planted
+ * by an attacker, which is what `regenerate()` protects against). Adapters answer 409; the client
+ * can retry with the new cookie.
+ */
+export class SessionConflictError extends SessionError {
+  override name = 'SessionConflictError';
+  constructor(
+    message = 'The session was moved to a new id by a concurrent regenerate(); nothing was saved',
+    options: { cause?: unknown } = {},
+  ) {
+    super(message, { code: 'SESSION_CONFLICT', status: 409, cause: options.cause });
   }
 }
 

@@ -6,6 +6,7 @@ export {
   ConfigError,
   CorruptDataError,
   formatIssues,
+  SessionConflictError,
   SessionDataError,
   SessionError,
   type SessionErrorCode,
@@ -50,6 +51,15 @@ export type {
 } from './schema.js';
 export { type CommitOutcome, Session } from './session.js';
 export { sign, type Unsigned, unsign } from './signing.js';
-export type { ApplyOptions, ApplyResult, ChangeSet, Storage, StoredSession, StoredSizes } from './storage.js';
+export type {
+  ApplyOptions,
+  ApplyResult,
+  ChangeSet,
+  MoveOptions,
+  MoveResult,
+  Storage,
+  StoredSession,
+  StoredSizes,
+} from './storage.js';
 export { StorageFile, type StorageFileOptions } from './storage-file.js';
 export { StorageMemory, type StorageMemoryOptions } from './storage-memory.js';

@@ -2,6 +2,7 @@ import { applyChangeSet, isEmptyChangeSet, serializeSession } from './change-set
 import {
   ConfigError,
   CorruptDataError,
+  SessionConflictError,
   SessionDataError,
   SessionError,
   SessionTooLargeError,
@@ -20,7 +21,15 @@ import {
 } from './json.js';
 import type { ResolvedOptions } from './options.js';
 import { decodeKey, decodeStored, type EncodedValue, encodeValue, storedDataError } from './schema.js';
-import type { ApplyOptions, ApplyResult, ChangeSet, Storage, StoredSession, StoredSizes } from './storage.js';
+import type {
+  ApplyOptions,
+  ApplyResult,
+  ChangeSet,
+  MoveOptions,
+  Storage,
+  StoredSession,
+  StoredSizes,
+} from './storage.js';
 
 /**
  * What a commit did, for the edge to turn into headers: the HTTP adapters' manager turns it into
@@ -327,24 +336,28 @@ export class Session<Data extends object = SessionData> {
   /**
    * Moves the data to a new id and deletes the old record (session fixation protection: call it on
    * login). The new cookie is sent with the response.
+   *
+   * The move is atomic with the existence of the old record (with a storage that has `move`): if a
+   * concurrent request destroyed the session meanwhile, its data is not brought back; the session
+   * becomes empty under the new id instead (and nothing is stored until something is set). A
+   * concurrent request that loaded the old id and saves after the move fails with
+   * {@link SessionConflictError} (409) rather than losing its write silently.
    */
   async regenerate(): Promise<void> {
     await this.#load();
     const oldId = this.#exists ? this.#id : undefined;
     const newId = this.#generate();
-    if (this.#exists || this.#data.size > 0) {
-      const set = new Map(this.#raw);
-      await this.#apply(
-        newId,
-        { clear: true, remove: EMPTY_SET, set },
-        { mode: 'create', maxSize: this.#o.maxSize },
-      );
-      if (oldId !== undefined) {
-        try {
-          await this.#o.storage.remove(oldId);
-        } catch (error) {
-          throw wrapStorageError(error, 'remove');
-        }
+    if (oldId !== undefined) {
+      // What this request changed so far travels with the data (and is then saved).
+      const clear = this.#clearStored;
+      const changes: ChangeSet = { clear, remove: this.#removed, set: this.#changed };
+      if (!(await this.#move(oldId, newId, changes))) {
+        // Destroyed (or moved) by a concurrent request: its data stays gone, and so do this
+        // request's earlier changes to it, as with any write to a removed session.
+        this.#reset();
+        this.#id = newId;
+        this.#regenerated = true;
+        return;
       }
       this.#exists = true;
       this.#version = undefined;
@@ -352,9 +365,60 @@ export class Session<Data extends object = SessionData> {
       this.#removed = new Set();
       this.#changed = new Map();
       this.#clearStored = false;
+    } else if (this.#data.size > 0) {
+      const set = new Map(this.#raw);
+      await this.#apply(
+        newId,
+        { clear: true, remove: EMPTY_SET, set },
+        { mode: 'create', maxSize: this.#o.maxSize },
+      );
+      this.#exists = true;
+      this.#version = undefined;
+      this.#expiresAt = Date.now() + this.#o.maxAge;
+      this.#removed = new Set();
+      this.#changed = new Map();
     }
     this.#id = newId;
     this.#regenerated = true;
+  }
+
+  /**
+   * Moves the stored record of `oldId` to `newId` with `changes` on top. False when the old record
+   * was gone (nothing written). Uses `storage.move` when there is one; otherwise loads the old record
+   * again, writes the new one and removes the old: the race with a concurrent destroy is then only
+   * narrowed, and a concurrent write to the old id is lost (see docs/writing-a-storage.md).
+   */
+  async #move(oldId: string, newId: string, changes: ChangeSet): Promise<boolean> {
+    const storage = this.#o.storage;
+    const maxAge = this.#o.maxAge;
+    if (storage.move !== undefined) {
+      const options: MoveOptions = { maxSize: this.#o.maxSize };
+      if (this.#version !== undefined) options.version = this.#version;
+      try {
+        return (await storage.move(oldId, newId, changes, maxAge, options)).moved;
+      } catch (error) {
+        throw wrapStorageError(error, 'move');
+      }
+    }
+    let current: StoredSession | undefined;
+    try {
+      current = await loadForMerge(storage, oldId, maxAge);
+    } catch (error) {
+      throw wrapStorageError(error, 'load');
+    }
+    if (current === undefined) return false;
+    const set = new Map(Object.entries(applyChangeSet(current.data, changes)));
+    await this.#apply(
+      newId,
+      { clear: true, remove: EMPTY_SET, set },
+      { mode: 'create', maxSize: this.#o.maxSize },
+    );
+    try {
+      await storage.remove(oldId);
+    } catch (error) {
+      throw wrapStorageError(error, 'remove');
+    }
+    return true;
   }
 
   #generate(): string {
@@ -646,6 +710,8 @@ export class Session<Data extends object = SessionData> {
       let result: ApplyResult;
       try {
         result = await this.#apply(id, changes, options);
+        // Moved to a new id by a concurrent regenerate(): fail loudly rather than lose the write.
+        if (result.moved === true) throw new SessionConflictError();
       } catch (error) {
         // Nothing was written: keep every change for a later commit, the newer ones on top.
         for (const key of this.#removed) {

@@ -6,7 +6,15 @@ import { applyChangeSet, serializeSession } from './change-set.js';
 import { ConfigError, CorruptDataError, StorageError } from './errors.js';
 import { isValidId, redactId } from './id.js';
 import type { SessionData } from './json.js';
-import type { ApplyOptions, ApplyResult, ChangeSet, Storage, StoredSession } from './storage.js';
+import type {
+  ApplyOptions,
+  ApplyResult,
+  ChangeSet,
+  MoveOptions,
+  MoveResult,
+  Storage,
+  StoredSession,
+} from './storage.js';
 
 /** Options of {@link StorageFile}. */
 export interface StorageFileOptions {
@@ -60,6 +68,8 @@ const NAME_KEY_FILE = '.kv-session-key';
 const NAME_KEY_BYTES = 32;
 /** File names (without suffix) this storage writes: HMAC-SHA256, base64url. */
 const FILE_NAME = /^[A-Za-z0-9_-]{43}$/;
+/** Most "moved" marks kept (about 100 bytes each): a mark lost early only makes a racing write vanish. */
+const MAX_MOVED_MARKS = 10_000;
 
 function isNodeError(error: unknown, code: string): boolean {
   return error instanceof Error && (error as NodeJS.ErrnoException).code === code;
@@ -125,6 +135,13 @@ export class StorageFile implements Storage {
   readonly #now: () => number;
   readonly #onError: (error: unknown) => void;
   readonly #locks = new Map<string, Promise<void>>();
+  /**
+   * File names of sessions moved away by {@link move}, with when the mark expires (epoch ms), so that
+   * an update to one of them answers `moved` instead of vanishing. In this process only: several
+   * processes sharing a directory may already lose one of two simultaneous changes (see above).
+   * Bounded: past MAX_MOVED_MARKS the oldest go first.
+   */
+  readonly #moved = new Map<string, number>();
   #timer: NodeJS.Timeout | undefined;
   #sweeping: Promise<number> | undefined;
 
@@ -358,10 +375,54 @@ export class StorageFile implements Storage {
     const name = this.#name(id);
     const path = this.#path(name);
     await this.#locked(name, async () => {
+      this.#moved.delete(name);
       await unlink(path).catch((error: unknown) => {
         if (!isNodeError(error, 'ENOENT')) throw error;
       });
     });
+  }
+
+  async move(
+    fromId: string,
+    toId: string,
+    changes: ChangeSet,
+    maxAgeMs: number,
+    options: MoveOptions,
+  ): Promise<MoveResult> {
+    const from = this.#name(fromId);
+    const to = this.#name(toId);
+    // Under the old id's lock: a concurrent apply or remove of it runs wholly before or after.
+    return this.#locked(from, () =>
+      this.#locked(to, async () => {
+        const current = await this.#current(from);
+        if (current === undefined) return { moved: false };
+        // A corrupt file read as empty for the request that loaded it: it moves as an empty session.
+        const data = applyChangeSet(current === 'corrupt' ? undefined : current.data, changes);
+        const json = serializeSession(data, options.maxSize);
+        const expiresAt = this.#now() + maxAgeMs;
+        // New file first: a failure in between leaves the old session intact (and an orphan file
+        // under an id nobody has, swept at its expiry), never neither.
+        await this.#write(to, this.#encode(to, { expiresAt, data }, json), expiresAt);
+        await unlink(this.#path(from)).catch((error: unknown) => {
+          if (!isNodeError(error, 'ENOENT')) throw error;
+        });
+        this.#moved.delete(from);
+        this.#moved.set(from, expiresAt);
+        for (const name of this.#moved.keys()) {
+          if (this.#moved.size <= MAX_MOVED_MARKS) break;
+          this.#moved.delete(name);
+        }
+        return { moved: true };
+      }),
+    );
+  }
+
+  #wasMoved(name: string): boolean {
+    const until = this.#moved.get(name);
+    if (until === undefined) return false;
+    if (until > this.#now()) return true;
+    this.#moved.delete(name);
+    return false;
   }
 
   async apply(id: string, changes: ChangeSet, maxAgeMs: number, options: ApplyOptions): Promise<ApplyResult> {
@@ -369,7 +430,11 @@ export class StorageFile implements Storage {
     // Read, merge and write under the per-id lock: a concurrent apply waits and merges into our result.
     return this.#locked(name, async () => {
       const current = await this.#current(name);
-      if (current === undefined && options.mode === 'update') return { existed: false, written: false };
+      if (current === undefined && options.mode === 'update') {
+        return this.#wasMoved(name)
+          ? { existed: false, written: false, moved: true }
+          : { existed: false, written: false };
+      }
       // A corrupt file read as empty for the request that loaded it; its change set replaces it.
       const base = current === undefined || current === 'corrupt' ? undefined : current.data;
       const data = applyChangeSet(base, changes);

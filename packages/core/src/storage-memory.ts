@@ -1,7 +1,15 @@
 import { applyChangeSet, serializeSession } from './change-set.js';
 import { ConfigError, StorageError } from './errors.js';
 import type { SessionData } from './json.js';
-import type { ApplyOptions, ApplyResult, ChangeSet, Storage, StoredSession } from './storage.js';
+import type {
+  ApplyOptions,
+  ApplyResult,
+  ChangeSet,
+  MoveOptions,
+  MoveResult,
+  Storage,
+  StoredSession,
+} from './storage.js';
 
 /** Options of {@link StorageMemory}. */
 export interface StorageMemoryOptions {
@@ -52,6 +60,12 @@ export class StorageMemory implements Storage {
   readonly #probation = new Map<string, Entry>();
   /** Used again after creation; Map order = least recently used first. */
   readonly #protected = new Map<string, Entry>();
+  /**
+   * Ids moved away by {@link move}, with when the mark expires (epoch ms): an update to one of them
+   * answers `moved` instead of vanishing. Kept apart from the entries (a mark holds no data and
+   * reads as missing); bounded like them, oldest first.
+   */
+  readonly #moved = new Map<string, number>();
   readonly #maxEntries: number;
   readonly #maxBytes: number;
   readonly #now: () => number;
@@ -184,12 +198,17 @@ export class StorageMemory implements Storage {
 
   async remove(id: string): Promise<void> {
     this.#delete(id);
+    this.#moved.delete(id);
   }
 
   async apply(id: string, changes: ChangeSet, maxAgeMs: number, options: ApplyOptions): Promise<ApplyResult> {
     // Synchronous from here on: nothing else runs in between, so the merge is atomic.
     const entry = this.#peek(id);
-    if (entry === undefined && options.mode === 'update') return { existed: false, written: false };
+    if (entry === undefined && options.mode === 'update') {
+      return this.#wasMoved(id)
+        ? { existed: false, written: false, moved: true }
+        : { existed: false, written: false };
+    }
     const base = entry === undefined ? undefined : (JSON.parse(entry.json) as SessionData);
     const json = serializeSession(applyChangeSet(base, changes), options.maxSize);
     this.#put(id, json, maxAgeMs);
@@ -205,10 +224,45 @@ export class StorageMemory implements Storage {
     return undefined;
   }
 
+  async move(
+    fromId: string,
+    toId: string,
+    changes: ChangeSet,
+    maxAgeMs: number,
+    options: MoveOptions,
+  ): Promise<MoveResult> {
+    // Synchronous from here on, like apply: the old record's existence and the move are one step.
+    const entry = this.#peek(fromId);
+    if (entry === undefined) return { moved: false };
+    // Serialized (and checked against maxSize) before anything changes.
+    const json = serializeSession(
+      applyChangeSet(JSON.parse(entry.json) as SessionData, changes),
+      options.maxSize,
+    );
+    this.#delete(fromId);
+    this.#put(toId, json, maxAgeMs);
+    this.#moved.delete(fromId);
+    this.#moved.set(fromId, this.#now() + maxAgeMs);
+    for (const id of this.#moved.keys()) {
+      if (this.#moved.size <= this.#maxEntries) break;
+      this.#moved.delete(id);
+    }
+    return { moved: true };
+  }
+
+  #wasMoved(id: string): boolean {
+    const until = this.#moved.get(id);
+    if (until === undefined) return false;
+    if (until > this.#now()) return true;
+    this.#moved.delete(id);
+    return false;
+  }
+
   async close(): Promise<void> {
     this.#probation.clear();
     this.#protected.clear();
     this.#bytes = 0;
     this.#protectedBytes = 0;
+    this.#moved.clear();
   }
 }

@@ -64,6 +64,29 @@ export interface ApplyResult {
   existed: boolean;
   /** Whether anything was written (false when mode is `'update'` and the record was gone). */
   written: boolean;
+  /**
+   * True when, in `'update'` mode, the record was gone because {@link Storage.move} moved it to
+   * another id (it was not removed): nothing was written, and core fails the request with
+   * `SessionConflictError` instead of losing the write silently. Storages without `move` never set it.
+   */
+  moved?: boolean;
+}
+
+/** Options of {@link Storage.move}. */
+export interface MoveOptions {
+  /** Limit in bytes of the moved session (UTF-8 JSON); over it, throw `SessionTooLargeError` and change nothing. */
+  maxSize: number;
+  /** The `version` from {@link StoredSession}, when this request loaded the session (a hint; may be stale). */
+  version?: unknown;
+}
+
+/** What {@link Storage.move} did. */
+export interface MoveResult {
+  /**
+   * True when the old record existed and now lives under the new id. False when it did not exist
+   * (missing, expired, removed or already moved): then nothing was written under either id.
+   */
+  moved: boolean;
 }
 
 /**
@@ -107,6 +130,26 @@ export interface Storage {
    * falls back to `load`, merge, `save`, which can lose concurrent writes.
    */
   apply?(id: string, changes: ChangeSet, maxAgeMs: number, options: ApplyOptions): Promise<ApplyResult>;
+  /**
+   * Moves a session to a new id (what `regenerate()` does), atomically with the existence of the old
+   * record: if `fromId` has no record, nothing is written and `moved` is false (a session destroyed
+   * meanwhile is never revived under a new id). Otherwise `toId` gets the data stored under
+   * `fromId` now (not as loaded earlier: concurrent writes move too) with `changes` applied on top,
+   * expiring `maxAgeMs` from now, and `fromId`'s record is replaced by a "moved" mark that lives at
+   * most `maxAgeMs`: `load`/`loadKeys`/`loadSizes` read it as missing, and `apply` in `'update'` mode
+   * answers `{ existed: false, written: false, moved: true }`, so that a request that loaded the old
+   * id before the move gets an error instead of losing its write. `remove(fromId)` deletes the mark.
+   * A corrupt old record moves as an empty session. Over `maxSize`: throw `SessionTooLargeError` and
+   * change nothing. Optional: without it, core loads the old record again, writes the new one and
+   * removes the old, which narrows both races without closing them.
+   */
+  move?(
+    fromId: string,
+    toId: string,
+    changes: ChangeSet,
+    maxAgeMs: number,
+    options: MoveOptions,
+  ): Promise<MoveResult>;
   /** Releases resources (timers, pending refreshes). Optional. */
   close?(): Promise<void>;
 }

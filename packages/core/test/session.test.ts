@@ -1,4 +1,4 @@
-import { generateId, SessionManager, StorageMemory } from '@kv-session/core';
+import { generateId, SessionConflictError, SessionManager, StorageMemory } from '@kv-session/core';
 import { describe, expect, it } from 'vitest';
 import { CountingStorage, cookieOf } from './helpers.js';
 
@@ -307,5 +307,42 @@ describe('a change set that changes nothing writes nothing', () => {
     await manager.commit(t);
     expect(storage.count('apply')).toBe(1);
     expect((await storage.inner.load(first.id))!.data).toEqual({ user: 'bob' });
+  });
+});
+
+describe('regenerate() races (issue 14)', () => {
+  it('a write racing regenerate() is refused with SessionConflictError (409), never lost silently', async () => {
+    const storage = new StorageMemory();
+    const manager = new SessionManager({ storage });
+    const cookie = await stored(manager, { user: 'ann' });
+    const w = manager.session({ cookie });
+    await w.get('user');
+    await w.set('cart', ['book']);
+    const g = manager.session({ cookie });
+    await g.regenerate();
+    const newCookie = cookieOf((await manager.commit(g)).setCookie);
+    const error = await manager.commit(w).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(SessionConflictError);
+    expect(error).toMatchObject({ name: 'SessionConflictError', code: 'SESSION_CONFLICT', status: 409 });
+    expect(await manager.session({ cookie: newCookie }).data()).toEqual({ user: 'ann' });
+    expect(await manager.session({ cookie }).data()).toEqual({});
+  });
+
+  it('regenerate() after a concurrent destroy() yields an empty session, never the old data', async () => {
+    const storage = new StorageMemory();
+    const manager = new SessionManager({ storage });
+    const cookie = await stored(manager, { user: 'ann' });
+    const r = manager.session({ cookie });
+    await r.get('user');
+    const d = manager.session({ cookie });
+    await d.destroy();
+    await manager.commit(d);
+    await r.regenerate();
+    expect(await r.data()).toEqual({});
+    expect((await manager.commit(r)).setCookie).toBeUndefined();
+    expect(storage.size).toBe(0);
   });
 });

@@ -49,3 +49,10 @@ export type CompareMode = 'n' | 'v' | 'h' | 't';
 
 /** The `version` of a key that holds another Redis type than a string (reported as corrupt). */
 export const WRONG_TYPE: unique symbol = Symbol('kv-session.redis.wrong-type');
+
+/**
+ * What `move()` leaves under a session's old key: not JSON, so no version of kv-session reads it as a
+ * session; `load` reads it as missing and `apply` in update mode reports the session moved. An
+ * operator reading the key sees what happened.
+ */
+export const MOVED_MARKER = 'kv-session:moved';

@@ -1,6 +1,7 @@
 import {
   type ApplyOptions,
   type ApplyResult,
+  applyChangeSet,
   byteLength,
   type ChangeSet,
   ConfigError,
@@ -8,6 +9,8 @@ import {
   entrySize,
   formatIssues,
   type JsonValue,
+  type MoveOptions,
+  type MoveResult,
   redactId,
   type SessionData,
   SessionTooLargeError,
@@ -21,6 +24,7 @@ import { z } from 'zod';
 import { RedisCommands, type RedisScript, redisScript, replyText, type ScriptCallOptions } from './client.js';
 import { type IoredisClientLike, isIoredisClient } from './driver-ioredis.js';
 import { CLIENT_MESSAGE } from './options.js';
+import { MOVED_MARKER } from './script.js';
 
 /**
  * The part of a node-redis client that {@link StorageRedisHash} uses; `createClient()`,
@@ -92,12 +96,21 @@ function keyOf(field: string): string | undefined {
 const CORRUPT = Symbol('kv-session.redis-hash.corrupt');
 
 /**
+ * Lua for a key that is not a hash: nil (missing) when it is the mark `move()` left, else 0 (corrupt).
+ * The mark is a plain string, {@link MOVED_MARKER}, as under StorageRedisKV.
+ */
+const NOT_A_HASH = `if t == 'string' and redis.call('GET', KEYS[1]) == '${MOVED_MARKER}' then return false end
+  return 0`;
+
+/**
  * Reads the whole hash and refreshes its expiry in the same round trip.
  * KEYS[1] the hash; ARGV[1] time to live in ms. Returns nil (missing), 0 (not a hash) or HGETALL.
  */
 const LOAD_SCRIPT = `local t = redis.call('TYPE', KEYS[1])['ok']
 if t == 'none' then return false end
-if t ~= 'hash' then return 0 end
+if t ~= 'hash' then
+  ${NOT_A_HASH}
+end
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return redis.call('HGETALL', KEYS[1])
 `;
@@ -108,7 +121,9 @@ return redis.call('HGETALL', KEYS[1])
  */
 const LOAD_KEYS_SCRIPT = `local t = redis.call('TYPE', KEYS[1])['ok']
 if t == 'none' then return false end
-if t ~= 'hash' then return 0 end
+if t ~= 'hash' then
+  ${NOT_A_HASH}
+end
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return redis.call('HMGET', KEYS[1], unpack(ARGV, 2))
 `;
@@ -119,7 +134,9 @@ return redis.call('HMGET', KEYS[1], unpack(ARGV, 2))
  */
 const LOAD_SIZES_SCRIPT = `local t = redis.call('TYPE', KEYS[1])['ok']
 if t == 'none' then return false end
-if t ~= 'hash' then return 0 end
+if t ~= 'hash' then
+  ${NOT_A_HASH}
+end
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 local out = {}
 for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
@@ -138,11 +155,17 @@ return out
  * entries as JSON, [6] number of removed fields n, [7..6+n] removed fields, then field/value pairs.
  * The size of kept fields is approximated as #field + 3 + HSTRLEN (escapes in names not counted).
  * The marker field keeps the key order: kept keys in place, new ones appended (as JSON would).
- * Returns {existed, written} or {-1, size} when over the limit (nothing written).
+ * Returns {existed, written}, {-1, size} when over the limit (nothing written), or {2, 0} in update
+ * mode when the key holds the mark of a move (nothing written).
  */
 const APPLY_SCRIPT = `local key = KEYS[1]
 local marker = '\\0kv'
 local t = redis.call('TYPE', key)['ok']
+if t == 'string' and redis.call('GET', key) == '${MOVED_MARKER}' then
+  if ARGV[1] == 'u' then return {2, 0} end
+  redis.call('DEL', key)
+  t = 'none'
+end
 local existed = t ~= 'none'
 if not existed and ARGV[1] == 'u' then return {0, 0} end
 local clear = ARGV[2] == '1' or (existed and t ~= 'hash')
@@ -201,7 +224,42 @@ if existed then return {1, 1} end
 return {0, 1}
 `;
 
+/**
+ * Takes a session away for `move()`: returns HGETALL (0 when the key is not a hash: corrupt) and
+ * replaces the key by the mark, or returns nil when there is no session (missing or already moved).
+ * KEYS[1] the hash; ARGV[1] how long the mark lives, in ms.
+ */
+const TAKE_SCRIPT = `local t = redis.call('TYPE', KEYS[1])['ok']
+if t == 'none' then return false end
+if t == 'string' and redis.call('GET', KEYS[1]) == '${MOVED_MARKER}' then return false end
+local out = 0
+if t == 'hash' then out = redis.call('HGETALL', KEYS[1]) end
+redis.call('SET', KEYS[1], '${MOVED_MARKER}', 'PX', ARGV[1])
+return out
+`;
+
+/**
+ * Puts back what TAKE_SCRIPT took, when the rest of the move failed, unless the mark was replaced
+ * meanwhile. KEYS[1] the hash; ARGV[1] time to live in ms; ARGV[2..] the field/value pairs taken.
+ */
+const RESTORE_SCRIPT = `if redis.call('TYPE', KEYS[1])['ok'] ~= 'string' or redis.call('GET', KEYS[1]) ~= '${MOVED_MARKER}' then
+  return 0
+end
+redis.call('DEL', KEYS[1])
+if #ARGV > 1 then
+  for i = 2, #ARGV, 1000 do
+    redis.call('HSET', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+  end
+else
+  redis.call('HSET', KEYS[1], '\\0kv', '[]')
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1
+`;
+
 const SCRIPTS = {
+  take: redisScript(TAKE_SCRIPT),
+  restore: redisScript(RESTORE_SCRIPT),
   load: redisScript(LOAD_SCRIPT),
   loadKeys: redisScript(LOAD_KEYS_SCRIPT),
   loadSizes: redisScript(LOAD_SIZES_SCRIPT),
@@ -255,6 +313,11 @@ export class StorageRedisHash implements Storage {
     const reply = await this.#run('load', SCRIPTS.load, [this.key(id)], [String(maxAgeMs)]);
     if (reply === null || reply === undefined) return undefined;
     if (!Array.isArray(reply)) throw this.#corrupt(id, 'is not a hash');
+    return { data: this.#decodeAll(id, reply), expiresAt };
+  }
+
+  /** The session data of an HGETALL reply, in the stored key order; CorruptDataError for a non-JSON value. */
+  #decodeAll(id: string, reply: readonly unknown[]): SessionData {
     const values = new Map<string, string>();
     let order: unknown;
     for (let i = 0; i + 1 < reply.length; i += 2) {
@@ -280,7 +343,7 @@ export class StorageRedisHash implements Storage {
     if (Array.isArray(order)) for (const field of order) if (typeof field === 'string') add(field);
     // Fields written by someone else (an operator's HSET) come last, in hash order.
     for (const field of [...values.keys()]) add(field);
-    return { data, expiresAt };
+    return data;
   }
 
   /**
@@ -339,6 +402,44 @@ export class StorageRedisHash implements Storage {
     return this.#apply(id, effective, maxAgeMs, options.mode === 'create' ? 'c' : 'u', options.maxSize);
   }
 
+  /**
+   * Moves a session to a new key. The two keys may be in different Cluster slots, so this takes two
+   * single-key steps: one script takes the old hash (HGETALL) and leaves the mark of a move in its
+   * place, atomically with its existence (gone: nothing is written, `moved: false`); then the data,
+   * with `changes` merged in, is written under the new key. A concurrent write to the old key lands
+   * before the take (and moves along) or finds the mark (update mode answers `moved`). If the
+   * second step fails (over `maxSize`, Redis unreachable), the taken fields are put back unless the
+   * mark was replaced meanwhile; if that fails too, the session is lost (logged out, never revived).
+   * Cost: 2 `EVALSHA`.
+   */
+  async move(
+    fromId: string,
+    toId: string,
+    changes: ChangeSet,
+    maxAgeMs: number,
+    options: MoveOptions,
+  ): Promise<MoveResult> {
+    const from = this.key(fromId);
+    const reply = await this.#run('move', SCRIPTS.take, [from], [String(maxAgeMs)]);
+    if (reply === null || reply === undefined) return { moved: false };
+    const taken = Array.isArray(reply) ? reply.map((r) => replyText(r, 'move')!) : [];
+    let base: SessionData | undefined;
+    try {
+      base = this.#decodeAll(fromId, taken);
+    } catch (error) {
+      // Read as empty by the request that loaded it: it moves as an empty session.
+      if (!(error instanceof CorruptDataError)) throw error;
+    }
+    try {
+      const set = new Map(Object.entries(applyChangeSet(base, changes)));
+      await this.#apply(toId, { clear: true, remove: new Set(), set }, maxAgeMs, 'c', options.maxSize);
+    } catch (error) {
+      await this.#run('move', SCRIPTS.restore, [from], [String(maxAgeMs), ...taken]).catch(() => undefined);
+      throw error;
+    }
+    return { moved: true };
+  }
+
   /** Nothing to release: the client is the caller's and is not closed. */
   async close(): Promise<void> {}
 
@@ -373,6 +474,8 @@ export class StorageRedisHash implements Storage {
     }
     const [a, b] = reply.map(Number) as [number, number];
     if (a === -1) throw new SessionTooLargeError(b, maxSize);
+    // regenerate() in another request moved the session: say so rather than drop the write.
+    if (a === 2) return { existed: false, written: false, moved: true };
     return { existed: a === 1, written: b === 1 };
   }
 

@@ -1,9 +1,12 @@
+import { createHash } from 'node:crypto';
 import {
   type ApplyOptions,
   type ApplyResult,
   applyChangeSet,
   type ChangeSet,
   CorruptDataError,
+  type MoveOptions,
+  type MoveResult,
   parseSessionData,
   redactId,
   type SessionData,
@@ -14,7 +17,7 @@ import {
 } from '@kv-session/core';
 import { isErrorReply, type RedisClientLike, RedisCommands, replyText } from './client.js';
 import { type ResolvedRedisOptions, resolveRedisOptions, type StorageRedisKVOptions } from './options.js';
-import { CAS, type CompareMode, WRONG_TYPE } from './script.js';
+import { CAS, type CompareMode, MOVED_MARKER, WRONG_TYPE } from './script.js';
 
 /**
  * Compare-and-set attempts of one `apply` before giving up. Every round of conflicting writers lets one
@@ -125,7 +128,7 @@ export class StorageRedisKV implements Storage {
       text = replyText(reply, 'GETEX');
       if (this.#cached && text !== undefined) this.#markFresh(id, now, maxAgeMs);
     }
-    if (text === undefined) {
+    if (text === undefined || text === MOVED_MARKER) {
       this.#freshUntil.delete(id);
       return undefined;
     }
@@ -271,6 +274,12 @@ export class StorageRedisKV implements Storage {
       if (Array.isArray(reply) && reply.length === 2) {
         // Lost a race (or guessed): merge into what is stored now and compare against its hash.
         base = replyText(reply[0], 'apply');
+        if (base === MOVED_MARKER && options.mode === 'update') {
+          // regenerate() in another request moved the session: say so rather than drop the write.
+          state.written = undefined;
+          this.#freshUntil.delete(id);
+          return { existed: false, written: false, moved: true };
+        }
         expected = replyText(reply[1], 'apply') ?? '';
         // A real conflict (not the blind first read): writers that lost together would collide
         // again in lockstep, so spread the retries a little.
@@ -283,6 +292,91 @@ export class StorageRedisKV implements Storage {
     throw new StorageError(
       `Redis apply gave up after ${MAX_ATTEMPTS} conflicting concurrent writes to one session`,
     );
+  }
+
+  /**
+   * Moves a session to a new key in three single-key steps (on Cluster the two keys are in different
+   * slots, so no one script can hold both): read the old value with its SHA1 (skipped when the
+   * loaded version is given), `SET` the new key to it with `changes` merged in, then compare-and-set
+   * the old key from exactly that value to {@link MOVED_MARKER}. If the old value changed meanwhile
+   * (a concurrent write), the new key is rewritten from the new value and the swap retried, so the
+   * write moves too; if the old key is gone (a concurrent destroy), the new key is deleted and the
+   * move reports `moved: false`. Until the swap, the new key is under an id no client knows yet, so
+   * nobody can observe a half-done move; a failure leaves the old session intact (plus an orphan
+   * that expires). Cost: 2 round trips (`SET` + `EVALSHA`), 3 without a loaded version.
+   */
+  async move(
+    fromId: string,
+    toId: string,
+    changes: ChangeSet,
+    maxAgeMs: number,
+    options: MoveOptions,
+  ): Promise<MoveResult> {
+    const from = this.key(fromId);
+    const to = this.key(toId);
+    let current: string | typeof WRONG_TYPE | undefined;
+    let sha = '';
+    if (typeof options.version === 'string' || options.version === WRONG_TYPE) {
+      current = options.version;
+      if (typeof current === 'string') sha = createHash('sha1').update(current).digest('hex');
+    } else {
+      [current, sha] = await this.#read(from);
+    }
+    let written = false;
+    try {
+      for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+        if (current === undefined || current === MOVED_MARKER) {
+          // Destroyed or moved meanwhile: never revive it under the new id.
+          if (written) await this.#redis.run('move', (client) => client.del(to));
+          written = false;
+          return { moved: false };
+        }
+        // A corrupt value (not a JSON object, another type) read as empty: it moves as empty.
+        const base = current === WRONG_TYPE ? undefined : parseSessionData(current);
+        const json = serializeSession(applyChangeSet(base, changes), options.maxSize);
+        const now = Date.now();
+        await this.#redis.run('move', (client) =>
+          client.set(to, json, { expiration: { type: 'PX', value: maxAgeMs } }),
+        );
+        written = true;
+        const reply = await this.#redis.script('move', CAS, {
+          keys: [from],
+          arguments: [current === WRONG_TYPE ? 't' : 'h', sha, MOVED_MARKER, String(maxAgeMs)],
+        });
+        const status = integerReply(reply);
+        if (status === 1) {
+          this.#freshUntil.delete(fromId);
+          if (this.#cached) this.#markFresh(toId, now, maxAgeMs);
+          return { moved: true };
+        }
+        if (status === 0) current = undefined;
+        else if (status === -1) current = WRONG_TYPE;
+        else if (Array.isArray(reply) && reply.length === 2) {
+          // Changed since it was read: move what is stored now (the concurrent write included).
+          current = replyText(reply[0], 'move');
+          sha = replyText(reply[1], 'move') ?? '';
+          await backoff(attempt);
+        } else throw new StorageError(`Redis move returned an unexpected reply: ${String(reply)}`);
+      }
+      throw new StorageError(`Redis move gave up after ${MAX_ATTEMPTS} concurrent writes to the session`);
+    } catch (error) {
+      // Not moved: the new key must not outlive the failure holding the data (best effort; it
+      // expires anyway and its id was never sent to anyone).
+      if (written) await this.#redis.run('move', (client) => client.del(to)).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** The value under `key` and its SHA1 as Redis computes it, in one round trip (the CAS script never matches an empty hash). */
+  async #read(key: string): Promise<[string | typeof WRONG_TYPE | undefined, string]> {
+    const reply = await this.#redis.script('move', CAS, { keys: [key], arguments: ['h', '', '', '1'] });
+    const status = integerReply(reply);
+    if (status === 0) return [undefined, ''];
+    if (status === -1) return [WRONG_TYPE, ''];
+    if (Array.isArray(reply) && reply.length === 2) {
+      return [replyText(reply[0], 'move'), replyText(reply[1], 'move') ?? ''];
+    }
+    throw new StorageError(`Redis move returned an unexpected reply: ${String(reply)}`);
   }
 
   /** Forgets refresh bookkeeping. The client is the caller's: it is not closed. */

@@ -1,9 +1,15 @@
 import {
   type ApplyOptions,
+  type ChangeSet,
   generateId,
   isValidId,
   type JsonValue,
+  type MoveOptions,
+  type Session,
+  SessionConflictError,
   type SessionData,
+  SessionManager,
+  SessionTooLargeError,
   type Storage,
   type StoredSession,
 } from '@kv-session/core';
@@ -753,6 +759,223 @@ export function runStorageTestSuite(
         for (const id of ids) await storage.save(id, { id }, LONG_MS);
         for (const id of ids) expect((await storage.load(id, LONG_MS))!.data).toEqual({ id });
         for (const id of ids) await storage.remove(id);
+      });
+    });
+
+    describe('move (optional): regenerate() atomic with the old record', () => {
+      const move = (s: Storage) => {
+        const fn = s.move;
+        if (fn === undefined) throw new Error('unreachable: move tests run only when move exists');
+        return (from: string, to: string, changes: ChangeSet, options: Partial<MoveOptions> = {}) =>
+          fn.call(s, from, to, changes, LONG_MS, { maxSize: NO_LIMIT, ...options });
+      };
+
+      it('moves the stored data, with the change set on top; the old id reads as missing', async (ctx) => {
+        if (storage.move === undefined) return ctx.skip('storage has no move()');
+        const from = generateId();
+        const to = generateId();
+        await storage.save(from, { keep: 1, drop: 2, over: 'old' }, LONG_MS);
+        const loaded = await storage.load(from, LONG_MS);
+        const result = await move(storage)(from, to, changeSet({ over: 'new', add: 3 }, ['drop']), {
+          ...(loaded?.version === undefined ? {} : { version: loaded.version }),
+        });
+        expect(result).toEqual({ moved: true });
+        expect((await storage.load(to, LONG_MS))!.data).toEqual({ keep: 1, over: 'new', add: 3 });
+        expect(await storage.load(from, LONG_MS)).toBeUndefined();
+        if (storage.loadKeys !== undefined)
+          expect(await storage.loadKeys(from, ['keep'], LONG_MS)).toBeUndefined();
+        if (storage.loadSizes !== undefined) expect(await storage.loadSizes(from, LONG_MS)).toBeUndefined();
+      });
+
+      it('moves what is stored now, not what was loaded: a write after the load moves too', async (ctx) => {
+        if (storage.move === undefined || storage.apply === undefined) {
+          return ctx.skip('storage has no move() or no apply()');
+        }
+        const from = generateId();
+        const to = generateId();
+        await storage.save(from, { a: 1 }, LONG_MS);
+        const loaded = await storage.load(from, LONG_MS);
+        await apply(storage)(from, changeSet({ cart: ['book'] }), LONG_MS, updateWith(loaded));
+        const result = await move(storage)(from, to, changeSet({ user: 'ann' }), {
+          ...(loaded?.version === undefined ? {} : { version: loaded.version }),
+        });
+        expect(result).toEqual({ moved: true });
+        expect((await storage.load(to, LONG_MS))!.data).toEqual({ a: 1, cart: ['book'], user: 'ann' });
+      });
+
+      it('a missing or removed old record is not moved: nothing is written under either id', async (ctx) => {
+        if (storage.move === undefined) return ctx.skip('storage has no move()');
+        const to = generateId();
+        expect(await move(storage)(generateId(), to, changeSet({ a: 1 }))).toEqual({ moved: false });
+        expect(await storage.load(to, LONG_MS)).toBeUndefined();
+        const from = generateId();
+        await storage.save(from, { secret: 'old data' }, LONG_MS);
+        const loaded = await storage.load(from, LONG_MS);
+        await storage.remove(from);
+        const options = loaded?.version === undefined ? {} : { version: loaded.version };
+        expect(await move(storage)(from, to, changeSet({ a: 1 }), options)).toEqual({ moved: false });
+        expect(await storage.load(to, LONG_MS)).toBeUndefined();
+        expect(await storage.load(from, LONG_MS)).toBeUndefined();
+      });
+
+      it('a record already moved is not moved again', async (ctx) => {
+        if (storage.move === undefined) return ctx.skip('storage has no move()');
+        const from = generateId();
+        const first = generateId();
+        const second = generateId();
+        await storage.save(from, { a: 1 }, LONG_MS);
+        expect(await move(storage)(from, first, changeSet())).toEqual({ moved: true });
+        expect(await move(storage)(from, second, changeSet())).toEqual({ moved: false });
+        expect(await storage.load(second, LONG_MS)).toBeUndefined();
+        expect((await storage.load(first, LONG_MS))!.data).toEqual({ a: 1 });
+      });
+
+      it('an update of the old id after the move answers moved and writes nothing anywhere', async (ctx) => {
+        if (storage.move === undefined || storage.apply === undefined) {
+          return ctx.skip('storage has no move() or no apply()');
+        }
+        const from = generateId();
+        const to = generateId();
+        await storage.save(from, { a: 1 }, LONG_MS);
+        const loaded = await storage.load(from, LONG_MS);
+        await move(storage)(from, to, changeSet());
+        const result = await apply(storage)(from, changeSet({ cart: ['book'] }), LONG_MS, updateWith(loaded));
+        expect(result).toEqual({ existed: false, written: false, moved: true });
+        expect(await storage.load(from, LONG_MS)).toBeUndefined();
+        expect((await storage.load(to, LONG_MS))!.data).toEqual({ a: 1 });
+        // remove() of the old id deletes the mark: a later update is an ordinary missing session.
+        await storage.remove(from);
+        const after = await apply(storage)(from, changeSet({ b: 2 }), LONG_MS, updateWith(undefined));
+        expect(after.written).toBe(false);
+        expect(after.moved ?? false).toBe(false);
+      });
+
+      it('over maxSize: SessionTooLargeError, and the old record is intact', async (ctx) => {
+        if (storage.move === undefined) return ctx.skip('storage has no move()');
+        const from = generateId();
+        const to = generateId();
+        await storage.save(from, { a: 'x'.repeat(100) }, LONG_MS);
+        await expect(
+          move(storage)(from, to, changeSet({ b: 'y'.repeat(100) }), { maxSize: 150 }),
+        ).rejects.toBeInstanceOf(SessionTooLargeError);
+        expect((await storage.load(from, LONG_MS))!.data).toEqual({ a: 'x'.repeat(100) });
+        expect(await storage.load(to, LONG_MS)).toBeUndefined();
+      });
+
+      it('move racing remove and update: never the old data after a remove, never a write lost silently', async (ctx) => {
+        if (storage.move === undefined || storage.apply === undefined) {
+          return ctx.skip('storage has no move() or no apply()');
+        }
+        for (let round = 0; round < 20; round++) {
+          const from = generateId();
+          const to = generateId();
+          await storage.save(from, { a: 1 }, LONG_MS);
+          const loaded = await storage.load(from, LONG_MS);
+          const [moved, applied] = await Promise.all([
+            move(storage)(from, to, changeSet({ user: 'ann' })),
+            apply(storage)(from, changeSet({ cart: round }), LONG_MS, updateWith(loaded)),
+          ]);
+          const after = await storage.load(to, LONG_MS);
+          expect(moved.moved).toBe(true);
+          // The write landed before the move (and moved along) or was told the session moved.
+          if (applied.written) expect(after!.data).toEqual({ a: 1, cart: round, user: 'ann' });
+          else expect(applied.moved).toBe(true);
+
+          const gone = generateId();
+          const target = generateId();
+          await storage.save(gone, { secret: round }, LONG_MS);
+          const [result] = await Promise.all([
+            move(storage)(gone, target, changeSet()),
+            storage.remove(gone),
+          ]);
+          const revived = await storage.load(target, LONG_MS);
+          // Removed first: nothing moved. Moved first: the remove came after (and found only the mark).
+          if (result.moved) expect(revived!.data).toEqual({ secret: round });
+          else expect(revived).toBeUndefined();
+          expect(await storage.load(gone, LONG_MS)).toBeUndefined();
+        }
+      });
+    });
+
+    describe('regenerate() races, through a SessionManager on this storage (issue 14)', () => {
+      let manager: SessionManager;
+      beforeAll(() => {
+        manager = new SessionManager({ storage, maxAge: LONG_MS });
+      });
+      const cookieOf = (setCookie: string | undefined): string | undefined => setCookie?.split(';')[0];
+      const open = (cookie: string | undefined): Session => manager.session({ cookie });
+      const start = async (data: SessionData): Promise<string> => {
+        const s = manager.session();
+        await s.setMany(data);
+        return cookieOf((await manager.commit(s)).setCookie)!;
+      };
+
+      it('regenerate() after a concurrent destroy() committed does not revive the session', async () => {
+        const cookie = await start({ user: 'ann', secret: 'old data' });
+        const r = open(cookie);
+        expect(await r.get('user')).toBe('ann');
+        const d = open(cookie);
+        await d.destroy();
+        expect((await manager.commit(d)).setCookie).toMatch(/Max-Age=0|Expires=Thu, 01 Jan 1970/);
+        await r.regenerate();
+        expect(await r.data()).toEqual({});
+        const committed = await manager.commit(r);
+        // Nothing to send: the session is empty and stored nowhere.
+        expect(committed.setCookie).toBeUndefined();
+        expect(await storage.load(r.id, LONG_MS)).toBeUndefined();
+        // A write after the failed move starts a fresh session that holds only the new data.
+        const w = open(cookie);
+        await w.regenerate();
+        await w.set('fresh', true);
+        const fresh = await manager.commit(w);
+        expect(fresh.setCookie).toBeDefined();
+        expect(await open(cookieOf(fresh.setCookie)).data()).toEqual({ fresh: true });
+      });
+
+      it('a write racing regenerate() lands in the new session or fails with SessionConflictError; never vanishes', async (ctx) => {
+        if (storage.move === undefined) {
+          return ctx.skip(
+            'storage has no move(): core falls back to load, save and remove, which can lose that write',
+          );
+        }
+        const cookie = await start({ user: 'ann' });
+        const w = open(cookie);
+        await w.get('user');
+        await w.set('cart', ['book']);
+        const g = open(cookie);
+        await g.regenerate();
+        const regenerated = await manager.commit(g);
+        const newCookie = cookieOf(regenerated.setCookie);
+        expect(newCookie).toBeDefined();
+        const error = await manager.commit(w).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        const after = await open(newCookie).data();
+        if (error === undefined) expect(after).toEqual({ user: 'ann', cart: ['book'] });
+        else {
+          expect(error).toBeInstanceOf(SessionConflictError);
+          expect(error).toMatchObject({ code: 'SESSION_CONFLICT', status: 409 });
+          expect(after).toEqual({ user: 'ann' });
+        }
+        // The old id stays dead either way.
+        expect(await open(cookie).data()).toEqual({});
+      });
+
+      it("regenerate() keeps this request's earlier changes and a concurrent request's committed ones", async () => {
+        const cookie = await start({ user: 'ann' });
+        const r = open(cookie);
+        await r.set('step', 1);
+        const other = open(cookie);
+        await other.set('theme', 'dark');
+        await manager.commit(other);
+        await r.regenerate();
+        const { setCookie } = await manager.commit(r);
+        const data = await open(cookieOf(setCookie)).data();
+        expect(data['user']).toBe('ann');
+        expect(data['step']).toBe(1);
+        // With move() the concurrent write moves too; the fallback reads the old record again.
+        expect(data['theme']).toBe('dark');
       });
     });
 
