@@ -121,7 +121,8 @@ export class SessionTooLargeError extends SessionDataError {
 
 /**
  * A stored session could not be decoded. Reported through the `onError` hook, never thrown to the
- * request: the session reads as empty and the next save replaces the stored value.
+ * request: the session reads as empty, and the commit of the request that read it replaces the stored
+ * value (with an empty session when that request wrote nothing).
  */
 export class CorruptDataError extends SessionError {
   override name = 'CorruptDataError';

@@ -106,6 +106,13 @@ export class Session<Data extends object = SessionData> {
   /** With invalidStoredData 'reset': the next write replaces the whole stored value. */
   #clearStored = false;
   /**
+   * The stored value read as corrupt: this request's commit replaces it, even with no change (then
+   * with an empty session). Without that, a storage whose writes do not read the whole value first
+   * (StorageRedisHash after `loadSizes`) would keep a corrupt field forever, and every read would
+   * answer `{}` while writes succeed (issue 14, item 4).
+   */
+  #repair = false;
+  /**
    * Keys read one by one through `storage.loadKeys` before the whole session was needed
    * (undefined value: not set). Dropped once the whole session is loaded.
    */
@@ -365,6 +372,7 @@ export class Session<Data extends object = SessionData> {
       this.#removed = new Set();
       this.#changed = new Map();
       this.#clearStored = false;
+      this.#repair = false;
     } else if (this.#data.size > 0) {
       const set = new Map(this.#raw);
       await this.#apply(
@@ -442,6 +450,7 @@ export class Session<Data extends object = SessionData> {
     this.#data = new Map();
     this.#raw = this.#sharedRaw();
     this.#clearStored = false;
+    this.#repair = false;
     this.#partial = undefined;
     this.#sizes = undefined;
     this.#sizing = undefined;
@@ -594,6 +603,7 @@ export class Session<Data extends object = SessionData> {
         this.#version = stored.version;
         this.#expiresAt = stored.expiresAt;
         this.#clearStored = true;
+        this.#repair = true;
       } else {
         this.#adoptUnderChanges(id, stored.data);
         this.#partial = undefined;
@@ -607,6 +617,8 @@ export class Session<Data extends object = SessionData> {
       this.#o.onError(error, { id: redactId(id), operation: 'load' });
       this.#exists = true;
       this.#version = error.version;
+      this.#clearStored = true;
+      this.#repair = true;
     }
     // Sizes read by loadSizes described the stored record alone: recomputed from the data if needed.
     this.#sizes = undefined;
@@ -694,7 +706,7 @@ export class Session<Data extends object = SessionData> {
     const o = this.#o;
     let written = false;
     // After a 'reset' of off-schema stored data, the first write replaces the whole stored value.
-    const clear = this.#clearStored && (this.#removed.size > 0 || this.#changed.size > 0);
+    const clear = this.#repair || (this.#clearStored && (this.#removed.size > 0 || this.#changed.size > 0));
     const changes: ChangeSet = { clear, remove: this.#removed, set: this.#changed };
     // Removing keys from a session that was never stored writes nothing (no empty record, no cookie).
     if (!this.#exists && this.#changed.size === 0) this.#removed = new Set();
@@ -727,7 +739,10 @@ export class Session<Data extends object = SessionData> {
         throw error;
       }
       written = result.written;
-      if (clear) this.#clearStored = false;
+      if (clear) {
+        this.#clearStored = false;
+        this.#repair = false;
+      }
       // Not written in update mode: another request removed the session; it stays removed.
       this.#exists = written;
     } else if (

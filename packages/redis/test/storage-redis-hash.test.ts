@@ -388,3 +388,35 @@ describe('StorageRedisHash failures', () => {
     expect(() => new StorageRedisHash({ client, prefix: '' })).toThrow(/prefix: must not be empty/);
   });
 });
+
+describe('a field that is not JSON (issue 14, item 4)', () => {
+  it('is repaired by the first request that reads it: writes before it do not leave the session reading {} forever', async () => {
+    const errors: unknown[] = [];
+    const manager = new SessionManager({ storage, onError: (e) => errors.push(e) });
+    const s = manager.session();
+    await s.setMany({ user: 'ann', z: 'keep' });
+    const cookie = (await manager.commit(s)).setCookie!.split(';')[0]!;
+    const key = storage.key(s.id);
+    await client.hSet(key, 'user', 'not json{');
+
+    // A write before any read (sizes only, no decode) succeeds but cannot see the corrupt field.
+    const writer = manager.session({ cookie });
+    await writer.set('cart', ['book']);
+    await manager.commit(writer);
+
+    // The next read reports it, reads as empty, and replaces the stored value although it wrote nothing.
+    const reader = manager.session({ cookie });
+    expect(await reader.data()).toEqual({});
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toBeInstanceOf(CorruptDataError);
+    await manager.commit(reader);
+    expect(await client.hGet(key, 'user')).toBeNull();
+
+    // From then on writes are visible again, to writers-first and to readers.
+    const next = manager.session({ cookie });
+    await next.set('cart', ['pen']);
+    await manager.commit(next);
+    expect(await manager.session({ cookie }).data()).toEqual({ cart: ['pen'] });
+    expect(errors).toHaveLength(1);
+  });
+});
