@@ -8,6 +8,7 @@ export type SessionErrorCode =
   | 'SESSION_TOO_LARGE'
   | 'DATA_CORRUPT'
   | 'SESSION_CONFLICT'
+  | 'SESSION_NOT_LOADED'
   | 'STORAGE_UNAVAILABLE'
   | 'STORAGE_FAILED';
 
@@ -152,6 +153,23 @@ export class SessionConflictError extends SessionError {
     options: { cause?: unknown } = {},
   ) {
     super(message, { code: 'SESSION_CONFLICT', status: 409, cause: options.cause });
+  }
+}
+
+/**
+ * `session.id` was read before the session was loaded: the id the request carried is not yet known to
+ * exist, and may be one an attacker chose (a log line or a CSRF seed must not use it). Read `id` after
+ * a data call (`get`, `has`, `data`, `set`...), or call `await session.getId()`, which loads first.
+ * A programming error, so 500.
+ */
+export class SessionNotLoadedError extends SessionError {
+  override name = 'SessionNotLoadedError';
+  constructor() {
+    super(
+      'session.id was read before the session was loaded, so the id the request carried is not known to exist yet: ' +
+        'read it after a data call (get, has, data, set...) or use `await session.getId()`',
+      { code: 'SESSION_NOT_LOADED', status: 500 },
+    );
   }
 }
 

@@ -11,6 +11,7 @@ export {
   SessionError,
   type SessionErrorCode,
   type SessionErrorOptions,
+  SessionNotLoadedError,
   SessionTooLargeError,
   StorageError,
   StorageUnavailableError,

@@ -5,6 +5,7 @@ import {
   SessionConflictError,
   SessionDataError,
   SessionError,
+  SessionNotLoadedError,
   SessionTooLargeError,
   StorageError,
 } from './errors.js';
@@ -147,12 +148,26 @@ export class Session<Data extends object = SessionData> {
   }
 
   /**
-   * The session id. Until the first data access it is the id the request carried; if that id turns
-   * out not to exist, a fresh one replaces it (unknown ids are never adopted).
+   * The session id, only ever one known to be live: the stored session's, or a fresh one for a new
+   * session (an unknown id the request carried is never adopted). Before the first data access the
+   * id the request carried is not known to exist yet (it may be an attacker's choice), so reading
+   * `id` then throws {@link SessionNotLoadedError}; use {@link getId} to load first.
    */
   get id(): string {
+    if (!this.#idKnown()) throw new SessionNotLoadedError();
     this.#id ??= this.#generate();
     return this.#id;
+  }
+
+  /** The session id, loading the session first when needed (one storage read at most). */
+  async getId(): Promise<string> {
+    if (!this.#idKnown()) await this.#load();
+    return this.id;
+  }
+
+  /** No id yet (a new session), or the stored record is known to exist (or known missing: #id reset). */
+  #idKnown(): boolean {
+    return this.#id === undefined || this.#loaded || this.#exists;
   }
 
   /** This session's idle lifetime in milliseconds: the `maxAge` option unless {@link setMaxAge} changed it. */

@@ -127,39 +127,49 @@ describe('signing', () => {
   });
 
   describe('the cache of verified cookie values', () => {
-    it('a value verified once is not verified again (shown by swapping the secret afterwards)', () => {
+    /** Stores sessions under `ids`, so that a session the manager accepts under one of them is live. */
+    const live = async (manager: SessionManager, ...ids: string[]) => {
+      for (const id of ids) await manager.options.storage.save(id, {}, 60_000);
+    };
+    /** The id of the session a cookie value leads to (`id` is readable only once the session is loaded). */
+    const accepted = (manager: SessionManager, cookie: string) => manager.session({ cookie }).getId();
+
+    it('a value verified once is not verified again (shown by swapping the secret afterwards)', async () => {
       const manager = new SessionManager({ secret: SECRET });
       const seen = generateId();
       const unseen = generateId();
-      expect(manager.session({ cookie: `sid=${sign(seen, SECRET)}` }).id).toBe(seen);
+      await live(manager, seen, unseen);
+      expect(await accepted(manager, `sid=${sign(seen, SECRET)}`)).toBe(seen);
       (manager.options.secrets as string[])[0] = 'another-secret-0123456789abcdefghij';
       // From the cache: the HMAC is not computed again for the same value.
-      expect(manager.session({ cookie: `sid=${sign(seen, SECRET)}` }).id).toBe(seen);
+      expect(await accepted(manager, `sid=${sign(seen, SECRET)}`)).toBe(seen);
       // Not in the cache: verified against the (now different) secret, so refused.
-      expect(manager.session({ cookie: `sid=${sign(unseen, SECRET)}` }).id).not.toBe(unseen);
+      expect(await accepted(manager, `sid=${sign(unseen, SECRET)}`)).not.toBe(unseen);
     });
 
-    it('only verified values are cached: tampered variants of a cached value are still refused', () => {
+    it('only verified values are cached: tampered variants of a cached value are still refused', async () => {
       const manager = new SessionManager({ secret: SECRET });
       const id = generateId();
+      await live(manager, id);
       const signed = sign(id, SECRET);
-      expect(manager.session({ cookie: `sid=${signed}` }).id).toBe(id);
+      expect(await accepted(manager, `sid=${signed}`)).toBe(id);
       for (let i = 0; i < signed.length; i++) {
         const ch = signed[i] === 'A' ? 'B' : 'A';
         const tampered = signed.slice(0, i) + ch + signed.slice(i + 1);
-        expect(manager.session({ cookie: `sid=${tampered}` }).id).not.toBe(id);
+        expect(await accepted(manager, `sid=${tampered}`)).not.toBe(id);
       }
-      expect(manager.session({ cookie: `sid=${signed}` }).id).toBe(id);
+      expect(await accepted(manager, `sid=${signed}`)).toBe(id);
     });
 
-    it(`stays bounded: after ${VERIFIED_CACHE_SIZE + 500} distinct values the first ones verify again`, () => {
+    it(`stays bounded: after ${VERIFIED_CACHE_SIZE + 500} distinct values the first ones verify again`, async () => {
       const manager = new SessionManager({ secret: SECRET });
       const ids = Array.from({ length: VERIFIED_CACHE_SIZE + 500 }, () => generateId());
-      for (const id of ids) expect(manager.session({ cookie: `sid=${sign(id, SECRET)}` }).id).toBe(id);
+      await live(manager, ...ids);
+      for (const id of ids) expect(await accepted(manager, `sid=${sign(id, SECRET)}`)).toBe(id);
       // The oldest were dropped: a swapped secret now refuses them, while recent ones are still cached.
       (manager.options.secrets as string[])[0] = 'another-secret-0123456789abcdefghij';
-      expect(manager.session({ cookie: `sid=${sign(ids[0]!, SECRET)}` }).id).not.toBe(ids[0]);
-      expect(manager.session({ cookie: `sid=${sign(ids.at(-1)!, SECRET)}` }).id).toBe(ids.at(-1));
+      expect(await accepted(manager, `sid=${sign(ids[0]!, SECRET)}`)).not.toBe(ids[0]);
+      expect(await accepted(manager, `sid=${sign(ids.at(-1)!, SECRET)}`)).toBe(ids.at(-1));
     });
 
     it('a cached value signed by an older secret is re-issued on every request until replaced', async () => {

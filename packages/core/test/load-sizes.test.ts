@@ -151,7 +151,7 @@ describe('Storage.loadSizes', () => {
         n: 1,
       },
     );
-    await storage.inner.save((await manager.session({ cookie }).id) as string, { n: 'not a number' }, 60_000);
+    await storage.inner.save(await manager.session({ cookie }).getId(), { n: 'not a number' }, 60_000);
     const s = manager.session({ cookie });
     await s.set('s' as never, 'kept' as never);
     expect(await s.data()).toEqual({ s: 'kept' });

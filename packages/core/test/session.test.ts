@@ -1,4 +1,10 @@
-import { generateId, SessionConflictError, SessionManager, StorageMemory } from '@kv-session/core';
+import {
+  generateId,
+  SessionConflictError,
+  SessionManager,
+  SessionNotLoadedError,
+  StorageMemory,
+} from '@kv-session/core';
 import { describe, expect, it } from 'vitest';
 import { CountingStorage, cookieOf } from './helpers.js';
 
@@ -15,7 +21,8 @@ describe('lazy loading', () => {
     const cookie = await stored(manager, { a: 1 });
     storage.reset();
     const s = manager.session({ cookie });
-    expect(s.id).toBe(cookie.slice(4)); // reading the id does not load
+    // Before a load the carried id is not known to exist: reading it throws, and does not load.
+    expect(() => s.id).toThrow(SessionNotLoadedError);
     const result = await manager.commit(s);
     expect(storage.count()).toBe(0);
     expect(result.setCookie).toBeUndefined();
@@ -65,8 +72,10 @@ describe('unknown ids are never adopted', () => {
     const manager = new SessionManager({ storage });
     const attacker = generateId();
     const s = manager.session({ cookie: `sid=${attacker}` });
-    expect(s.id).toBe(attacker);
+    // Never the attacker's value: unreadable before the load, a fresh id after it.
+    expect(() => s.id).toThrow(SessionNotLoadedError);
     expect(await s.get('x')).toBeUndefined();
+    expect(s.id).not.toBe(attacker);
     await s.set('user', 'victim');
     const { setCookie } = await manager.commit(s);
     expect(s.id).not.toBe(attacker);
@@ -344,5 +353,36 @@ describe('regenerate() races (issue 14)', () => {
     expect(await r.data()).toEqual({});
     expect((await manager.commit(r)).setCookie).toBeUndefined();
     expect(storage.size).toBe(0);
+  });
+});
+
+describe('session.id is never an id not known to be live (issue 14, item 11)', () => {
+  it('before a load it throws SessionNotLoadedError; getId() loads first; after a load it is the live id', async () => {
+    const storage = new CountingStorage();
+    const manager = new SessionManager({ storage });
+    const cookie = await stored(manager, { a: 1 });
+    const live = cookie.slice(4);
+    const s = manager.session({ cookie });
+    const error = (() => {
+      try {
+        return s.id;
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(error).toBeInstanceOf(SessionNotLoadedError);
+    expect(error).toMatchObject({ code: 'SESSION_NOT_LOADED', status: 500 });
+    storage.reset();
+    expect(await s.getId()).toBe(live);
+    expect(storage.count('load')).toBe(1);
+    expect(s.id).toBe(live);
+    // An id the storage does not know is replaced, never echoed back.
+    const planted = generateId();
+    const p = manager.session({ cookie: `sid=${planted}` });
+    const id = await p.getId();
+    expect(id).not.toBe(planted);
+    expect(p.id).toBe(id);
+    // A new session (no id carried) has a readable fresh id at once.
+    expect(manager.session().id).toMatch(/^[A-Za-z0-9_-]{22,}$/);
   });
 });

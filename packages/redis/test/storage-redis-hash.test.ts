@@ -333,8 +333,8 @@ describe('Session on StorageRedisHash after per-key reads', () => {
     const manager = new SessionManager({ storage });
     const cookie = await seeded(manager, { a: 1, b: 2 });
     const s = manager.session({ cookie });
-    const oldId = s.id;
     expect(await s.get('a')).toBe(1);
+    const oldId = s.id;
     await s.regenerate();
     const { setCookie } = await manager.commit(s);
     expect(s.id).not.toBe(oldId);
@@ -348,8 +348,8 @@ describe('Session on StorageRedisHash after per-key reads', () => {
     const manager = new SessionManager({ storage });
     const cookie = await seeded(manager, { a: 1 });
     const s = manager.session({ cookie });
-    const id = s.id;
     expect(await s.get('a')).toBe(1);
+    const id = s.id;
     await s.destroy();
     const { setCookie } = await manager.commit(s);
     expect(setCookie).toMatch(/Max-Age=0|Expires=Thu, 01 Jan 1970/);
