@@ -4,6 +4,7 @@
 import { request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { session } from '@kv-session/express';
+import { MOVED_MARKER } from '@kv-session/redis';
 import express5 from 'express';
 import express4 from 'express4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -91,6 +92,15 @@ for (const [name, factory] of [
       await new Promise((resolve) => server?.close(resolve));
     });
 
+    /** Keys holding a session: every key but the marks regenerate() leaves under old ids. */
+    const sessionKeys = async (): Promise<string[]> => {
+      const keys: string[] = [];
+      for (const key of await redis.client.keys('*')) {
+        if ((await redis.client.get(key)) !== MOVED_MARKER) keys.push(key);
+      }
+      return keys;
+    };
+
     it('a regenerate + writeHead(302) redirect carries the new cookie, and the new record holds the data', async () => {
       const login = await rawGet(`${url}/login`);
       const oldId = sid(login);
@@ -99,10 +109,15 @@ for (const [name, factory] of [
       expect(elevated.headers.location).toBe('/me');
       const newId = sid(elevated);
       expect(newId).not.toBe(oldId);
-      const keys = await redis.client.keys('*');
+      // The old key holds only regenerate()'s short-lived mark (MOVED_MARKER), no session data.
+      const keys = await sessionKeys();
       expect(keys).toHaveLength(1);
       expect(keys[0]!.endsWith(newId)).toBe(true);
       expect(JSON.parse((await redis.client.get(keys[0]!))!)).toEqual({ user: 'ada', role: 'admin' });
+      const marks = (await redis.client.keys('*')).filter((k) => !keys.includes(k));
+      expect(marks).toHaveLength(1);
+      expect(marks[0]!.endsWith(oldId)).toBe(true);
+      expect(await redis.client.get(marks[0]!)).toBe(MOVED_MARKER);
       const me = await rawGet(`${url}/me`, `sid=${newId}`);
       expect(JSON.parse(me.body)).toEqual({ user: 'ada', role: 'admin' });
     });
