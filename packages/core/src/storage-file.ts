@@ -6,6 +6,7 @@ import { applyChangeSet, serializeSession } from './change-set.js';
 import { ConfigError, CorruptDataError, StorageError } from './errors.js';
 import { isValidId, redactId } from './id.js';
 import type { SessionData } from './json.js';
+import { MovedMarks } from './moved-marks.js';
 import type {
   ApplyOptions,
   ApplyResult,
@@ -141,7 +142,7 @@ export class StorageFile implements Storage {
    * processes sharing a directory may already lose one of two simultaneous changes (see above).
    * Bounded: past MAX_MOVED_MARKS the oldest go first.
    */
-  readonly #moved = new Map<string, number>();
+  readonly #moved: MovedMarks;
   #timer: NodeJS.Timeout | undefined;
   #sweeping: Promise<number> | undefined;
 
@@ -168,6 +169,7 @@ export class StorageFile implements Storage {
     this.#keys = keys.map((k) => Buffer.from(k));
     this.#fsync = options.fsync ?? false;
     this.#now = options.now ?? Date.now;
+    this.#moved = new MovedMarks(MAX_MOVED_MARKS, this.#now);
     this.#onError = options.onError ?? ((error) => console.error('[kv-session] StorageFile sweep:', error));
     // Once, at construction: a directory that cannot be created is a configuration problem.
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
@@ -406,23 +408,10 @@ export class StorageFile implements Storage {
         await unlink(this.#path(from)).catch((error: unknown) => {
           if (!isNodeError(error, 'ENOENT')) throw error;
         });
-        this.#moved.delete(from);
-        this.#moved.set(from, expiresAt);
-        for (const name of this.#moved.keys()) {
-          if (this.#moved.size <= MAX_MOVED_MARKS) break;
-          this.#moved.delete(name);
-        }
+        this.#moved.mark(from, expiresAt);
         return { moved: true };
       }),
     );
-  }
-
-  #wasMoved(name: string): boolean {
-    const until = this.#moved.get(name);
-    if (until === undefined) return false;
-    if (until > this.#now()) return true;
-    this.#moved.delete(name);
-    return false;
   }
 
   async apply(id: string, changes: ChangeSet, maxAgeMs: number, options: ApplyOptions): Promise<ApplyResult> {
@@ -431,7 +420,7 @@ export class StorageFile implements Storage {
     return this.#locked(name, async () => {
       const current = await this.#current(name);
       if (current === undefined && options.mode === 'update') {
-        return this.#wasMoved(name)
+        return this.#moved.has(name)
           ? { existed: false, written: false, moved: true }
           : { existed: false, written: false };
       }

@@ -1,6 +1,7 @@
 import { applyChangeSet, serializeSession } from './change-set.js';
 import { ConfigError, StorageError } from './errors.js';
 import type { SessionData } from './json.js';
+import { MovedMarks } from './moved-marks.js';
 import type {
   ApplyOptions,
   ApplyResult,
@@ -65,7 +66,7 @@ export class StorageMemory implements Storage {
    * answers `moved` instead of vanishing. Kept apart from the entries (a mark holds no data and
    * reads as missing); bounded like them, oldest first.
    */
-  readonly #moved = new Map<string, number>();
+  readonly #moved: MovedMarks;
   readonly #maxEntries: number;
   readonly #maxBytes: number;
   readonly #now: () => number;
@@ -87,6 +88,7 @@ export class StorageMemory implements Storage {
     this.#maxEntries = maxEntries;
     this.#maxBytes = maxBytes;
     this.#now = options.now ?? Date.now;
+    this.#moved = new MovedMarks(maxEntries, this.#now);
   }
 
   /** Number of entries held, expired ones not yet swept included. */
@@ -205,7 +207,7 @@ export class StorageMemory implements Storage {
     // Synchronous from here on: nothing else runs in between, so the merge is atomic.
     const entry = this.#peek(id);
     if (entry === undefined && options.mode === 'update') {
-      return this.#wasMoved(id)
+      return this.#moved.has(id)
         ? { existed: false, written: false, moved: true }
         : { existed: false, written: false };
     }
@@ -241,21 +243,8 @@ export class StorageMemory implements Storage {
     );
     this.#delete(fromId);
     this.#put(toId, json, maxAgeMs);
-    this.#moved.delete(fromId);
-    this.#moved.set(fromId, this.#now() + maxAgeMs);
-    for (const id of this.#moved.keys()) {
-      if (this.#moved.size <= this.#maxEntries) break;
-      this.#moved.delete(id);
-    }
+    this.#moved.mark(fromId, this.#now() + maxAgeMs);
     return { moved: true };
-  }
-
-  #wasMoved(id: string): boolean {
-    const until = this.#moved.get(id);
-    if (until === undefined) return false;
-    if (until > this.#now()) return true;
-    this.#moved.delete(id);
-    return false;
   }
 
   async close(): Promise<void> {
