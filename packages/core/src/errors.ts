@@ -12,6 +12,17 @@ export type SessionErrorCode =
   | 'STORAGE_UNAVAILABLE'
   | 'STORAGE_FAILED';
 
+// Written out rather than taken from node:http, so that core loads where node:http does not (edge runtimes).
+const STATUS_TEXT: Readonly<Record<number, string>> = {
+  400: 'Bad Request',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};
+
 /** Options shared by every kv-session error. */
 export interface SessionErrorOptions {
   code: SessionErrorCode;
@@ -41,6 +52,19 @@ export class SessionError extends Error {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = options.code;
     this.status = options.status ?? 500;
+  }
+
+  /**
+   * A plain-text response with this error's `status` and the status text as body (`Service
+   * Unavailable`), never the message, which may name internals (a timeout option, a Lua error).
+   * Hono's default error handler answers with it, so an app without `app.onError` still sends the
+   * 503 rather than 500.
+   */
+  getResponse(): Response {
+    return new Response(STATUS_TEXT[this.status] ?? 'Error', {
+      status: this.status,
+      headers: { 'content-type': 'text/plain; charset=utf-8' },
+    });
   }
 }
 

@@ -2,6 +2,7 @@ import {
   CorruptDataError,
   type ErrorContext,
   generateId,
+  SessionConflictError,
   type SessionError,
   SessionManager,
   StorageError,
@@ -47,6 +48,22 @@ describe('error classes', () => {
     const corrupt = new CorruptDataError('bad', { version: 'v1' });
     expect(corrupt).toMatchObject({ name: 'CorruptDataError', code: 'DATA_CORRUPT', version: 'v1' });
     expect(corrupt.cause).toBeUndefined();
+  });
+
+  it('getResponse() answers the status with its status text, never the message (Hono default handler)', async () => {
+    const unavailable = new StorageUnavailableError(
+      'Redis did not answer load within 2000 ms (option commandTimeoutMs)',
+    );
+    const res = unavailable.getResponse();
+    expect(res.status).toBe(503);
+    expect(res.headers.get('content-type')).toBe('text/plain; charset=utf-8');
+    expect(await res.text()).toBe('Service Unavailable');
+    const conflict = new SessionConflictError('the session k9ZK… was moved by a concurrent regenerate()');
+    expect(conflict.getResponse().status).toBe(409);
+    expect(await conflict.getResponse().text()).toBe('Conflict');
+    expect(await new StorageError('ERR Error running script: OOM').getResponse().text()).toBe(
+      'Internal Server Error',
+    );
   });
 });
 

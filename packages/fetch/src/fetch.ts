@@ -20,14 +20,6 @@ export function requestInfo(
   });
 }
 
-// Status texts written out rather than taken from node:http, to keep node: imports out of this package.
-const STATUS_TEXT: Readonly<Record<number, string>> = {
-  500: 'Internal Server Error',
-  502: 'Bad Gateway',
-  503: 'Service Unavailable',
-  504: 'Gateway Timeout',
-};
-
 function hasNothing(result: CommitResult): boolean {
   return result.setCookie === undefined && Object.keys(result.headers).length === 0;
 }
@@ -60,7 +52,9 @@ export function applyCommit(response: Response, result: CommitResult): Response 
  * unavailable), and its message only when the error is safe to show (`expose`, i.e. status < 500).
  */
 export function errorResponse(error: SessionError): Response {
-  const status = error.status;
-  const text = error.expose ? error.message : (STATUS_TEXT[status] ?? 'Error');
-  return new Response(text, { status, headers: { 'content-type': 'text/plain; charset=utf-8' } });
+  if (!error.expose) return error.getResponse();
+  return new Response(error.message, {
+    status: error.status,
+    headers: { 'content-type': 'text/plain; charset=utf-8' },
+  });
 }

@@ -116,6 +116,37 @@ describe('@kv-session/hono on @hono/node-server with Redis', () => {
     }
   });
 
+  it("without app.onError, Hono's default handler answers a SessionError's 503 with a generic body (issue 14 item 7)", async () => {
+    const app = new Hono();
+    app.use(session({ storage: fx.storage }));
+    app.get('/get', async (c) => c.json(await c.var.session.data()));
+    app.get('/set', async (c) => {
+      await c.var.session.set('time', 1);
+      return c.text('ok');
+    });
+    const server = createAdaptorServer({ fetch: app.fetch, hostname: '127.0.0.1' }) as Server;
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const cookie = cookieOf(await fetch(`${url}/set`))!;
+      await fx.redis.stop();
+      const load = await fetch(`${url}/get`, { headers: { cookie } });
+      expect(load.status).toBe(503);
+      expect(load.headers.get('content-type')).toBe('text/plain; charset=utf-8');
+      // The error's message names the timeout option; the client sees only the status text.
+      expect(await load.text()).toBe('Service Unavailable');
+      const save = await fetch(`${url}/set`); // new session: the save after next() is the first call
+      expect(save.status).toBe(503);
+      expect(await save.text()).toBe('Service Unavailable');
+      expect(save.headers.getSetCookie()).toEqual([]);
+    } finally {
+      await fx.redis.start();
+      await fx.client.ping();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
   it('a handler that throws after a write: onError answers, the write is saved and its cookie sent', async () => {
     const app = await serveScenario();
     try {
