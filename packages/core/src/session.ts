@@ -397,7 +397,7 @@ export class Session<Data extends object = SessionData> {
       );
       this.#exists = true;
       this.#version = undefined;
-      this.#expiresAt = Date.now() + this.#o.maxAge;
+      this.#expiresAt = Date.now() + this.maxAge;
       this.#removed = new Set();
       this.#changed = new Map();
     }
@@ -413,7 +413,7 @@ export class Session<Data extends object = SessionData> {
    */
   async #move(oldId: string, newId: string, changes: ChangeSet): Promise<boolean> {
     const storage = this.#o.storage;
-    const maxAge = this.#o.maxAge;
+    const maxAge = this.maxAge;
     if (storage.move !== undefined) {
       const options: MoveOptions = { maxSize: this.#o.maxSize };
       if (this.#version !== undefined) options.version = this.#version;
