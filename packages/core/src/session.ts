@@ -282,9 +282,6 @@ export class Session<Data extends object = SessionData> {
     if (total > this.#o.maxSize) throw new SessionTooLargeError(total, this.#o.maxSize, entries[0]?.[0]);
     for (const [key, json] of entries) {
       sizes.set(key, seen.get(key)!);
-      // The value this request read, unchanged: nothing to write (a request that re-sets what it
-      // read, like a flash middleware's `flash = flash || {}`, costs no write and no EVALSHA).
-      if (this.#unchanged(key, json)) continue;
       const e = encoded?.get(key);
       const copy = e === undefined ? (JSON.parse(json) as JsonValue) : e.raw;
       this.#data.set(key, e === undefined ? copy : e.value);
@@ -293,17 +290,6 @@ export class Session<Data extends object = SessionData> {
       this.#removed.delete(key);
     }
     this.#sizeSum = sum;
-  }
-
-  /**
-   * Whether setting `key` to the JSON text `json` changes nothing: the whole session is loaded, this
-   * request has not changed the key, and the stored value has that JSON. Only then: a sized session
-   * (see #prepareWrite) does not know the stored values, and after a 'reset' every write counts.
-   */
-  #unchanged(key: string, json: string): boolean {
-    if (!this.#loaded || !this.#exists || this.#clearStored || this.#changed.has(key)) return false;
-    const raw = this.#raw.get(key);
-    return raw !== undefined && JSON.stringify(raw) === json;
   }
 
   /** Whether `key` is set in this request's view (the loaded or sized session plus its changes). */
