@@ -212,3 +212,13 @@ export class StorageError extends SessionError {
     super(message, { code: 'STORAGE_FAILED', status: 500, cause: options.cause });
   }
 }
+
+/**
+ * @internal Not exported from index.ts. A storage call's failure as a {@link SessionError}: kept
+ * when it is one already, else wrapped in a {@link StorageError} naming the operation.
+ */
+export function wrapStorageError(error: unknown, operation: string): SessionError {
+  if (error instanceof SessionError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new StorageError(`Session storage failed during ${operation}: ${message}`, { cause: error });
+}

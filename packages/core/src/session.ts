@@ -4,10 +4,9 @@ import {
   CorruptDataError,
   SessionConflictError,
   SessionDataError,
-  SessionError,
   SessionNotLoadedError,
   SessionTooLargeError,
-  StorageError,
+  wrapStorageError,
 } from './errors.js';
 import { generateId, isValidId, redactId } from './id.js';
 import {
@@ -21,16 +20,9 @@ import {
   setOwn,
 } from './json.js';
 import type { ResolvedOptions } from './options.js';
-import { decodeKey, decodeStored, type EncodedValue, encodeValue, storedDataError } from './schema.js';
-import type {
-  ApplyOptions,
-  ApplyResult,
-  ChangeSet,
-  MoveOptions,
-  Storage,
-  StoredSession,
-  StoredSizes,
-} from './storage.js';
+import { entrySizes, MISSING, readKey, readSizes, readsKeys, writesBySize } from './partial-load.js';
+import { decodeStored, type EncodedValue, encodeValue, storedDataError } from './schema.js';
+import type { ApplyOptions, ApplyResult, ChangeSet, MoveOptions, Storage, StoredSession } from './storage.js';
 
 /**
  * What a commit did, for the edge to turn into headers: the HTTP adapters' manager turns it into
@@ -56,12 +48,6 @@ export interface CommitOutcome {
 export const commitSession: unique symbol = Symbol('kv-session.commit');
 
 const EMPTY_SET: ReadonlySet<string> = new Set();
-
-function wrapStorageError(error: unknown, operation: string): SessionError {
-  if (error instanceof SessionError) return error;
-  const message = error instanceof Error ? error.message : String(error);
-  return new StorageError(`Session storage failed during ${operation}: ${message}`, { cause: error });
-}
 
 /** `load` for the fallback merge: a corrupt stored value counts as an existing, empty session. */
 async function loadForMerge(
@@ -473,10 +459,7 @@ export class Session<Data extends object = SessionData> {
    */
   async #prepareWrite(): Promise<void> {
     if (this.#loaded || this.#sizes !== undefined) return;
-    const storage = this.#o.storage;
-    if (storage.loadSizes === undefined || storage.apply === undefined || this.#loading !== undefined) {
-      return this.#load();
-    }
+    if (!writesBySize(this.#o.storage) || this.#loading !== undefined) return this.#load();
     this.#sizing ??= this.#doLoadSizes();
     try {
       await this.#sizing;
@@ -488,24 +471,21 @@ export class Session<Data extends object = SessionData> {
 
   async #doLoadSizes(): Promise<void> {
     const id = this.#id!;
-    let stored: StoredSizes | undefined;
-    try {
-      stored = await this.#o.storage.loadSizes!(id, this.maxAge);
-    } catch (error) {
-      // The whole-session load reports corrupt data and reads it as empty.
-      if (error instanceof CorruptDataError) return this.#load();
-      throw wrapStorageError(error, 'load');
+    const stored = await readSizes(this.#o.storage, id, this.maxAge);
+    // Corrupt (undefined), or loaded (or reset by removeAll) meanwhile: the whole-session load is
+    // the truth from now on.
+    if (stored === undefined || this.#loaded || this.#loading !== undefined || this.#id !== id) {
+      return this.#load();
     }
-    // Loaded (or reset by removeAll) meanwhile: that is the truth from now on.
-    if (this.#loaded || this.#loading !== undefined || this.#id !== id) return this.#load();
-    if (stored === undefined) {
+    if (stored === MISSING) {
       this.#missing();
       return;
     }
     this.#exists = true;
     this.#version = stored.version;
     if (stored.expiresAt !== undefined) this.#expiresAt = stored.expiresAt;
-    this.#recordSizes(stored.sizes);
+    this.#sizes = stored.sizes;
+    this.#sizeSum = stored.sum;
   }
 
   /** Nothing is stored under the id: the whole (empty) session is known. */
@@ -522,18 +502,7 @@ export class Session<Data extends object = SessionData> {
     if (this.#sizes !== undefined) return this.#sizes;
     const valueBytes = new Map<string, number>();
     for (const [key, value] of this.#raw) valueBytes.set(key, byteLength(JSON.stringify(value)));
-    return this.#recordSizes(valueBytes);
-  }
-
-  /** Sets #sizes and #sizeSum from the JSON byte length of each key's value. */
-  #recordSizes(valueBytes: ReadonlyMap<string, number>): Map<string, number> {
-    const sizes = new Map<string, number>();
-    let sum = 0;
-    for (const [key, bytes] of valueBytes) {
-      const size = entrySize(key, bytes);
-      sizes.set(key, size);
-      sum += size;
-    }
+    const { sizes, sum } = entrySizes(valueBytes);
     this.#sizes = sizes;
     this.#sizeSum = sum;
     return sizes;
@@ -648,40 +617,22 @@ export class Session<Data extends object = SessionData> {
    * loaded yet. True when the key is now in #partial; false when the caller must use #load().
    */
   async #loadKey(key: string): Promise<boolean> {
-    const storage = this.#o.storage;
-    if (this.#loaded || this.#loading !== undefined || storage.loadKeys === undefined) return false;
+    if (this.#loaded || this.#loading !== undefined || !readsKeys(this.#o.storage)) return false;
     if (this.#partial?.has(key)) return true;
     const id = this.#id!;
-    let stored: StoredSession | undefined;
-    try {
-      stored = await storage.loadKeys(id, [key], this.maxAge);
-    } catch (error) {
-      // Corrupt data is reported by the whole-session load, which the caller falls back to.
-      if (error instanceof CorruptDataError) return false;
-      throw wrapStorageError(error, 'load');
-    }
-    // The whole session was loaded (or written) meanwhile: it is the truth from now on.
-    if (this.#loaded || this.#loading !== undefined || this.#id !== id) return false;
-    if (stored === undefined) {
+    const read = await readKey(this.#o, id, key, this.maxAge);
+    // Corrupt (undefined), or the whole session was loaded (or written) meanwhile: the
+    // whole-session load is the truth from now on.
+    if (read === undefined || this.#loaded || this.#loading !== undefined || this.#id !== id) return false;
+    if (read === MISSING) {
       this.#missing();
       return false;
     }
     this.#exists = true;
-    if (stored.expiresAt !== undefined) this.#expiresAt = stored.expiresAt;
-    let value: unknown;
-    if (Object.hasOwn(stored.data, key)) {
-      value = stored.data[key];
-      // Too deep: the whole-session load reports it as corrupt.
-      if (nestedDeeperThan(value, MAX_VALUE_DEPTH)) return false;
-      if (this.#o.schema !== undefined) {
-        const decoded = decodeKey(this.#o.schema, key, value as JsonValue);
-        // Off the schema: the whole-session load applies invalidStoredData and reports it, once.
-        if (!decoded.ok) return false;
-        value = decoded.value;
-      }
-    }
+    if (read.expiresAt !== undefined) this.#expiresAt = read.expiresAt;
+    if (!read.usable) return false;
     this.#partial ??= new Map();
-    this.#partial.set(key, value);
+    this.#partial.set(key, read.value);
     return true;
   }
 
