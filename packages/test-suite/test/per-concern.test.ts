@@ -1,0 +1,37 @@
+import { StorageMemory } from '@kv-session/core';
+import { runStorageSuites, type StorageSuite, storageSuites } from '@kv-session/test-suite';
+import { describe, expect, it } from 'vitest';
+
+// A storage author's use: some concerns alone, plus an extra check in the same shape.
+const extra: StorageSuite = (t) => {
+  describe('extra (the author’s own)', () => {
+    it('sees the storage the other suites test', async () => {
+      await t.storage.save('extra-check-id-0123456789', { a: 1 }, 60_000);
+      expect((await t.storage.load('extra-check-id-0123456789', 60_000))?.data).toEqual({ a: 1 });
+    });
+  });
+};
+runStorageSuites('StorageMemory (basic, apply, loadKeys, extra)', () => new StorageMemory(), [
+  storageSuites.basic,
+  storageSuites.apply,
+  storageSuites.loadKeys,
+  extra,
+]);
+
+it('storageSuites holds every concern runStorageTestSuite runs, once', () => {
+  const suites = Object.values(storageSuites);
+  expect(new Set(suites).size).toBe(suites.length);
+  expect(Object.keys(storageSuites)).toEqual([
+    'basic',
+    'expiry',
+    'copies',
+    'apply',
+    'loadKeys',
+    'loadSizes',
+    'values',
+    'ids',
+    'move',
+    'regenerate',
+    'close',
+  ]);
+});
