@@ -21,6 +21,10 @@ export default defineConfig({
         find: /^@kv-session\/([a-z-]+)\/compat$/,
         replacement: fileURLToPath(new URL('./packages/$1/src/compat.ts', import.meta.url)),
       },
+      {
+        find: /^@kv-session\/testing\/adapters$/,
+        replacement: fileURLToPath(new URL('./packages/testing/adapters/index.ts', import.meta.url)),
+      },
       ...pkgs.map((p) => ({ find: `@kv-session/${p}`, replacement: src(p) })),
       ...(nodeRedis === '6' ? [{ find: /^redis$/, replacement: 'redis6' }] : []),
     ],

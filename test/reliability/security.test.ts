@@ -5,8 +5,8 @@ import { inspect } from 'node:util';
 import { generateId, ID_PATTERN, StorageMemory, sign, unsign } from '@kv-session/core';
 import { createNodeSessions } from '@kv-session/node';
 import { StorageRedisKV } from '@kv-session/redis';
+import { redisClient } from '@kv-session/testing/adapters';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { redisClient } from '../../packages/express/test/support/adapter-suite.js';
 import { adapters, type PrivateRedis, privateRedis, SECRET, sidOf, type TestApp } from './support.js';
 
 const OLD_SECRET = 'the-previous-secret-0123456789abcd';

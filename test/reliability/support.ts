@@ -7,13 +7,13 @@ import { connect } from 'node:net';
 import type { SessionOptions } from '@kv-session/core';
 import { StorageRedisKV } from '@kv-session/redis';
 import { type RedisServer, startRedis } from '@kv-session/testing';
-import { redisClient, type TestApp } from '../../packages/express/test/support/adapter-suite.js';
+import { redisClient, type TestApp } from '@kv-session/testing/adapters';
 import { startExpress } from '../../packages/express/test/support/app.js';
 import { startFastify } from '../../packages/fastify/test/support/app.js';
 import { startHono } from '../../packages/hono/test/support/app.js';
 import { startKoa } from '../../packages/koa/test/support/app.js';
 
-export type { TestApp } from '../../packages/express/test/support/adapter-suite.js';
+export type { TestApp } from '@kv-session/testing/adapters';
 
 /** The adapters under test, each serving the shared adapter-suite routes (/set, /get, /data, ...). */
 export const adapters: [string, (options: SessionOptions) => Promise<TestApp>][] = [

@@ -1,8 +1,8 @@
 import { unsign } from '@kv-session/core';
+import { type Backend, Client, redisBackend, type TestApp } from '@kv-session/testing/adapters';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFastify } from '../../fastify/test/support/app.js';
 import { startKoa } from '../../koa/test/support/app.js';
-import { type Backend, Client, redisBackend, type TestApp } from './support/adapter-suite.js';
 import { startExpress } from './support/app.js';
 
 const SECRET = 'one-fleet-shared-secret-0123456789';

@@ -1,9 +1,9 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { session } from '@kv-session/express';
+import { adapterSuite, Client, redisBackend, unavailableStorage } from '@kv-session/testing/adapters';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adapterSuite, Client, redisBackend, unavailableStorage } from './support/adapter-suite.js';
 import { startExpress } from './support/app.js';
 
 adapterSuite('express', startExpress, redisBackend);

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
+import { adapterSuite, redisBackend } from '@kv-session/testing/adapters';
 import express4 from 'express4';
 import { expect, it } from 'vitest';
-import { adapterSuite, redisBackend } from './support/adapter-suite.js';
 import { startExpress } from './support/app.js';
 
 // The same behaviour suite on Express 4 (peer range ^4.21.0 || ^5.0.0).

@@ -5,10 +5,10 @@ import { request as httpRequest, type IncomingHttpHeaders, type Server } from 'n
 import type { AddressInfo } from 'node:net';
 import { session } from '@kv-session/express';
 import { MOVED_MARKER } from '@kv-session/redis';
+import { useRedisStorage } from '@kv-session/testing/adapters';
 import express5 from 'express';
 import express4 from 'express4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { useRedisStorage } from './support/redis-storage.js';
 
 interface RawReply {
   status: number;

@@ -7,10 +7,10 @@ import { StorageUnavailableError } from '@kv-session/core';
 import fastifySession, { type CompatSession } from '@kv-session/fastify/compat';
 import { StorageRedisKV } from '@kv-session/redis';
 import { type RedisServer, startRedis } from '@kv-session/testing';
+import { redisClient, unavailableStorage } from '@kv-session/testing/adapters';
 import { RedisStore } from 'connect-redis';
 import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyRequest } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { redisClient, unavailableStorage } from '../../express/test/support/adapter-suite.js';
 import { concurrentWrites, gate, Jar, listen } from './support/compat.js';
 
 // The peer plugin and passport-local are loaded without their types: @fastify/session's declaration

@@ -1,15 +1,15 @@
 import type { AddressInfo } from 'node:net';
 import { type SessionOptions, StorageError, StorageMemory, StorageUnavailableError } from '@kv-session/core';
 import { session } from '@kv-session/fastify';
-import Fastify, { type FastifyInstance } from 'fastify';
-import { afterAll, describe, expect, it } from 'vitest';
 import {
   adapterSuite,
   Client,
   redisBackend,
   unavailableStorage,
-} from '../../express/test/support/adapter-suite.js';
-import { useRedisStorage } from '../../express/test/support/redis-storage.js';
+  useRedisStorage,
+} from '@kv-session/testing/adapters';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { afterAll, describe, expect, it } from 'vitest';
 import { startFastify } from './support/app.js';
 
 adapterSuite('fastify', startFastify, redisBackend);

@@ -10,9 +10,8 @@ import {
   type FetchSessions,
   requestInfo,
 } from '@kv-session/fetch';
+import { expectReaderCostsNothing, headerRoundTrip, useRedisStorage } from '@kv-session/testing/adapters';
 import { describe, expect, it } from 'vitest';
-import { useRedisStorage } from '../../express/test/support/redis-storage.js';
-import { expectReaderCostsNothing, headerRoundTrip } from '../../express/test/support/scenario-checks.js';
 
 // A real node:http server bridging to the Fetch handler (what Bun.serve / Deno.serve do natively).
 async function serveFetch(fetch: (request: Request) => Promise<Response>) {

@@ -1,13 +1,8 @@
 // A mixed fleet: Express, Hono, plain node:http and a Fetch handler share one Redis, one secret and
 // one cookie name; a session created through any of them is read and changed through the others.
 import { unsign } from '@kv-session/core';
+import { type Backend, Client, redisBackend, type TestApp } from '@kv-session/testing/adapters';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type Backend,
-  Client,
-  redisBackend,
-  type TestApp,
-} from '../../express/test/support/adapter-suite.js';
 import { startExpress } from '../../express/test/support/app.js';
 import { startFetch } from '../../fetch/test/support/app.js';
 import { startNode } from '../../node/test/support/app.js';

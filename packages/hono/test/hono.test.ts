@@ -4,10 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
 import { SessionError, StorageUnavailableError } from '@kv-session/core';
 import { errorResponse, type HonoSessionOptions, session } from '@kv-session/hono';
+import { expectReaderCostsNothing, headerRoundTrip, useRedisStorage } from '@kv-session/testing/adapters';
 import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
-import { useRedisStorage } from '../../express/test/support/redis-storage.js';
-import { expectReaderCostsNothing, headerRoundTrip } from '../../express/test/support/scenario-checks.js';
 
 const fx = useRedisStorage();
 

@@ -7,10 +7,10 @@ import { StorageUnavailableError } from '@kv-session/core';
 import compatSession, { type KoaCompatSession } from '@kv-session/koa/compat';
 import { StorageRedisKV } from '@kv-session/redis';
 import { type RedisServer, startRedis } from '@kv-session/testing';
+import { redisClient, unavailableStorage } from '@kv-session/testing/adapters';
 import Koa from 'koa';
 import Koa2 from 'koa2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { redisClient, unavailableStorage } from '../../express/test/support/adapter-suite.js';
 import { concurrentWrites, gate, Jar } from '../../fastify/test/support/compat.js';
 
 // The peers are loaded without their types (koa-session declares `ctx.session` too).

@@ -2,14 +2,9 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { StorageUnavailableError } from '@kv-session/core';
 import { session } from '@kv-session/koa';
+import { adapterSuite, Client, redisBackend, unavailableStorage } from '@kv-session/testing/adapters';
 import Koa from 'koa';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  adapterSuite,
-  Client,
-  redisBackend,
-  unavailableStorage,
-} from '../../express/test/support/adapter-suite.js';
 import { startKoa } from './support/app.js';
 
 adapterSuite('koa', startKoa, redisBackend);

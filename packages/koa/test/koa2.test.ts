@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
+import { adapterSuite, redisBackend } from '@kv-session/testing/adapters';
 import Koa2 from 'koa2';
 import { expect, it } from 'vitest';
-import { adapterSuite, redisBackend } from '../../express/test/support/adapter-suite.js';
 import { startKoa } from './support/app.js';
 
 // The same behaviour suite on Koa 2 (peer range ^2.15.0 || ^3.0.0).

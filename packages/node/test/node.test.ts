@@ -3,9 +3,8 @@ import { createServer, type RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SessionError, StorageUnavailableError } from '@kv-session/core';
 import { createNodeSessions, type NodeSessionOptions } from '@kv-session/node';
+import { headerRoundTrip, useRedisStorage } from '@kv-session/testing/adapters';
 import { describe, expect, it } from 'vitest';
-import { useRedisStorage } from '../../express/test/support/redis-storage.js';
-import { headerRoundTrip } from '../../express/test/support/scenario-checks.js';
 
 const fx = useRedisStorage();
 

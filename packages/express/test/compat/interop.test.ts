@@ -7,11 +7,11 @@ import type { RequestListener } from 'node:http';
 import { session as nativeSession } from '@kv-session/express';
 import session from '@kv-session/express/compat';
 import { StorageRedisKV } from '@kv-session/redis';
+import { type RedisStorageFixture, useRedisStorage } from '@kv-session/testing/adapters';
 import { RedisStore } from 'connect-redis';
 import express, { type RequestHandler } from 'express';
 import expressSession from 'express-session';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RedisStorageFixture, useRedisStorage } from '../support/redis-storage.js';
 import { authApp } from './auth-app.js';
 import { Browser, idOf, listen, SECRET } from './support.js';
 

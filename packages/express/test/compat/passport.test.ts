@@ -3,12 +3,12 @@
 // assertions describe express-session's behaviour and the drop-in is held to it.
 import session from '@kv-session/express/compat';
 import { StorageRedisKV } from '@kv-session/redis';
+import { type RedisStorageFixture, useRedisStorage } from '@kv-session/testing/adapters';
 import { RedisStore } from 'connect-redis';
 import express, { type RequestHandler } from 'express';
 import expressSession from 'express-session';
 import express4 from 'express4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RedisStorageFixture, useRedisStorage } from '../support/redis-storage.js';
 import { authApp } from './auth-app.js';
 import { Browser, idOf, listen, SECRET } from './support.js';
 

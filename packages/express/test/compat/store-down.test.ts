@@ -4,9 +4,9 @@
 import type { RequestListener } from 'node:http';
 import session from '@kv-session/express/compat';
 import { StorageRedisKV } from '@kv-session/redis';
+import { type RedisStorageFixture, useRedisStorage } from '@kv-session/testing/adapters';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type RedisStorageFixture, useRedisStorage } from '../support/redis-storage.js';
 import { Browser, listen, SECRET } from './support.js';
 
 type Method = 'regenerate' | 'destroy' | 'reload' | 'save';

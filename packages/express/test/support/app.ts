@@ -2,8 +2,8 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { SessionOptions } from '@kv-session/core';
 import { session } from '@kv-session/express';
+import { routes, type TestApp } from '@kv-session/testing/adapters';
 import express from 'express';
-import { routes, type TestApp } from './adapter-suite.js';
 
 /** Serves the suite's routes on Express; errors go to Express's default error handler. */
 export async function startExpress(options: SessionOptions, factory = express): Promise<TestApp> {

@@ -1,8 +1,8 @@
 import type { AddressInfo } from 'node:net';
 import type { SessionOptions } from '@kv-session/core';
 import { session } from '@kv-session/fastify';
+import { routes, type TestApp } from '@kv-session/testing/adapters';
 import Fastify from 'fastify';
-import { routes, type TestApp } from '../../../express/test/support/adapter-suite.js';
 
 /** Serves the suite's routes on Fastify; errors go to Fastify's default error handler. */
 export async function startFastify(options: SessionOptions): Promise<TestApp> {

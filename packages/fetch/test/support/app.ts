@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
 import type { SessionOptions } from '@kv-session/core';
 import { createFetchSessions } from '@kv-session/fetch';
-import { routes, type TestApp } from '../../../express/test/support/adapter-suite.js';
+import { routes, type TestApp } from '@kv-session/testing/adapters';
 
 /**
  * Serves the shared adapter suite's routes as a plain Fetch handler through `kv.handle()`. Like a

@@ -3,8 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
 import { SessionError, type SessionOptions } from '@kv-session/core';
 import { errorResponse, session } from '@kv-session/hono';
+import { routes, type TestApp } from '@kv-session/testing/adapters';
 import { Hono } from 'hono';
-import { routes, type TestApp } from '../../../express/test/support/adapter-suite.js';
 
 /** Serves the shared adapter suite's routes on Hono (@hono/node-server); errors go to app.onError. */
 export async function startHono(options: SessionOptions): Promise<TestApp> {

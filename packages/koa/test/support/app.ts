@@ -2,8 +2,8 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { SessionOptions } from '@kv-session/core';
 import { session } from '@kv-session/koa';
+import { routes, type TestApp } from '@kv-session/testing/adapters';
 import Koa from 'koa';
-import { routes, type TestApp } from '../../../express/test/support/adapter-suite.js';
 
 /** Serves the suite's routes on Koa; errors go to Koa's default error handling. */
 export async function startKoa(options: SessionOptions, App = Koa): Promise<TestApp> {

@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { SessionOptions } from '@kv-session/core';
 import { createNodeSessions } from '@kv-session/node';
-import { routes, type TestApp } from '../../../express/test/support/adapter-suite.js';
+import { routes, type TestApp } from '@kv-session/testing/adapters';
 
 /** Serves the shared adapter suite's routes on plain node:http through `handler()` (default onError). */
 export async function startNode(options: SessionOptions): Promise<TestApp> {

@@ -1,8 +1,8 @@
 // A private redis-server with a StorageRedisKV on it, for adapter tests that stop Redis on purpose.
 import { StorageRedisKV } from '@kv-session/redis';
-import { type RedisServer, startRedis } from '@kv-session/testing';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
+import { type RedisServer, startRedis } from '../src/redis-server.js';
 
 /** What {@link useRedisStorage} provides; the fields are set once `beforeAll` has run. */
 export interface RedisStorageFixture {

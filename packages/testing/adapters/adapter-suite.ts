@@ -12,9 +12,9 @@ import {
   unsign,
 } from '@kv-session/core';
 import { MOVED_MARKER, StorageRedisKV } from '@kv-session/redis';
-import { startRedis } from '@kv-session/testing';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedis } from '../src/redis-server.js';
 
 /** What a route answers: a body, and optionally a cookie of the app's own. */
 export interface RouteResult {
