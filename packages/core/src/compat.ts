@@ -59,3 +59,20 @@ export function callbackOrPromise(
   );
   return undefined;
 }
+
+/**
+ * The type of a request's session property (`req.session`, `request.session`, `ctx.session`) that a
+ * native adapter and its compat drop-in both set, each with its own object. `Apis` is an interface
+ * that the adapter's module extends with `native` and the drop-in's with `compat` when imported:
+ * with one of them in the program, its type; with both, the native one, unless the app declares
+ * `use: 'compat'` (or `'native'`) in it.
+ */
+export type RequestSessionApi<Apis> = Apis extends { use: infer U }
+  ? U extends keyof Apis
+    ? Apis[U]
+    : never
+  : Apis extends { native: infer N }
+    ? N
+    : Apis extends { compat: infer C }
+      ? C
+      : never;

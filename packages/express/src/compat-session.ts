@@ -21,6 +21,22 @@ export interface SessionHost {
 // biome-ignore lint/suspicious/noEmptyInterface: an augmentation point, empty by design
 export interface CompatSessionData {}
 
+/** `req.session` of the drop-in as the app sees it: express-session's methods and `cookie`, and its data. */
+export type CompatSessionObject = CompatSession & Partial<CompatSessionData>;
+
+declare global {
+  namespace Express {
+    interface KvSessionApis {
+      /** `req.session` as `@kv-session/express/compat` sets it. */
+      compat: CompatSessionObject;
+    }
+    interface Request {
+      /** The session id (as express-session sets it; only the drop-in sets it). */
+      sessionID: string;
+    }
+  }
+}
+
 /**
  * `req.session` of the express-session drop-in: a plain object whose own enumerable properties are
  * the session data (read, assign, `delete`, change nested objects in place), with `cookie`, and

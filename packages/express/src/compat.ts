@@ -17,7 +17,13 @@ import { holdUntilSaved } from './hold-response.js';
 export type { CompatCookieOptions, StoredCookie } from './compat-cookie.js';
 export { SessionCookie } from './compat-cookie.js';
 export type { CompatOptions } from './compat-options.js';
-export { CompatSession, type CompatSessionData, type SessionCallback } from './compat-session.js';
+export {
+  CompatSession,
+  type CompatSessionData,
+  type CompatSessionObject,
+  type SessionCallback,
+} from './compat-session.js';
+export type { ExpressRequestSession } from './request-session.js';
 
 /** What the middleware reads and writes on the request (Express, Connect or bare node:http). */
 interface CompatRequestLike extends IncomingMessage {

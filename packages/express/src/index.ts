@@ -24,11 +24,13 @@ export interface AppSessionData extends SessionData {}
  */
 export type RequestSessionData = RegisteredSessionData<AppSessionData>;
 
+export type { ExpressRequestSession } from './request-session.js';
+
 declare global {
   namespace Express {
-    interface Request {
-      /** The request's session, set by the `@kv-session/express` middleware. */
-      session: Session<RequestSessionData>;
+    interface KvSessionApis {
+      /** `req.session` as the `@kv-session/express` middleware sets it (see docs/express.md on /compat). */
+      native: Session<RequestSessionData>;
     }
   }
 }

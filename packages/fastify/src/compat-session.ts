@@ -10,6 +10,7 @@ import {
 } from '@kv-session/core';
 import type { FastifyRequest } from 'fastify';
 import { CompatCookie, type CompatCookieOptions, type CookieSigner, storedMaxAge } from './compat-cookie.js';
+import type { SessionCallback } from './compat-types.js';
 
 /** The core session behind a compat session. */
 export type CoreSession = Session<SessionData>;
@@ -170,7 +171,9 @@ export class CompatSession {
   }
 
   /** Saves now (the response saves again if more changes follow). */
-  save(callback?: (error?: unknown) => void): Promise<void> | undefined {
+  save(): Promise<void>;
+  save(callback: SessionCallback): void;
+  save(callback?: SessionCallback): Promise<void> | undefined {
     return callbackOrPromise(
       commitCompat(this).then(() => {
         inside(this).saved = true;
@@ -183,11 +186,14 @@ export class CompatSession {
    * Moves to a new id (fixation protection): the stored record is deleted, and a new session under
    * a fresh id, holding only the `keys` given, is saved and becomes `request.session`.
    */
+  regenerate(keys?: readonly string[]): Promise<void>;
+  regenerate(callback: SessionCallback): void;
+  regenerate(keys: readonly string[], callback: SessionCallback): void;
   regenerate(
-    keys?: readonly string[] | ((error?: unknown) => void),
-    callback?: (error?: unknown) => void,
+    keys?: readonly string[] | SessionCallback,
+    callback?: SessionCallback,
   ): Promise<void> | undefined {
-    if (typeof keys === 'function') return this.regenerate(undefined, keys);
+    if (typeof keys === 'function') [keys, callback] = [undefined, keys];
     const i = inside(this);
     const kept: Record<string, unknown> = {};
     for (const key of keys ?? []) if (this[key] !== undefined && key !== COOKIE_KEY) kept[key] = this[key];
@@ -202,7 +208,9 @@ export class CompatSession {
   }
 
   /** Deletes the stored session; `request.session` becomes null and the cookie is expired. */
-  destroy(callback?: (error?: unknown) => void): Promise<void> | undefined {
+  destroy(): Promise<void>;
+  destroy(callback: SessionCallback): void;
+  destroy(callback?: SessionCallback): Promise<void> | undefined {
     const i = inside(this);
     const run = async (): Promise<void> => {
       await i.core.destroy();
@@ -213,7 +221,9 @@ export class CompatSession {
   }
 
   /** Reads the session again from storage; unsaved changes are dropped. */
-  reload(callback?: (error?: unknown) => void): Promise<void> | undefined {
+  reload(): Promise<void>;
+  reload(callback: SessionCallback): void;
+  reload(callback?: SessionCallback): Promise<void> | undefined {
     const i = inside(this);
     const run = async (): Promise<void> => {
       const core = i.context.manager.sessionById(i.id);

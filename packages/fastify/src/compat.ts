@@ -24,6 +24,8 @@ import {
 
 export { CompatCookie, type CompatCookieOptions, type CookieSigner } from './compat-cookie.js';
 export { CompatSession } from './compat-session.js';
+export type { FastifySessionObject, SessionCallback } from './compat-types.js';
+export type { FastifyRequestSession } from './request-session.js';
 
 /**
  * Options of the compat plugin: @fastify/session's, with `storage` (a kv-session `Storage`) in place

@@ -24,10 +24,13 @@ export interface AppSessionData extends SessionData {}
  */
 export type RequestSessionData = RegisteredSessionData<AppSessionData>;
 
+export type { FastifyRequestSession } from './request-session.js';
+
 declare module 'fastify' {
-  interface FastifyRequest {
-    /** The request's session, set by the `@kv-session/fastify` plugin. */
-    session: Session<RequestSessionData>;
+  interface KvSessionApis {
+    /** `request.session` as the `@kv-session/fastify` plugin sets it (see docs/fastify.md on /compat). */
+    // Spelt out: inside this block `Session` would name the compat's data interface in `fastify`.
+    native: import('@kv-session/core').Session<RequestSessionData>;
   }
   interface FastifyInstance {
     /** The session manager of the `@kv-session/fastify` plugin. */

@@ -1,5 +1,6 @@
 import { inspect } from 'node:util';
 import { callbackOrPromise, jsonSnapshot, type Session, type SessionData } from '@kv-session/core';
+import type { SessionCallback } from './compat-types.js';
 
 /** The core session behind a compat session. */
 export type CoreSession = Session<SessionData>;
@@ -100,12 +101,16 @@ export class KoaCompatSession {
   }
 
   /** Saves now, whether or not anything changed. */
-  save(callback?: (error?: unknown) => void): Promise<void> | undefined {
+  save(): Promise<void>;
+  save(callback: SessionCallback): void;
+  save(callback?: SessionCallback): Promise<void> | undefined {
     return callbackOrPromise(inside(this).owner.commit({ save: true }), callback);
   }
 
   /** Moves the session, with its data, to a new key now and deletes the old record. */
-  regenerate(callback?: (error?: unknown) => void): Promise<void> | undefined {
+  regenerate(): Promise<void>;
+  regenerate(callback: SessionCallback): void;
+  regenerate(callback?: SessionCallback): Promise<void> | undefined {
     return callbackOrPromise(inside(this).owner.commit({ regenerate: true }), callback);
   }
 
@@ -115,11 +120,14 @@ export class KoaCompatSession {
   }
 
   /** Same as koa-session's `commit(options?, callback?)`. */
+  commit(options?: { save?: boolean; regenerate?: boolean }): Promise<void>;
+  commit(callback: SessionCallback): void;
+  commit(options: { save?: boolean; regenerate?: boolean }, callback: SessionCallback): void;
   commit(
-    options?: { save?: boolean; regenerate?: boolean } | ((error?: unknown) => void),
-    callback?: (error?: unknown) => void,
+    options?: { save?: boolean; regenerate?: boolean } | SessionCallback,
+    callback?: SessionCallback,
   ): Promise<void> | undefined {
-    if (typeof options === 'function') return this.commit({}, options);
+    if (typeof options === 'function') [options, callback] = [{}, options];
     return callbackOrPromise(inside(this).owner.commit(options ?? {}), callback);
   }
 }

@@ -24,6 +24,8 @@ import {
 } from './compat-session.js';
 
 export { KoaCompatSession, type MaxAge } from './compat-session.js';
+export type { CompatSessionData, KoaSessionObject, SessionCallback } from './compat-types.js';
+export type { KoaContextSession } from './request-session.js';
 
 type Context = Koa.ParameterizedContext;
 

@@ -21,10 +21,15 @@ export interface AppSessionData extends SessionData {}
  */
 export type RequestSessionData = RegisteredSessionData<AppSessionData>;
 
+export type { KoaContextSession } from './request-session.js';
+
 declare module 'koa' {
-  interface DefaultContext {
-    /** The request's session, set by the `@kv-session/koa` middleware. */
-    session: Session<RequestSessionData>;
+  interface KvSessionApis {
+    /** `ctx.session` as the `@kv-session/koa` middleware sets it (see docs/koa.md on /compat). */
+    native: Session<RequestSessionData>;
+  }
+  interface KvSessionAssignable {
+    native: Session<RequestSessionData>;
   }
 }
 
