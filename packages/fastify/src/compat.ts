@@ -124,6 +124,15 @@ function underPath(path: string, cookiePath: string): boolean {
 }
 
 const plugin: FastifyPluginAsync<FastifySessionCompatOptions> = async (app, options) => {
+  if (app.hasRequestDecorator('session')) {
+    // Fastify's own error would only say that the decorator exists; say which plugins collide.
+    throw new ConfigError(
+      [
+        'request.session is already set up in this context (by @kv-session/fastify, @fastify/session or another session plugin): register one session plugin per encapsulation context',
+      ],
+      '@kv-session/fastify/compat set-up',
+    );
+  }
   const parsed = optionsSchema.safeParse(options);
   if (!parsed.success) {
     throw new ConfigError(formatIssues(parsed.error.issues), '@kv-session/fastify/compat options');
@@ -276,8 +285,10 @@ const plugin: FastifyPluginAsync<FastifySessionCompatOptions> = async (app, opti
  * each other's writes and a destroyed session is never revived; a storage failure reaches Fastify's
  * error handler (503 when unavailable). Cookie name, signature format and stored JSON are
  * @fastify/session's, so a running site switches without logging anyone out (see
- * docs/migrating-from-fastify-session.md).
+ * docs/migrating-from-fastify-session.md). Registered under @fastify/session's plugin name, so
+ * plugins declaring `dependencies: ['@fastify/session']` (and `app.hasPlugin('@fastify/session')`)
+ * find it.
  */
-export const fastifySession = fp(plugin, { fastify: '5.x', name: '@kv-session/fastify/compat' });
+export const fastifySession = fp(plugin, { fastify: '5.x', name: '@fastify/session' });
 
 export default fastifySession;
