@@ -380,6 +380,31 @@ it('runs on Koa 2 too: data, koa-passport login and logout', async () => {
 });
 
 describe('switch-over from koa-session + koa-redis', () => {
+  it('a site whose keys have no prefix switches with allowEmptyPrefix: the bare keys are read and written', async () => {
+    const before = new Jar(await start(peer({ prefix: '' }), withPassport));
+    expect((await before.get('/login?username=cy&password=pw')).status).toBe(302);
+    await before.get('/set?k=cart&v=5');
+    const key = before.cookies.get('koa.sess')!;
+    // koa-session + koa-redis keep it under the bare external key: a UUID, no prefix.
+    expect(key).toMatch(/^[0-9a-f-]{36}$/);
+    expect(JSON.parse((await client.get(key))!)).toMatchObject({ cart: '5', passport: { user: 'cy' } });
+
+    const unprefixed = () => new StorageRedisKV({ client, prefix: '', allowEmptyPrefix: true });
+    const after = before.clone(await start(compat({ prefix: '', storage: unprefixed() }), withPassport));
+    expect(JSON.parse((await after.get('/me')).body)).toEqual({ user: { id: 'cy' } });
+    expect((await after.get('/key')).body).toBe(key);
+    await after.get('/set?k=more&v=6');
+    expect(JSON.parse((await client.get(key))!)).toMatchObject({ cart: '5', more: '6' });
+
+    const back = after.clone(await start(peer({ prefix: '' }), withPassport));
+    expect(JSON.parse((await back.get('/me')).body)).toEqual({ user: { id: 'cy' } });
+    expect(JSON.parse((await back.get('/get')).body)).toEqual({
+      cart: '5',
+      more: '6',
+      passport: { user: 'cy' },
+    });
+  });
+
   it('a user logged in under the peer stays logged in, with its data, and can switch back', async () => {
     const before = new Jar(await start(peer(), withPassport));
     expect((await before.get('/login?username=bob&password=pw')).status).toBe(302);

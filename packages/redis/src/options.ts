@@ -13,8 +13,19 @@ export interface StorageRedisKVOptions {
    * ends the process).
    */
   client: RedisClientLike | IoredisClientLike;
-  /** Prepended to the session id to form the Redis key. Must not be empty. @default 'kv-session:' */
+  /**
+   * Prepended to the session id to form the Redis key. Empty only with `allowEmptyPrefix: true`.
+   * @default 'kv-session:'
+   */
   prefix?: string;
+  /**
+   * Accept `prefix: ''`: session keys are the bare ids, as koa-session + koa-redis sites without a
+   * prefix store them. Every key of the database that has the form of a session id (22-256 of
+   * `A-Z a-z 0-9 _ -`) can then be read, overwritten or deleted as a session, so give such sessions
+   * a Redis database of their own. Ids are checked before any key is built either way.
+   * @default false
+   */
+  allowEmptyPrefix?: boolean;
   /**
    * Longest wait, in milliseconds, for one Redis command. Past it the operation fails with
    * `StorageUnavailableError` (HTTP 503), also while the client is disconnected. @default 2000
@@ -40,6 +51,7 @@ export interface StorageRedisKVOptions {
 export interface ResolvedRedisOptions {
   client: RedisClientLike | IoredisClientLike;
   prefix: string;
+  allowEmptyPrefix: boolean;
   commandTimeoutMs: number;
   refreshIntervalMs: number;
   clientSideCache: boolean | undefined;
@@ -61,7 +73,8 @@ const schema = z
           CLIENT_METHODS.every((m) => typeof (v as Record<string, unknown>)[m] === 'function')),
       { message: CLIENT_MESSAGE },
     ),
-    prefix: z.string().min(1, 'must not be empty').default('kv-session:'),
+    prefix: z.string().default('kv-session:'),
+    allowEmptyPrefix: z.boolean().default(false),
     commandTimeoutMs: z.number().int().positive().default(2000),
     refreshIntervalMs: z.number().int().positive().default(1000),
     clientSideCache: z.boolean().optional(),
@@ -72,14 +85,30 @@ const schema = z
     path: ['clientSideCache'],
   });
 
+/** The empty-prefix issue, if any; checked outside the schema so that it is listed with every other problem. */
+function emptyPrefixIssue(options: unknown): string | undefined {
+  const o = (typeof options === 'object' && options !== null ? options : {}) as Record<string, unknown>;
+  if (o.prefix !== '' || o.allowEmptyPrefix === true) return undefined;
+  // An empty prefix lets any id-shaped key of the database be taken for a session: opt in only.
+  return "prefix: must not be empty, unless allowEmptyPrefix: true acknowledges that every id-shaped key of the database is then a session's (see docs/redis.md)";
+}
+
 /** Validates {@link StorageRedisKVOptions}; throws `ConfigError` listing every problem. */
 export function resolveRedisOptions(options: StorageRedisKVOptions): ResolvedRedisOptions {
   const parsed = schema.safeParse(options);
-  if (!parsed.success) throw new ConfigError(formatIssues(parsed.error.issues), 'StorageRedisKV options');
+  const prefixIssue = emptyPrefixIssue(options);
+  if (!parsed.success || prefixIssue !== undefined) {
+    const issues = parsed.success ? [] : formatIssues(parsed.error.issues);
+    throw new ConfigError(
+      prefixIssue === undefined ? issues : [...issues, prefixIssue],
+      'StorageRedisKV options',
+    );
+  }
   const o = parsed.data;
   return {
     client: o.client,
     prefix: o.prefix,
+    allowEmptyPrefix: o.allowEmptyPrefix,
     commandTimeoutMs: o.commandTimeoutMs,
     refreshIntervalMs: o.refreshIntervalMs,
     clientSideCache: o.clientSideCache,

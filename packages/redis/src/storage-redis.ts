@@ -5,11 +5,13 @@ import {
   applyChangeSet,
   type ChangeSet,
   CorruptDataError,
+  isValidId,
   type MoveOptions,
   type MoveResult,
   parseSessionData,
   redactId,
   type SessionData,
+  SessionDataError,
   type Storage,
   StorageError,
   type StoredSession,
@@ -94,6 +96,10 @@ export class StorageRedisKV implements Storage {
 
   /** The Redis key of a session id. */
   key(id: string): string {
+    // Without a prefix an id could name any key of the database: only a well-formed one builds a key.
+    if (this.#o.prefix === '' && !isValidId(id)) {
+      throw new SessionDataError(`not a session id (${redactId(id)}): no Redis key is built from it`);
+    }
     return this.#o.prefix + id;
   }
 
