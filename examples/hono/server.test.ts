@@ -1,22 +1,15 @@
-import { type RedisServer, startRedis } from '@kv-session/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assertBuilt, startExample, Visitor } from '../shared/harness.js';
+import { describe, expect, it } from 'vitest';
+import { startExample, Visitor } from '../shared/harness.js';
+import { useExampleRedis } from '../shared/redis.js';
 import { describeReferenceScenario } from '../shared/scenario.js';
 
 describeReferenceScenario('hono');
 
 describe('Hono example next to the Express example (one Redis, default cookie name, no secret)', () => {
-  let redis: RedisServer;
-
-  beforeAll(async () => {
-    assertBuilt();
-    redis = await startRedis();
-  });
-  afterAll(async () => {
-    await redis?.stop();
-  });
+  const example = useExampleRedis();
 
   it('reads through Hono a session created through Express, and the other way round', async () => {
+    const redis = example();
     const express = await startExample('express', { REDIS_URL: redis.url });
     const hono = await startExample('hono', { REDIS_URL: redis.url });
     try {

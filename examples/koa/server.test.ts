@@ -1,21 +1,15 @@
-import { type RedisServer, startRedis } from '@kv-session/testing';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { assertBuilt, startExample, Visitor } from '../shared/harness.js';
+import { describe, expect, it, vi } from 'vitest';
+import { startExample, Visitor } from '../shared/harness.js';
+import { useExampleRedis } from '../shared/redis.js';
 import { describeReferenceScenario } from '../shared/scenario.js';
 
 describeReferenceScenario('koa');
 
 describe('koa example on ioredis (REDIS_CLIENT=ioredis)', { timeout: 60_000 }, () => {
-  let redis: RedisServer;
-  beforeAll(async () => {
-    assertBuilt();
-    redis = await startRedis();
-  });
-  afterAll(async () => {
-    await redis?.stop();
-  });
+  const example = useExampleRedis();
 
   it('stores /set in Redis as JSON, reads it back, /del clears it, 503 while Redis is down, then serves again', async () => {
+    const redis = example();
     const server = await startExample('koa', { REDIS_URL: redis.url, REDIS_CLIENT: 'ioredis' });
     expect(server.output()).toContain(`sessions in Redis at ${redis.url} through ioredis`);
     const visitor = new Visitor();

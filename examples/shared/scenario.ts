@@ -1,8 +1,9 @@
 // The reference scenario of docs/getting-started.md, driven over HTTP against the real example
 // process of one framework, with a private redis-server.
-import { freePort, type RedisServer, startRedis } from '@kv-session/testing';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { assertBuilt, type Framework, sleep, startExample, Visitor } from './harness.js';
+import { freePort, startRedis } from '@kv-session/testing';
+import { describe, expect, it, vi } from 'vitest';
+import { type Framework, sleep, startExample, Visitor } from './harness.js';
+import { useExampleRedis } from './redis.js';
 
 const unixNow = () => Math.floor(Date.now() / 1000);
 
@@ -10,19 +11,11 @@ const unixNow = () => Math.floor(Date.now() / 1000);
 export function describeReferenceScenario(framework: Framework): void {
   // Each test starts one or two Node processes; on a busy 2-core machine that alone can take seconds.
   describe(`${framework} example (node examples/${framework}/server.js)`, { timeout: 60_000 }, () => {
-    let redis: RedisServer;
-
-    beforeAll(async () => {
-      assertBuilt();
-      redis = await startRedis();
-    });
-    afterAll(async () => {
-      await redis?.stop();
-    });
+    const example = useExampleRedis();
 
     /** The one Redis key of the visitor's session, checked to end with the cookie's id. */
     async function sessionKey(visitor: Visitor): Promise<string> {
-      const keys = (await redis.cli('KEYS', '*')).split('\n').filter((k) => k !== '');
+      const keys = (await example().cli('KEYS', '*')).split('\n').filter((k) => k !== '');
       expect(keys).toHaveLength(1);
       const key = keys[0]!;
       expect(visitor.id).toBeDefined();
@@ -31,6 +24,7 @@ export function describeReferenceScenario(framework: Framework): void {
     }
 
     it('stores /set in Redis, restores it after a restart, sees a redis-cli edit, /del clears it, 503 while Redis is down', async () => {
+      const redis = example();
       await redis.cli('FLUSHALL');
       let server = await startExample(framework, { REDIS_URL: redis.url });
       expect(server.output()).toContain(`sessions in Redis at ${redis.url}`);
@@ -108,6 +102,7 @@ export function describeReferenceScenario(framework: Framework): void {
     });
 
     it('with SESSION_MAX_AGE=2, an idle session is gone after 3 s: /get is {} and the key is deleted', async () => {
+      const redis = example();
       await redis.cli('FLUSHALL');
       const server = await startExample(framework, { REDIS_URL: redis.url, SESSION_MAX_AGE: '2' });
       expect(server.output()).toContain('max age 2 s');

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { expect, it } from 'vitest';
 
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 
@@ -18,4 +19,13 @@ export async function typecheckFixture(dir: URL): Promise<{ code: number; out: s
       out: `${e.stdout ?? ''}${e.stderr ?? ''}`,
     }),
   );
+}
+
+/** A test that type-checks `dir` as its own program and expects no error. */
+export function itTypeChecks(title: string, dir: URL): void {
+  it(title, async () => {
+    const result = await typecheckFixture(dir);
+    expect(result.out).toBe('');
+    expect(result.code).toBe(0);
+  }, 180_000);
 }
