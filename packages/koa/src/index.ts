@@ -56,7 +56,7 @@ export type SessionMiddleware<Data extends object = RequestSessionData> = Middle
    * `ctx.session` typed with this middleware's data type (the `schema`'s output when it has one).
    * Throws when the middleware has not run for `ctx`.
    */
-  of(ctx: { session: Session<RequestSessionData> }): Session<Data>;
+  of(ctx: { session: unknown }): Session<Data>;
   /** Closes the storage. */
   close(): Promise<void>;
 };
@@ -101,7 +101,8 @@ export function session(options: SessionOptions<object> = {}): SessionMiddleware
     if (failed) throw failure;
   };
 
-  const of = (ctx: { session: Session<RequestSessionData> }): Session<object> => {
+  // `unknown`: in a program that also imports /compat and chose its type, ctx.session is not ours.
+  const of = (ctx: { session: unknown }): Session<object> => {
     if (ctx.session === undefined) {
       throw new Error('kv-session: the session middleware has not run for this context');
     }

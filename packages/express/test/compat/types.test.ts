@@ -6,4 +6,8 @@ describe('@kv-session/express/compat types', () => {
     'an app importing only the drop-in gets req.session and req.sessionID typed (own tsc program)',
     new URL('../type-fixtures/compat-only/', import.meta.url),
   );
+  itTypeChecks(
+    'an app importing both entry points chooses the compat type with KvSessionApis.use; mw.of(req) serves native routes (built declarations)',
+    new URL('../type-fixtures/compat-and-native/', import.meta.url),
+  );
 });
