@@ -1,3 +1,4 @@
+import { IncomingMessage, ServerResponse } from 'node:http';
 import {
   type InferSessionData,
   type RegisteredSessionData,
@@ -48,8 +49,122 @@ export interface SessionMiddleware<Data extends object = RequestSessionData> ext
   close(): Promise<void>;
 }
 
+/** What the middleware leaves on a request for the `req.session` getter. */
+interface LazyState {
+  readonly manager: SessionManager<object>;
+  readonly res: Response;
+  readonly next: NextFunction;
+  session: Session<object> | undefined;
+}
+
+// Symbol.for: two copies of this module in one process (two versions installed) share the key.
+const STATE = Symbol.for('kv-session.express.state');
+
+interface LazyRequest {
+  [STATE]: LazyState | undefined;
+  headers: Request['headers'];
+  secure: boolean;
+}
+
+/** The session of a request, made (and its save hooked into the response) on first use. */
+function sessionOf(req: LazyRequest, state: LazyState): Session<object> {
+  const { manager, res, next } = state;
+  const s = manager.sessionFromHeaders(req.headers, { secure: req.secure });
+  state.session = s;
+  // The save runs before the first byte leaves (see holdUntilSaved); a failed save goes to the
+  // app's error handler (or Express's, which aborts a response already started). Touched after
+  // the headers left (a streamed response): still saved before the end, without a cookie.
+  holdUntilSaved(
+    res,
+    () =>
+      manager.commit(s).then(({ setCookie, headers }) => {
+        if (res.headersSent) return; // a second save after streaming began: nothing more to send
+        if (setCookie !== undefined) res.append('Set-Cookie', setCookie);
+        for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+      }),
+    next,
+  );
+  return s;
+}
+
+const accessor: PropertyDescriptor = {
+  get(this: LazyRequest): Session<object> | undefined {
+    const state = this[STATE];
+    if (state === undefined) return undefined; // no kv-session middleware ran for this request
+    return state.session ?? sessionOf(this, state);
+  },
+  // Another library (or the app) may assign req.session, as before; it then shadows the getter.
+  set(this: object, value: unknown) {
+    Object.defineProperty(this, 'session', { value, writable: true, configurable: true, enumerable: true });
+  },
+  configurable: true,
+};
+
+/** Request and response prototypes already extended. */
+const extended = new WeakSet<object>();
+
+/** The prototype Express's request (or response) objects share: the one right above node's own. */
+function expressPrototype(obj: object, base: object): object | undefined {
+  let target = Object.getPrototypeOf(obj) as object | null;
+  while (target !== null && target !== base) {
+    const parent = Object.getPrototypeOf(target) as object | null;
+    if (parent === base) return target;
+    target = parent;
+  }
+  return undefined;
+}
+
+/** The response methods holdUntilSaved replaces on a response whose session was touched. */
+const HELD = ['write', 'end', 'writeHead', 'flushHeaders'] as const;
+
 /**
- * Express (4 and 5) middleware giving `req.session`. The session is saved before the response is
+ * Makes Express's response methods that holdUntilSaved replaces defer to the replacement when one
+ * is installed after the caller looked the method up: `res.end(await req.session.data())` reads
+ * `res.end` before the first `req.session` installs the hold, and Node's `end` would then write
+ * the body while the (held) headers wait. Without a hold, the wrapper calls the original.
+ */
+function forwardToHold(proto: object): void {
+  const target = proto as Record<(typeof HELD)[number], (...args: unknown[]) => unknown>;
+  for (const name of HELD) {
+    const original = target[name];
+    const forward = function (this: Record<string, unknown>, ...args: unknown[]): unknown {
+      const own = Object.hasOwn(this, name) ? (this[name] as typeof original) : undefined;
+      return (own !== undefined && own !== forward ? own : original).apply(this, args);
+    };
+    Object.defineProperty(proto, name, { value: forward, writable: true, configurable: true });
+  }
+}
+
+/**
+ * Gives `req` the lazy `req.session` accessor. Express sets each request's prototype to its app's
+ * `app.request`, whose own prototype is Express's `request` object, shared by every app (and
+ * mounted sub-app) of that copy of Express: the accessor goes there, once, so a route that never
+ * reads `req.session` pays for nothing but one field. A per-request `Object.defineProperty`
+ * would cost a good part of a trivial route's throughput. Returns false when `req` is not an
+ * Express request (a bare `node:http` one): the caller then does the work eagerly.
+ */
+function lazyRequest(req: Request, res: Response): boolean {
+  const proto = Object.getPrototypeOf(req) as object;
+  if (extended.has(proto)) return true;
+  const reqProto = expressPrototype(req, IncomingMessage.prototype);
+  const resProto = expressPrototype(res, ServerResponse.prototype);
+  if (reqProto === undefined || resProto === undefined) return false;
+  if (!extended.has(reqProto)) {
+    Object.defineProperty(reqProto, 'session', accessor);
+    extended.add(reqProto);
+  }
+  if (!extended.has(resProto)) {
+    forwardToHold(resProto);
+    extended.add(resProto);
+  }
+  extended.add(proto);
+  return true;
+}
+
+/**
+ * Express (4 and 5) middleware giving `req.session`. The session is made on the first read of
+ * `req.session` (cookie parsing and signature check included): a route that never touches it costs
+ * nothing and its response is not held. A touched session is saved before the response is
  * delivered: `res.end`, `res.write`, `res.writeHead` and `res.flushHeaders` wait for the save, then
  * `Set-Cookie` and the id header are added before the headers are written. When the
  * save fails, the request goes to `next(err)` with a `SessionError` (`status` 503 when storage is
@@ -67,26 +182,26 @@ export function session(options: SessionOptions<object> = {}): SessionMiddleware
   const manager = new SessionManager<object>(options);
 
   function middleware(req: Request, res: Response, next: NextFunction): void {
-    // Mounted twice (e.g. on a router and the app): keep the first session.
-    if (req.session !== undefined) {
+    const lazy = req as unknown as LazyRequest;
+    // Mounted twice (e.g. on a router and the app), or another library set req.session: keep it.
+    if (lazy[STATE] !== undefined || Object.hasOwn(req, 'session')) {
       next();
       return;
     }
-    const s = manager.sessionFromHeaders(req.headers, { secure: req.secure });
-    req.session = s as unknown as Session<RequestSessionData>;
-
-    // The save runs before the first byte leaves (see holdUntilSaved); a failed save goes to the
-    // app's error handler (or Express's, which aborts a response already started).
-    holdUntilSaved(
-      res,
-      () =>
-        manager.commit(s).then(({ setCookie, headers }) => {
-          if (res.headersSent) return; // a second save after streaming began: nothing more to send
-          if (setCookie !== undefined) res.append('Set-Cookie', setCookie);
-          for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
-        }),
-      next,
-    );
+    // Nothing is read, verified or built here, and the response is not held: the `req.session`
+    // getter does all of that on first use (see lazyRequest).
+    const state: LazyState = { manager, res, next, session: undefined };
+    lazy[STATE] = state;
+    if (!lazyRequest(req, res)) {
+      // Not an Express request (a bare node:http one): made and hooked now, as an own property.
+      const s = sessionOf(lazy, state);
+      Object.defineProperty(req, 'session', {
+        value: s,
+        writable: true,
+        configurable: true,
+        enumerable: true,
+      });
+    }
     next();
   }
 

@@ -9,7 +9,7 @@ import {
   type SessionOptions,
   type SessionSchema,
 } from '@kv-session/core';
-import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 
 /**
@@ -82,15 +82,34 @@ function withoutDetail(payload: unknown, failure: SessionError, status: number):
   return JSON.stringify({ ...body, message: STATUS_CODES[status] ?? 'Error' });
 }
 
+/** The request's session once the handler touched `request.session` (null until then). */
+const SESSION = Symbol.for('kv-session.fastify.session');
+
+interface LazyRequest {
+  [SESSION]: Session<RequestSessionData> | null;
+}
+
 /** Adds `request.session` to `app`, with sessions from `manager`. */
 function install(app: FastifyInstance, manager: SessionManager<RequestSessionData>): void {
   app.decorate('sessionManager', manager);
-  app.decorateRequest('session', null as unknown as Session<RequestSessionData>);
+  // No onRequest hook: the session (cookie parsing and signature check included) is made on the
+  // first read of `request.session`, so a route that never touches it pays for nothing.
+  app.decorateRequest(SESSION as unknown as string, null);
+  app.decorateRequest('session', {
+    getter(this: FastifyRequest): Session<RequestSessionData> {
+      const lazy = this as unknown as LazyRequest;
+      let s = lazy[SESSION];
+      if (s === null) {
+        s = manager.sessionFromHeaders(this.headers, { secure: this.protocol === 'https' });
+        lazy[SESSION] = s;
+      }
+      return s;
+    },
+    setter(this: FastifyRequest, value: Session<RequestSessionData>) {
+      (this as unknown as LazyRequest)[SESSION] = value;
+    },
+  } as unknown as Session<RequestSessionData>);
   app.addHook('onClose', () => manager.close());
-
-  app.addHook('onRequest', async (request) => {
-    request.session = manager.sessionFromHeaders(request.headers, { secure: request.protocol === 'https' });
-  });
 
   // An async handler that calls `reply.send(x)` without `return reply` resolves (undefined) while
   // the save below is still running, and Fastify then sends a second, empty reply without the
@@ -114,20 +133,40 @@ function install(app: FastifyInstance, manager: SessionManager<RequestSessionDat
     if (error instanceof SessionError && !error.expose) failures.set(request, error);
   });
 
-  app.addHook('onSend', async (request, reply, payload) => {
-    if (!committed.has(request) && request.session !== null) {
+  // Not async: an untouched session (and no failure to hide) finishes synchronously.
+  app.addHook('onSend', (request, reply, payload, done) => {
+    const s = (request as unknown as LazyRequest)[SESSION];
+    if (s !== null && !committed.has(request)) {
       committed.add(request);
-      const { setCookie, headers } = await manager.commit(request.session);
-      if (setCookie !== undefined) reply.header('set-cookie', setCookie);
-      reply.headers(headers);
+      manager.commit(s).then(
+        ({ setCookie, headers }) => {
+          if (setCookie !== undefined) reply.header('set-cookie', setCookie);
+          reply.headers(headers);
+          hideDetail(request, reply, payload, done);
+        },
+        (error: unknown) => done(error as Error),
+      );
+      return;
     }
-    const failure = failures.get(request);
-    if (failure === undefined) return;
-    const generic = withoutDetail(payload, failure, reply.statusCode);
-    if (generic === undefined) return;
-    reply.header('content-length', Buffer.byteLength(generic));
-    return generic;
+    hideDetail(request, reply, payload, done);
   });
+}
+
+/** The end of onSend: a non-exposed SessionError's message is replaced by the status text. */
+function hideDetail(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  payload: unknown,
+  done: (error?: Error | null, payload?: unknown) => void,
+): void {
+  const failure = failures.get(request);
+  const generic = failure === undefined ? undefined : withoutDetail(payload, failure, reply.statusCode);
+  if (generic === undefined) {
+    done(null, payload);
+    return;
+  }
+  reply.header('content-length', Buffer.byteLength(generic));
+  done(null, generic);
 }
 
 const plugin: FastifyPluginAsync<FastifySessionOptions> = async (app, options) => {
@@ -137,8 +176,9 @@ const plugin: FastifyPluginAsync<FastifySessionOptions> = async (app, options) =
 const fpOptions = { fastify: '5.x', name: '@kv-session/fastify' } as const;
 
 /**
- * Fastify 5 plugin giving `request.session`: `app.register(session, options)`. Sessions are created
- * in `onRequest` (no I/O) and saved in `onSend`, before the payload is sent; a failed save goes to
+ * Fastify 5 plugin giving `request.session`: `app.register(session, options)`. A session is made on
+ * the first read of `request.session` (no I/O; a route that never reads it costs nothing) and saved
+ * in `onSend`, before the payload is sent; a failed save goes to
  * Fastify's error handler with the `SessionError`'s `statusCode` (503 when storage is unavailable).
  * `cookie.secure: 'auto'` follows `request.protocol` (set `trustProxy` behind a proxy).
  */

@@ -48,6 +48,59 @@ function carryHeaders(error: unknown, setCookie: string | undefined, headers: Re
   target.headers = merged;
 }
 
+/** The manager of the middleware that runs for a context. */
+const MANAGER = Symbol.for('kv-session.koa.manager');
+/** The context's session, once the handler touched `ctx.session`. */
+const SESSION = Symbol.for('kv-session.koa.session');
+
+interface LazyContext {
+  [MANAGER]: SessionManager<object> | undefined;
+  [SESSION]: Session<object> | undefined;
+  headers: Record<string, string | string[] | undefined>;
+  secure: boolean;
+}
+
+/** Context prototypes (`app.context`) that already have the `session` accessor. */
+const extended = new WeakSet<object>();
+
+/**
+ * Puts the `ctx.session` accessor on the context's prototype (`app.context`), once per app: the
+ * session is made on the first read, from the request's headers, by the manager the middleware
+ * left on `ctx`. A per-request `Object.defineProperty` on `ctx` would cost about half of a trivial
+ * route's throughput; an accessor on the prototype costs nothing until it is used.
+ */
+function lazyContext(ctx: object): void {
+  const proto = Object.getPrototypeOf(ctx) as object | null;
+  if (proto === null || extended.has(proto)) return;
+  extended.add(proto);
+  Object.defineProperties(proto, {
+    [MANAGER]: { value: undefined, writable: true },
+    [SESSION]: { value: undefined, writable: true },
+    session: {
+      get(this: LazyContext): Session<object> | undefined {
+        let s = this[SESSION];
+        if (s === undefined) {
+          const manager = this[MANAGER];
+          if (manager === undefined) return undefined; // the middleware has not run for this context
+          s = manager.sessionFromHeaders(this.headers, { secure: this.secure });
+          this[SESSION] = s;
+        }
+        return s;
+      },
+      // An app may still assign ctx.session (as before); the session the getter made is the one saved.
+      set(this: object, value: unknown) {
+        Object.defineProperty(this, 'session', {
+          value,
+          writable: true,
+          configurable: true,
+          enumerable: true,
+        });
+      },
+      configurable: true,
+    },
+  });
+}
+
 /** The middleware returned by {@link session}, with its manager. */
 export type SessionMiddleware<Data extends object = RequestSessionData> = Middleware & {
   /** The session manager (validated options, `sessionById()` for use outside requests). */
@@ -62,7 +115,9 @@ export type SessionMiddleware<Data extends object = RequestSessionData> = Middle
 };
 
 /**
- * Koa (2 and 3) middleware giving `ctx.session`. Downstream middleware runs first; then the session
+ * Koa (2 and 3) middleware giving `ctx.session`. The session is made on the first read of
+ * `ctx.session` (cookie parsing and signature check included): a route that never touches it costs
+ * nothing and its response is not held. Downstream middleware runs first; then a touched session
  * is saved and `Set-Cookie` / the id header are set, before Koa writes the response. A failed save
  * is thrown into Koa's error handling (`status` 503 when storage is unavailable). When downstream
  * throws, the session is still saved and the original error rethrown. `cookie.secure: 'auto'`
@@ -80,8 +135,13 @@ export function session(options: SessionOptions<object> = {}): SessionMiddleware
   const manager = new SessionManager<object>(options);
 
   const middleware: Middleware = async (ctx, next) => {
-    const s = manager.sessionFromHeaders(ctx.headers, { secure: ctx.secure });
-    ctx.session = s as unknown as Session<RequestSessionData>;
+    const lazy = ctx as unknown as LazyContext;
+    // Nothing is read, verified or built here: the getter on the context prototype does that on
+    // the first `ctx.session` (see lazyContext), so a route that never touches it costs two writes.
+    lazyContext(ctx);
+    // Mounted twice (e.g. in a composed router and the app): the first one owns ctx.session.
+    if (lazy[MANAGER] !== undefined) return next();
+    lazy[MANAGER] = manager;
     let failed = false;
     let failure: unknown;
     try {
@@ -89,6 +149,12 @@ export function session(options: SessionOptions<object> = {}): SessionMiddleware
     } catch (error) {
       failed = true;
       failure = error;
+    }
+    const s = lazy[SESSION];
+    // Untouched: nothing to save and no header to send (a commit of an unloaded session is a no-op).
+    if (s === undefined) {
+      if (failed) throw failure;
+      return;
     }
     // The downstream error wins over a failed save, which is then only reported.
     const result = failed ? await manager.commitAfterError(s) : await manager.commit(s);
