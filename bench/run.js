@@ -18,7 +18,7 @@ import { SEED } from './apps/common.js';
 import { cpuProbe, docsPage, runMeta } from './lib/docs.js';
 import { startMonitor } from './lib/monitor.js';
 import { harnessConnection } from './lib/redis-info.js';
-import { svgChart, textTable } from './lib/report.js';
+import { ratioText, svgChart, textTable } from './lib/report.js';
 import {
   commandDelta,
   cpuPerRequest,
@@ -446,6 +446,8 @@ async function main() {
 
   console.log('');
   console.log(textTable(rows));
+  console.log('');
+  console.log(ratioText(rows));
   console.log(`\n${rows.length} results in ${seconds.toFixed(0)} s`);
   if (failures.length > 0) {
     console.error(`\n${failures.length} stack(s) failed: ${failures.map((f) => f.stack.id).join(', ')}`);

@@ -30,8 +30,21 @@ export async function start(kind, { port, redisUrl }) {
       await req.session.set('user', SEED.user);
       res.send('ok');
     });
-  } else if (kind === 'peer') {
-    const { default: session } = await import('express-session');
+  } else if (kind === 'floor') {
+    const { floorStore } = await import('./floor.js');
+    const store = await floorStore(redisUrl, closers);
+    const write = async (req, res, key, value) => {
+      const setCookie = await store.set(req.headers.cookie, key, value);
+      if (setCookie !== undefined) res.append('Set-Cookie', setCookie);
+      res.send('ok');
+    };
+    app.get('/ping', (_req, res) => res.send('pong'));
+    app.get('/get', async (req, res) => json(res, JSON.stringify(await store.read(req.headers.cookie))));
+    app.get('/set', (req, res) => write(req, res, 'n', nextWrite()));
+    app.get('/login', (req, res) => write(req, res, 'user', SEED.user));
+  } else if (kind === 'peer' || kind === 'compat') {
+    const { default: session } =
+      kind === 'peer' ? await import('express-session') : await import('@kv-session/express/compat');
     const { RedisStore } = await import('connect-redis');
     const { createClient } = await import('redis');
     const client = createClient({ url: redisUrl });
@@ -40,7 +53,9 @@ export async function start(kind, { port, redisUrl }) {
     closers.push(() => client.close());
     app.use(
       session({
-        store: new RedisStore({ client }),
+        ...(kind === 'peer'
+          ? { store: new RedisStore({ client }) }
+          : { storage: new (await import('@kv-session/redis')).StorageRedisKV({ client, prefix: 'sess:' }) }),
         secret: SECRET,
         resave: false,
         saveUninitialized: false,

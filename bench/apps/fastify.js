@@ -28,19 +28,34 @@ export async function start(kind, { port, redisUrl }) {
       await req.session.set('user', SEED.user);
       return 'ok';
     });
-  } else if (kind === 'peer') {
+  } else if (kind === 'floor') {
+    const { floorStore } = await import('./floor.js');
+    const store = await floorStore(redisUrl, closers);
+    const write = async (req, reply, key, value) => {
+      const setCookie = await store.set(req.headers.cookie, key, value);
+      if (setCookie !== undefined) reply.header('set-cookie', setCookie);
+      return 'ok';
+    };
+    app.get('/ping', async () => 'pong');
+    app.get('/get', async (req, reply) => json(reply, JSON.stringify(await store.read(req.headers.cookie))));
+    app.get('/set', (req, reply) => write(req, reply, 'n', nextWrite()));
+    app.get('/login', (req, reply) => write(req, reply, 'user', SEED.user));
+  } else if (kind === 'peer' || kind === 'compat') {
     const { default: fastifyCookie } = await import('@fastify/cookie');
-    const { default: fastifySession } = await import('@fastify/session');
+    const { default: fastifySession } =
+      kind === 'peer' ? await import('@fastify/session') : await import('@kv-session/fastify/compat');
     const { RedisStore } = await import('connect-redis');
     const { createClient } = await import('redis');
     const client = createClient({ url: redisUrl });
     client.on('error', (err) => console.error('[bench redis]', err));
     await client.connect();
     closers.push(() => client.close());
-    await app.register(fastifyCookie);
+    if (kind === 'peer') await app.register(fastifyCookie); // the drop-in does not need it
     await app.register(fastifySession, {
       secret: SECRET,
-      store: new RedisStore({ client }),
+      ...(kind === 'peer'
+        ? { store: new RedisStore({ client }) }
+        : { storage: new (await import('@kv-session/redis')).StorageRedisKV({ client, prefix: 'sess:' }) }),
       saveUninitialized: false,
       cookie: { secure: false, maxAge: MAX_AGE_MS },
     });

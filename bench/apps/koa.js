@@ -57,14 +57,39 @@ export async function start(kind, { port, redisUrl }) {
         },
       }),
     );
-  } else if (kind === 'peer') {
-    const { default: session } = await import('koa-session');
-    const { default: redisStore } = await import('koa-redis');
-    const url = new URL(redisUrl);
-    const store = redisStore({ host: url.hostname, port: Number(url.port) });
-    closers.push(() => store.quit());
+  } else if (kind === 'floor') {
+    const { floorStore } = await import('./floor.js');
+    const store = await floorStore(redisUrl, closers);
+    const write = async (ctx, key, value) => {
+      const setCookie = await store.set(ctx.headers.cookie, key, value);
+      if (setCookie !== undefined) ctx.append('Set-Cookie', setCookie);
+      ctx.body = 'ok';
+    };
+    app.use(
+      routes({
+        '/ping': (ctx) => {
+          ctx.body = 'pong';
+        },
+        '/get': async (ctx) => json(ctx, JSON.stringify(await store.read(ctx.headers.cookie))),
+        '/set': (ctx) => write(ctx, 'n', nextWrite()),
+        '/login': (ctx) => write(ctx, 'user', SEED.user),
+      }),
+    );
+  } else if (kind === 'peer' || kind === 'compat') {
     app.keys = [SECRET];
-    app.use(session({ store, maxAge: MAX_AGE_MS }, app));
+    if (kind === 'peer') {
+      const { default: session } = await import('koa-session');
+      const { default: redisStore } = await import('koa-redis');
+      const url = new URL(redisUrl);
+      const store = redisStore({ host: url.hostname, port: Number(url.port) });
+      closers.push(() => store.quit());
+      app.use(session({ store, maxAge: MAX_AGE_MS }, app));
+    } else {
+      const { default: session } = await import('@kv-session/koa/compat');
+      const { kvStorage } = await import('./storage.js');
+      const storage = await kvStorage(redisUrl, false, closers);
+      app.use(session({ storage, maxAge: MAX_AGE_MS }, app));
+    }
     app.use(
       routes({
         '/ping': (ctx) => {

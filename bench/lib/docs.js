@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism, cpus, getPriority, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { markdownTable, targets } from './report.js';
+import { markdownTable, ratioMarkdown, targets } from './report.js';
 
 const benchDir = fileURLToPath(new URL('..', import.meta.url));
 
@@ -81,6 +81,13 @@ export async function docsPage(rows, meta) {
     '',
     `kv-session next to the established session libraries of Express, Fastify and Koa, all on Redis, measured in one run on one machine (${meta.date.slice(0, 16).replace('T', ' ')} UTC, commit ${meta.commit}).`,
     '',
+    '## Ratios',
+    '',
+    'req/s of each kv-session stack (native, with client-side caching, and the drop-in for the peer) and of each peer, relative to the same framework and route: **floor** = the framework + one Redis `GET` of the cookie\'s key + `JSON.parse`, no library (bench/apps/floor.js; `/set` is a `GET` + `SET` of the whole value, `/new` one `SET`), **bare** = the framework alone, **peer** = express-session, @fastify/session or koa-session on Redis. The median of the rounds of one run; see "± rounds" in the results for the noise.',
+    '',
+    ratioMarkdown(rows),
+    '',
+    ...(meta.extra ?? []),
     '![req/s per route, CPU and Redis commands per read-only request](benchmarks.svg)',
     '',
     '## Machine and command',
@@ -107,7 +114,8 @@ export async function docsPage(rows, meta) {
     '- Round trips per request: the same deltas without the commands Lua scripts ran inside Redis (Redis counts those too); how many a script call runs is taken from `MONITOR` over 20 sequential requests after the rounds (MONITOR is never on during a timed run).',
     '- ± rounds: (max - min) / median of the req/s of the rounds; a large value means outside load disturbed that stack and route.',
     '- CPU µs per request: `process.cpuUsage()` (user + system) of the server process, read over IPC before and after each round, divided by the requests the server received (counted in the server: the count of answers misses requests still in flight when a run stops). It includes the Redis client in the server. "CPU Δ bare" is the difference to the bare framework on the same route.',
-    "- RSS: the server process after the route's run. × peer / × bare: req/s relative to the same framework's peer library / the bare framework.",
+    "- RSS: the server process after the route's run. × peer / × floor / × bare: req/s relative to the same framework's peer library / floor stack / bare framework.",
+    "- Stacks per framework: bare; floor (one `GET` + `JSON.parse` of an unsigned cookie's key, nothing on routes that do not read it: the least any Redis-backed session can cost); kv-session; kv-session with CSC; kv-session's drop-in for the peer (`@kv-session/express/compat`, `@kv-session/fastify/compat`, `@kv-session/koa/compat` on StorageRedisKV); the peer.",
     '- Configuration (chosen where the issue was silent): maxAge one day for every stack, signed cookies everywhere, express-session and @fastify/session with `resave: false, saveUninitialized: false` and connect-redis defaults, koa-session defaults with koa-redis. kv-session with `StorageRedisKV` and defaults; "CSC" = the same on a node-redis client with RESP3 client-side caching.',
     "- Expiry refresh: StorageRedisKV refreshes a session's expiry inside the read itself (`GETEX ... PX`), so a read-only request needs no second command; with client-side caching, reads are answered from the client's cache and the expiry is refreshed by a `GETEX` read at most once per `refreshIntervalMs` (1 s) per session; those commands fall inside the measured window and are counted. express-session refreshes with `EXPIRE` and @fastify/session re-saves with `SET` on every request; koa-session does not refresh on reads.",
     '',
@@ -134,6 +142,8 @@ export async function docsPage(rows, meta) {
     'pnpm install',
     'pnpm bench            # about 4-5 minutes; rewrites docs/benchmarks.md and docs/benchmarks.svg',
     'pnpm bench:quick      # 1 s per stack and route, checks answers only, writes nothing',
+    'pnpm bench:remote     # /get through a latency proxy at RTT 0 and 0.5 ms (bench/remote.js)',
+    'pnpm bench:sizes      # /get and /set CPU per request at 1, 10 and 100 KB sessions (bench/sizes.js)',
     'node bench/run.js --only=express-kv,express-session --duration=10   # a subset, longer',
     '```',
     '',
