@@ -6,7 +6,9 @@
 // Redis commands per request (INFO commandstats deltas), server CPU per request and RSS.
 //
 //   node bench/run.js [--quick] [--only=id,id] [--duration=s] [--rounds=n] [--warmup=s]
-//                     [--connections=n] [--no-docs]
+//                     [--connections=n] [--no-docs] [--routes=get,ping] [--cpu-prof]
+//   --cpu-prof: each server runs with node's --cpu-prof; profiles land in bench/results/profiles/ and
+//               their top functions by self time are printed (bench/lib/profile.js)
 //   node bench/run.js --report   re-renders docs/benchmarks.md and the chart from bench/results/latest.raw.json
 import { execFileSync, fork } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -43,6 +45,8 @@ const { values: flags } = parseArgs({
     connections: { type: 'string', default: '10' },
     'no-docs': { type: 'boolean', default: false },
     report: { type: 'boolean', default: false },
+    routes: { type: 'string' },
+    'cpu-prof': { type: 'boolean', default: false },
   },
 });
 const quick = flags.quick;
@@ -50,7 +54,12 @@ const duration = Number(flags.duration ?? 1);
 const rounds = Number(flags.rounds ?? (quick ? 1 : 3));
 const warmup = Number(flags.warmup ?? (quick ? 0 : 1));
 const connections = Number(flags.connections);
-const writeDocs = !quick && !flags['no-docs'] && flags.only === undefined;
+const cpuProf = flags['cpu-prof'];
+const profileDir = fileURLToPath(new URL('./results/profiles/', import.meta.url));
+const routeIds = flags.routes?.split(',').map((s) => s.trim());
+const routes = routeIds ? ROUTES.filter((r) => routeIds.includes(r.id)) : ROUTES;
+const writeDocs =
+  !quick && !flags['no-docs'] && flags.only === undefined && routeIds === undefined && !cpuProf;
 const only = flags.only?.split(',').map((s) => s.trim());
 const stacks = only ? STACKS.filter((s) => only.includes(s.id)) : STACKS;
 if (stacks.length === 0)
@@ -90,6 +99,9 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
 async function startServer(stack, redisUrl, freePort) {
   const port = await freePort();
   const child = fork(serverFile, [stack.id], {
+    execArgv: cpuProf
+      ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${stack.id}.cpuprofile`]
+      : [],
     env: { ...process.env, PORT: String(port), REDIS_URL: redisUrl, NODE_ENV: 'production' },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -134,6 +146,14 @@ async function startServer(stack, redisUrl, freePort) {
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((r) => child.once('exit', r));
+      if (cpuProf) {
+        // A profile is written on a normal exit only.
+        child.send({ type: 'exit' });
+        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        await exited;
+        clearTimeout(timer);
+        return;
+      }
       child.kill('SIGKILL');
       await exited;
     },
@@ -402,7 +422,7 @@ async function main() {
   const loadBefore = loadavg();
   const probeBefore = cpuProbe();
   console.log(
-    `kv-session bench${quick ? ' (quick)' : ''}: ${stacks.length} stacks x ${ROUTES.length} routes, ` +
+    `kv-session bench${quick ? ' (quick)' : ''}: ${stacks.length} stacks x ${routes.length} routes, ` +
       `warm-up ${warmup} s, ${rounds} round(s) of ${duration} s per stack and route, ${connections} connections`,
   );
   const failures = [];
@@ -424,7 +444,7 @@ async function main() {
   const rows = [];
   // /get, the route the targets are about, goes last: by then every process is fully warm. The
   // first route measured gets twice the warm-up, the others half of it.
-  const order = [...ROUTES.filter((r) => r.id !== 'get'), ...ROUTES.filter((r) => r.id === 'get')];
+  const order = [...routes.filter((r) => r.id !== 'get'), ...routes.filter((r) => r.id === 'get')];
   for (const [i, route] of order.entries()) {
     const routeRows = await measureRoute(lives, route, i === 0 ? 2 * warmup : warmup / 2, failures);
     rows.push(...routeRows);
@@ -437,6 +457,13 @@ async function main() {
   }
   for (const live of lives) await live.server?.stop();
   await stopRedises();
+  if (cpuProf) {
+    const { topFunctions } = await import('./lib/profile.js');
+    for (const stack of stacks) {
+      console.log(`\n${stack.id}: top functions by self time (${profileDir}${stack.id}.cpuprofile)`);
+      console.log(topFunctions(`${profileDir}${stack.id}.cpuprofile`, 15));
+    }
+  }
   const seconds = (Date.now() - t0) / 1000;
   // Stack order, then route order.
   rows.sort(

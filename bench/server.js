@@ -19,6 +19,7 @@ process.on('disconnect', () => process.exit(0)); // the harness went away: never
 // answers misses the requests still in flight when a run stops, which the server handles anyway.
 let requests = 0;
 process.on('message', (msg) => {
+  if (msg?.type === 'exit') process.exit(0); // a normal exit writes the --cpu-prof profile
   if (msg?.type === 'usage') {
     const usage = { cpu: process.cpuUsage(), rss: process.memoryUsage().rss, requests };
     process.send({ type: 'usage', seq: msg.seq, ...usage });
