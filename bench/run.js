@@ -20,7 +20,7 @@ import { SEED } from './apps/common.js';
 import { cpuProbe, docsPage, runMeta } from './lib/docs.js';
 import { startMonitor } from './lib/monitor.js';
 import { harnessConnection } from './lib/redis-info.js';
-import { ratioText, svgChart, textTable } from './lib/report.js';
+import { ratioText, remoteRows, remoteText, svgChart, textTable } from './lib/report.js';
 import {
   commandDelta,
   cpuPerRequest,
@@ -47,6 +47,7 @@ const { values: flags } = parseArgs({
     report: { type: 'boolean', default: false },
     routes: { type: 'string' },
     'cpu-prof': { type: 'boolean', default: false },
+    remote: { type: 'string' },
   },
 });
 const quick = flags.quick;
@@ -56,16 +57,27 @@ const warmup = Number(flags.warmup ?? (quick ? 0 : 1));
 const connections = Number(flags.connections);
 const cpuProf = flags['cpu-prof'];
 const profileDir = fileURLToPath(new URL('./results/profiles/', import.meta.url));
-const routeIds = flags.routes?.split(',').map((s) => s.trim());
+/** --remote=0,0.5: /get only, through a latency proxy, once per round-trip time (ms). */
+const remoteRtts = flags.remote?.split(',').map(Number);
+if (remoteRtts?.some((v) => !Number.isFinite(v) || v < 0))
+  throw new Error('--remote takes RTTs in ms: 0,0.5');
+const remoteFile = fileURLToPath(new URL('./results/remote.json', import.meta.url));
+const routeIds = remoteRtts ? ['get'] : flags.routes?.split(',').map((s) => s.trim());
 const routes = routeIds ? ROUTES.filter((r) => routeIds.includes(r.id)) : ROUTES;
 const writeDocs =
-  !quick && !flags['no-docs'] && flags.only === undefined && routeIds === undefined && !cpuProf;
+  !quick &&
+  !flags['no-docs'] &&
+  flags.only === undefined &&
+  flags.routes === undefined &&
+  !cpuProf &&
+  !remoteRtts;
 const only = flags.only?.split(',').map((s) => s.trim());
 const stacks = only ? STACKS.filter((s) => only.includes(s.id)) : STACKS;
 if (stacks.length === 0)
   throw new Error(`--only matched no stack (ids: ${STACKS.map((s) => s.id).join(', ')})`);
 
 const serverFile = fileURLToPath(new URL('./server.js', import.meta.url));
+const proxyFile = fileURLToPath(new URL('./latency-proxy.js', import.meta.url));
 const docsFile = fileURLToPath(new URL('../docs/benchmarks.md', import.meta.url));
 const chartFile = fileURLToPath(new URL('../docs/benchmarks.svg', import.meta.url));
 const rawFile = fileURLToPath(new URL('./results/latest.raw.json', import.meta.url));
@@ -96,6 +108,45 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
   });
 }
 
+let seq = 0;
+/** Sends `msg` to a child over IPC and resolves with its answer of the same type and seq. */
+function ask(child, msg) {
+  seq += 1;
+  const want = seq;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${msg.type} answer within 5 s`)), 5000);
+    const onMessage = (answer) => {
+      if (answer?.type === msg.type && answer.seq === want) {
+        clearTimeout(timer);
+        child.off('message', onMessage);
+        resolve(answer);
+      }
+    };
+    child.on('message', onMessage);
+    child.send({ ...msg, seq: want });
+  });
+}
+
+/** The latency proxy (bench/latency-proxy.js) in front of a redis-server, as its own process. */
+async function startProxy(redisPort) {
+  const child = fork(proxyFile, [String(redisPort)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  const port = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('latency proxy did not start within 10 s')), 10_000);
+    child.once('message', (msg) => {
+      clearTimeout(timer);
+      if (msg?.type === 'ready') resolve(msg.port);
+      else reject(new Error('latency proxy failed to start'));
+    });
+  });
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    setRtt: (ms) => ask(child, { type: 'rtt', ms }),
+    usage: () => ask(child, { type: 'usage' }),
+  };
+}
+
 async function startServer(stack, redisUrl, freePort) {
   const port = await freePort();
   const child = fork(serverFile, [stack.id], {
@@ -123,26 +174,10 @@ async function startServer(stack, redisUrl, freePort) {
       reject(new Error(`exited with code ${code} before it was ready`));
     });
   });
-  let seq = 0;
   return {
     base: `http://127.0.0.1:${port}`,
     /** CPU time and RSS of the server process, read over IPC. */
-    usage() {
-      seq += 1;
-      const want = seq;
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error('no usage answer within 5 s')), 5000);
-        const onMessage = (msg) => {
-          if (msg?.type === 'usage' && msg.seq === want) {
-            clearTimeout(timer);
-            child.off('message', onMessage);
-            resolve(msg);
-          }
-        };
-        child.on('message', onMessage);
-        child.send({ type: 'usage', seq: want });
-      });
-    },
+    usage: () => ask(child, { type: 'usage' }),
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((r) => child.once('exit', r));
@@ -337,7 +372,8 @@ async function measureRoute(lives, route, warm, failures) {
       await sleep(100);
       const usage = await live.server.usage();
       const stats = parseCommandStats(await live.conn.command('INFO', 'commandstats'));
-      state.set(live, { cookies, usage, stats, rounds: [], samples: [] });
+      const proxyUsage = await live.proxy?.usage();
+      state.set(live, { cookies, usage, proxyUsage, stats, rounds: [], samples: [] });
     } catch (error) {
       await fail(live, failures, error);
     }
@@ -376,6 +412,7 @@ async function measureRoute(lives, route, warm, failures) {
       const handled = usage.requests - st.usage.requests;
       const pick = (k) => median(st.rounds.map((x) => x[k]));
       const delta = commandDelta(st.stats, stats);
+      const proxyUsage = await live.proxy?.usage();
       const trace = await traceRoundTrips(live, route, st.cookies);
       rows.push({
         stack: live.stack,
@@ -390,6 +427,7 @@ async function measureRoute(lives, route, warm, failures) {
         trips: roundTripsPerRequest(delta, trace.nestedPerScript, handled),
         trace,
         rssMb: (await live.server.usage()).rss / 1024 / 1024,
+        ...(proxyUsage ? { proxyCpuUs: cpuPerRequest(st.proxyUsage.cpu, proxyUsage.cpu, handled) } : {}),
       });
     } catch (error) {
       await fail(live, failures, error);
@@ -434,7 +472,8 @@ async function main() {
       live.redis = await startRedis();
       live.conn = await harnessConnection(live.redis.port);
       redises.push(live);
-      live.server = await startServer(stack, live.redis.url, freePort);
+      if (remoteRtts) live.proxy = await startProxy(live.redis.port);
+      live.server = await startServer(stack, live.proxy?.url ?? live.redis.url, freePort);
       await checkStack(stack, live.server.base);
     } catch (error) {
       await fail(live, failures, error);
@@ -445,14 +484,22 @@ async function main() {
   // /get, the route the targets are about, goes last: by then every process is fully warm. The
   // first route measured gets twice the warm-up, the others half of it.
   const order = [...routes.filter((r) => r.id !== 'get'), ...routes.filter((r) => r.id === 'get')];
-  for (const [i, route] of order.entries()) {
-    const routeRows = await measureRoute(lives, route, i === 0 ? 2 * warmup : warmup / 2, failures);
-    rows.push(...routeRows);
-    for (const row of routeRows) {
-      console.log(
-        `  ${row.stack.id.padEnd(18)} ${route.id.padEnd(5)} ${Math.round(row.rps).toString().padStart(6)} req/s  ` +
-          `p99 ${row.p99.toFixed(2)} ms  ${row.cmds.total.toFixed(2)} cmds/req  ${row.cpuUs.toFixed(0)} µs/req`,
-      );
+  for (const rtt of remoteRtts ?? [undefined]) {
+    if (rtt !== undefined) {
+      for (const live of lives) if (!live.failed) await live.proxy.setRtt(rtt);
+      console.log(`  round-trip time to Redis through the proxy: +${rtt} ms`);
+    }
+    for (const [i, route] of order.entries()) {
+      const routeRows = await measureRoute(lives, route, i === 0 ? 2 * warmup : warmup / 2, failures);
+      for (const row of routeRows) {
+        if (rtt !== undefined) row.rttMs = rtt;
+        rows.push(row);
+        console.log(
+          `  ${row.stack.id.padEnd(18)} ${route.id.padEnd(5)} ${Math.round(row.rps).toString().padStart(6)} req/s  ` +
+            `p50 ${row.p50.toFixed(2)} ms  p99 ${row.p99.toFixed(2)} ms  ${row.cmds.total.toFixed(2)} cmds/req  ${row.cpuUs.toFixed(0)} µs/req` +
+            (row.proxyCpuUs === undefined ? '' : `  proxy ${row.proxyCpuUs.toFixed(0)} µs/req`),
+        );
+      }
     }
   }
   for (const live of lives) await live.server?.stop();
@@ -471,6 +518,26 @@ async function main() {
       stacks.indexOf(a.stack) - stacks.indexOf(b.stack) || ROUTES.indexOf(a.route) - ROUTES.indexOf(b.route),
   );
 
+  if (remoteRtts) {
+    console.log('');
+    console.log(remoteText(rows));
+    mkdirSync(dirname(remoteFile), { recursive: true });
+    const meta = runMeta({
+      command: `node bench/run.js --remote=${flags.remote}`,
+      seconds,
+      duration,
+      rounds,
+      warmup,
+      connections,
+      loadBefore,
+      loadAfter: loadavg(),
+    });
+    writeFileSync(remoteFile, JSON.stringify({ meta, rows: remoteRows(rows) }, null, 1));
+    console.log(
+      `\nwrote ${remoteFile} (docs/benchmarks.md includes it on the next \`pnpm bench\` or \`node bench/run.js --report\`)`,
+    );
+    return;
+  }
   console.log('');
   console.log(textTable(rows));
   console.log('');

@@ -305,3 +305,65 @@ export function svgChart(rows, caption) {
     '',
   ].join('\n');
 }
+
+// ---- remote Redis (--remote) -----------------------------------------------------------------
+
+/** The figures of a --remote run worth keeping, one object per stack and RTT. */
+export function remoteRows(rows) {
+  return rows.map((r) => ({
+    rttMs: r.rttMs,
+    stack: r.stack,
+    rps: r.rps,
+    rpsSpread: r.rpsSpread,
+    p50: r.p50,
+    p99: r.p99,
+    cpuUs: r.cpuUs,
+    proxyCpuUs: r.proxyCpuUs,
+    trips: r.trips,
+    cmds: r.cmds.total,
+  }));
+}
+
+const REMOTE_COLUMNS = [
+  'RTT ms',
+  'stack',
+  'req/s',
+  '± rounds',
+  'p50 ms',
+  'p99 ms',
+  'round trips/req',
+  'server CPU µs/req',
+  'proxy CPU µs/req',
+];
+
+function remoteCells(r) {
+  return [
+    fmt(r.rttMs, 2),
+    r.stack.label,
+    int(r.rps),
+    Number.isFinite(r.rpsSpread) ? `${Math.round(r.rpsSpread * 100)}%` : '-',
+    fmt(r.p50, 3),
+    fmt(r.p99, 3),
+    fmt(r.trips, 2),
+    fmt(r.cpuUs, 1),
+    fmt(r.proxyCpuUs, 1),
+  ];
+}
+
+/** The --remote results as plain text, by RTT then stack. */
+export function remoteText(rows) {
+  const data = [REMOTE_COLUMNS, ...rows.map(remoteCells)];
+  const widths = REMOTE_COLUMNS.map((_, i) => Math.max(...data.map((line) => line[i].length)));
+  return data
+    .map((line) => line.map((c, i) => (i === 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  '))
+    .join('\n');
+}
+
+/** The --remote results in Markdown. */
+export function remoteMarkdown(rows) {
+  return [
+    `| ${REMOTE_COLUMNS.join(' | ')} |`,
+    `| ${REMOTE_COLUMNS.map((_, i) => (i === 1 ? '---' : '---:')).join(' | ')} |`,
+    ...rows.map((r) => `| ${remoteCells(r).join(' | ')} |`),
+  ].join('\n');
+}
