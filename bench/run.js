@@ -6,7 +6,7 @@
 // Redis commands per request (INFO commandstats deltas), server CPU per request and RSS.
 //
 //   node bench/run.js [--quick] [--only=id,id] [--duration=s] [--rounds=n] [--warmup=s]
-//                     [--connections=n] [--no-docs] [--routes=get,ping] [--cpu-prof]
+//                     [--connections=n] [--no-docs] [--routes=get,ping] [--cpu-prof] [--json=file]
 //   --cpu-prof: each server runs with node's --cpu-prof; profiles land in bench/results/profiles/ and
 //               their top functions by self time are printed (bench/lib/profile.js)
 //   node bench/run.js --report   re-renders docs/benchmarks.md and the chart from bench/results/latest.raw.json
@@ -48,6 +48,7 @@ const { values: flags } = parseArgs({
     routes: { type: 'string' },
     'cpu-prof': { type: 'boolean', default: false },
     remote: { type: 'string' },
+    json: { type: 'string' },
   },
 });
 const quick = flags.quick;
@@ -518,6 +519,7 @@ async function main() {
       stacks.indexOf(a.stack) - stacks.indexOf(b.stack) || ROUTES.indexOf(a.route) - ROUTES.indexOf(b.route),
   );
 
+  if (flags.json !== undefined) writeFileSync(flags.json, JSON.stringify(rows));
   if (remoteRtts) {
     console.log('');
     console.log(remoteText(rows));

@@ -6,15 +6,21 @@
 // Bare stacks (no sessions) answer the same bodies: /get answers SEED, so that the difference to a
 // session stack is the session layer alone.
 
+/**
+ * BENCH_SESSION_KB (bench/sizes.js): the user object gets a `bio` string so that the stored session
+ * is about that many KB. Harness and servers read the same variable, so they agree on SEED.
+ */
+const sessionKb = Number(process.env.BENCH_SESSION_KB ?? 0);
+const user = {
+  id: 42,
+  name: 'Ada Lovelace',
+  roles: Object.freeze(['admin', 'editor']),
+  locale: 'en-GB',
+};
+if (sessionKb > 0) user.bio = 'x'.repeat(Math.max(0, Math.round(sessionKb * 1024) - 90));
+
 /** The data /login stores and /get answers afterwards. */
-export const SEED = Object.freeze({
-  user: Object.freeze({
-    id: 42,
-    name: 'Ada Lovelace',
-    roles: Object.freeze(['admin', 'editor']),
-    locale: 'en-GB',
-  }),
-});
+export const SEED = Object.freeze({ user: Object.freeze(user) });
 
 /** Session lifetime of every stack: one day (the common default of the libraries). */
 export const MAX_AGE_MS = 86_400_000;

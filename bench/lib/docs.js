@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism, cpus, getPriority, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { markdownTable, ratioMarkdown, targets } from './report.js';
+import { markdownTable, ratioMarkdown, remoteMarkdown, targets } from './report.js';
 
 const benchDir = fileURLToPath(new URL('..', import.meta.url));
 
@@ -63,6 +63,40 @@ export function runMeta(extra) {
     date: new Date().toISOString(),
     commit: dirty ? `${commit} + uncommitted changes in packages/ or bench/` : commit,
   };
+}
+
+/** A JSON file of bench/results/, or undefined when that mode has not been run. */
+function result(name) {
+  const file = `${benchDir}/results/${name}`;
+  return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : undefined;
+}
+
+/** The sections of the separate modes (`pnpm bench:remote`, `pnpm bench:sizes`), from their last run. */
+function extraSections() {
+  const out = [];
+  const remote = result('remote.json');
+  if (remote !== undefined) {
+    out.push(
+      '## Remote Redis',
+      '',
+      `\`pnpm bench:remote\` (${remote.meta.date.slice(0, 16).replace('T', ' ')} UTC, commit ${remote.meta.commit}, ${remote.meta.rounds} rounds of ${remote.meta.duration} s, ${remote.meta.connections} connections): \`/get\` with every stack's Redis behind bench/latency-proxy.js, a TCP proxy in its own process that delays each chunk by half the round-trip time in each direction (netem is not available here). "proxy CPU" is the proxy's own CPU per request, not part of the server's. RTT 0 is the proxy without delay (its forwarding cost stays).`,
+      '',
+      remoteMarkdown(remote.rows),
+      '',
+    );
+  }
+  const sizes = result('sizes.json');
+  if (sizes !== undefined) {
+    out.push(
+      '## Session size',
+      '',
+      `\`pnpm bench:sizes\` (${sizes.date.slice(0, 16).replace('T', ' ')} UTC, ${sizes.framework}): server CPU per request with the session's user object padded to about 1, 10 and 100 KB of JSON (one \`bench/run.js\` run per size), and the CPU of \`JSON.parse\` + \`JSON.stringify\` of that value alone.`,
+      '',
+      sizes.table,
+      '',
+    );
+  }
+  return out;
 }
 
 /** The whole Markdown page. */
@@ -134,6 +168,7 @@ export async function docsPage(rows, meta) {
     ),
     '',
   ];
+  lines.push(...extraSections());
   if (notes !== '') lines.push('## Analysis', '', notes, '');
   lines.push(
     '## Reproduce',
