@@ -10,14 +10,14 @@
 //   --cpu-prof: each server runs with node's --cpu-prof; profiles land in bench/results/profiles/ and
 //               their top functions by self time are printed (bench/lib/profile.js)
 //   node bench/run.js --report   re-renders docs/benchmarks.md and the chart from bench/results/latest.raw.json
-import { execFileSync, fork } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual, parseArgs } from 'node:util';
 import { SEED } from './apps/common.js';
-import { cpuProbe, docsPage, runMeta } from './lib/docs.js';
+import { cpuProbe, docsPage, formatFile, runMeta } from './lib/docs.js';
 import { startMonitor } from './lib/monitor.js';
 import { harnessConnection } from './lib/redis-info.js';
 import { ratioText, remoteRows, remoteText, svgChart, textTable } from './lib/report.js';
@@ -443,9 +443,7 @@ async function measureRoute(lives, route, warm, failures) {
 async function writeReport(rows, meta) {
   writeFileSync(docsFile, await docsPage(rows, meta));
   writeFileSync(chartFile, svgChart(rows, `kv-session bench, ${meta.date.slice(0, 10)}: ${meta.command}`));
-  // Format the page as the repository's lint wants it (aligned tables), so a run can be committed as is.
-  const biome = fileURLToPath(new URL('../node_modules/.bin/biome', import.meta.url));
-  execFileSync(biome, ['format', '--write', docsFile], { stdio: 'ignore' });
+  formatFile(docsFile); // aligned tables, as the repository's lint wants them
   console.log(`wrote ${docsFile} and ${chartFile}`);
 }
 
@@ -535,6 +533,7 @@ async function main() {
       loadAfter: loadavg(),
     });
     writeFileSync(remoteFile, JSON.stringify({ meta, rows: remoteRows(rows) }, null, 1));
+    formatFile(remoteFile);
     console.log(
       `\nwrote ${remoteFile} (docs/benchmarks.md includes it on the next \`pnpm bench\` or \`node bench/run.js --report\`)`,
     );

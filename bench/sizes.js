@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { formatFile } from './lib/docs.js';
 
 const { values } = parseArgs({
   options: {
@@ -101,6 +102,7 @@ writeFileSync(
   outFile,
   JSON.stringify({ date: new Date().toISOString(), framework: fw, sizes, results, table }, null, 1),
 );
+formatFile(outFile);
 console.log(
   `\nwrote ${outFile} (docs/benchmarks.md includes it on the next \`pnpm bench\` or \`node bench/run.js --report\`)`,
 );

@@ -74,23 +74,34 @@ export function ratioCells(rows) {
   ];
 }
 
+/** Plain-text table: `head` and `body` are rows of cells; columns for which `left(i)` pad right. */
+function plain(head, body, left) {
+  const data = [head, ...body];
+  const widths = head.map((_, i) => Math.max(...data.map((line) => line[i].length)));
+  return data
+    .map((line) => line.map((c, i) => (left(i) ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  '))
+    .join('\n');
+}
+
+/** Markdown table; columns for which `left(i)` are left-aligned, the others right-aligned. */
+function markdown(head, body, left) {
+  return [
+    `| ${head.join(' | ')} |`,
+    `| ${head.map((_, i) => (left(i) ? '---' : '---:')).join(' | ')} |`,
+    ...body.map((line) => `| ${line.join(' | ')} |`),
+  ].join('\n');
+}
+
 /** The ratio table as plain text (stdout). */
 export function ratioText(rows) {
-  const data = ratioCells(rows);
-  const widths = data[0].map((_, i) => Math.max(...data.map((line) => line[i].length)));
-  return data
-    .map((line) => line.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  '))
-    .join('\n');
+  const [head, ...body] = ratioCells(rows);
+  return plain(head, body, (i) => i === 0);
 }
 
 /** The ratio table in Markdown. */
 export function ratioMarkdown(rows) {
   const [head, ...body] = ratioCells(rows);
-  return [
-    `| ${head.join(' | ')} |`,
-    `| ${head.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`,
-    ...body.map((line) => `| ${line.join(' | ')} |`),
-  ].join('\n');
+  return markdown(head, body, (i) => i === 0);
 }
 
 /** `get 1.00, expire 1.00` style list of commands per request. */
@@ -142,22 +153,24 @@ function cells(rows, row) {
   ];
 }
 
+const leftMain = (i) => i < 2 || i === 8;
+
 /** A plain-text table (stdout). */
 export function textTable(rows) {
-  const data = [COLUMNS, ...rows.map((r) => cells(rows, r))];
-  const widths = COLUMNS.map((_, i) => Math.max(...data.map((line) => line[i].length)));
-  return data
-    .map((line) =>
-      line.map((c, i) => (i < 2 || i === 8 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  '),
-    )
-    .join('\n');
+  return plain(
+    COLUMNS,
+    rows.map((r) => cells(rows, r)),
+    leftMain,
+  );
 }
 
 /** A Markdown table (docs/benchmarks.md). */
 export function markdownTable(rows) {
-  const head = `| ${COLUMNS.join(' | ')} |`;
-  const align = `| ${COLUMNS.map((_, i) => (i < 2 || i === 8 ? '---' : '---:')).join(' | ')} |`;
-  return [head, align, ...rows.map((r) => `| ${cells(rows, r).join(' | ')} |`)].join('\n');
+  return markdown(
+    COLUMNS,
+    rows.map((r) => cells(rows, r)),
+    leftMain,
+  );
 }
 
 /** Issue 16: req/s on /get at least this many times the framework's peer. */
@@ -352,18 +365,10 @@ function remoteCells(r) {
 
 /** The --remote results as plain text, by RTT then stack. */
 export function remoteText(rows) {
-  const data = [REMOTE_COLUMNS, ...rows.map(remoteCells)];
-  const widths = REMOTE_COLUMNS.map((_, i) => Math.max(...data.map((line) => line[i].length)));
-  return data
-    .map((line) => line.map((c, i) => (i === 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  '))
-    .join('\n');
+  return plain(REMOTE_COLUMNS, rows.map(remoteCells), (i) => i === 1);
 }
 
 /** The --remote results in Markdown. */
 export function remoteMarkdown(rows) {
-  return [
-    `| ${REMOTE_COLUMNS.join(' | ')} |`,
-    `| ${REMOTE_COLUMNS.map((_, i) => (i === 1 ? '---' : '---:')).join(' | ')} |`,
-    ...rows.map((r) => `| ${remoteCells(r).join(' | ')} |`),
-  ].join('\n');
+  return markdown(REMOTE_COLUMNS, rows.map(remoteCells), (i) => i === 1);
 }
