@@ -52,7 +52,7 @@ const { values: flags } = parseArgs({
   },
 });
 const quick = flags.quick;
-const duration = Number(flags.duration ?? 1);
+const duration = Number(flags.duration ?? (quick ? 0.3 : 1)); // quick: 18 stacks x 4 routes stay under 2 min
 const rounds = Number(flags.rounds ?? (quick ? 1 : 3));
 const warmup = Number(flags.warmup ?? (quick ? 0 : 1));
 const connections = Number(flags.connections);
@@ -313,7 +313,7 @@ async function load(base, route, seconds, cookies, samples) {
  * script call runs inside Redis.
  */
 async function traceRoundTrips(live, route, cookies) {
-  const n = 20;
+  const n = quick ? 5 : 20;
   const monitor = await startMonitor(live.redis.port);
   let lines = [];
   try {
