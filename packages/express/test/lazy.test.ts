@@ -5,9 +5,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { sign } from '@kv-session/core';
 import { session } from '@kv-session/express';
+import { type Backend, Client, instrument, redisBackend } from '@kv-session/testing/adapters';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Backend, Client, instrument, redisBackend } from './support/adapter-suite.js';
 
 const SECRET = 'lazy-test-secret-0123456789abcdef';
 

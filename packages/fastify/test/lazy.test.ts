@@ -2,9 +2,9 @@
 // signature check, no Session, no storage call, no Set-Cookie); touching it still works.
 import type { AddressInfo } from 'node:net';
 import { sessionPlugin } from '@kv-session/fastify';
+import { type Backend, Client, instrument, redisBackend } from '@kv-session/testing/adapters';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Backend, Client, instrument, redisBackend } from '../../express/test/support/adapter-suite.js';
 import { expectUntouchedPingFree } from '../../express/test/support/untouched.js';
 
 describe('fastify: untouched sessions cost nothing', () => {

@@ -3,9 +3,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { session } from '@kv-session/koa';
+import { type Backend, Client, instrument, redisBackend } from '@kv-session/testing/adapters';
 import Koa from 'koa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Backend, Client, instrument, redisBackend } from '../../express/test/support/adapter-suite.js';
 import { expectUntouchedPingFree } from '../../express/test/support/untouched.js';
 
 describe('koa: untouched sessions cost nothing', () => {

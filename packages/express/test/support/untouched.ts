@@ -1,5 +1,5 @@
+import { Client } from '@kv-session/testing/adapters';
 import { expect } from 'vitest';
-import { Client } from './adapter-suite.js';
 
 /**
  * Issue 16's check for an adapter app with `/login` (sets `user: 'ada'`), `/ping` (never touches the
