@@ -517,21 +517,22 @@ async function main() {
       stacks.indexOf(a.stack) - stacks.indexOf(b.stack) || ROUTES.indexOf(a.route) - ROUTES.indexOf(b.route),
   );
 
+  /** How the run was made, for the docs and result files. */
+  const measured = () => ({
+    seconds,
+    duration,
+    rounds,
+    warmup,
+    connections,
+    loadBefore,
+    loadAfter: loadavg(),
+  });
   if (flags.json !== undefined) writeFileSync(flags.json, JSON.stringify(rows));
   if (remoteRtts) {
     console.log('');
     console.log(remoteText(rows));
     mkdirSync(dirname(remoteFile), { recursive: true });
-    const meta = runMeta({
-      command: `node bench/run.js --remote=${flags.remote}`,
-      seconds,
-      duration,
-      rounds,
-      warmup,
-      connections,
-      loadBefore,
-      loadAfter: loadavg(),
-    });
+    const meta = runMeta({ command: `node bench/run.js --remote=${flags.remote}`, ...measured() });
     writeFileSync(remoteFile, JSON.stringify({ meta, rows: remoteRows(rows) }, null, 1));
     formatFile(remoteFile);
     console.log(
@@ -550,17 +551,7 @@ async function main() {
     return;
   }
   if (writeDocs) {
-    const meta = runMeta({
-      command: 'pnpm bench',
-      seconds,
-      duration,
-      rounds,
-      warmup,
-      connections,
-      loadBefore,
-      loadAfter: loadavg(),
-      probe: [probeBefore, cpuProbe()],
-    });
+    const meta = runMeta({ command: 'pnpm bench', ...measured(), probe: [probeBefore, cpuProbe()] });
     mkdirSync(dirname(rawFile), { recursive: true });
     writeFileSync(rawFile, JSON.stringify({ meta, rows }, null, 1));
     await writeReport(rows, meta);
