@@ -328,7 +328,7 @@ describe('@kv-session/fastify/compat: what kv-session keeps', () => {
       `[compat lost-update] fastify compat kept ${oursKept}/50; @fastify/session + connect-redis kept ${theirsKept}/50`,
     );
     expect(oursKept).toBe(50);
-    expect(theirsKept).toBeLessThan(50);
+    // The peer's figure depends on scheduling (it can keep all 50 on a quiet run): reported, not asserted.
   });
 
   it('a session destroyed by one request is not revived by a concurrent request that changed it', async () => {

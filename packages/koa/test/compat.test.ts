@@ -266,7 +266,7 @@ describe('@kv-session/koa/compat: what kv-session keeps', () => {
     const theirs = await concurrentWrites(new Jar(await start(peer())));
     console.log(`[compat lost-update] koa compat kept ${ours}/50; koa-session + koa-redis kept ${theirs}/50`);
     expect(ours).toBe(50);
-    expect(theirs).toBeLessThan(50);
+    // The peer's figure depends on scheduling (it can keep all 50 on a quiet run): reported, not asserted.
   });
 
   it('a session set to null by one request is not revived by a concurrent request that changed it', async () => {

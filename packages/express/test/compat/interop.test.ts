@@ -224,8 +224,9 @@ describe('lost updates and cost, measured', () => {
     const esKept = await concurrentKeys(apps['express-session']);
     console.log(`lost updates: compat kept ${kept}/50, express-session + connect-redis kept ${esKept}/50`);
     expect(kept).toBe(50);
-    // express-session writes the whole session back: concurrent writers overwrite each other.
-    expect(esKept).toBeLessThan(50);
+    // express-session writes the whole session back, so concurrent writers usually overwrite each
+    // other; how many it keeps depends on scheduling (it has kept all 50 on a quiet run), so its
+    // figure is reported above, not asserted.
   });
 
   it('Redis commands per logged-in GET (INFO commandstats): drop-in, native, express-session', async () => {
