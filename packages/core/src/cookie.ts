@@ -9,7 +9,7 @@ export function readCookie(header: string | undefined, name: string): string | u
 
 /**
  * Builds the `Set-Cookie` value for a session cookie. `value === undefined` expires the cookie.
- * `maxAgeMs`, when given, makes it persistent (rolling sessions); otherwise it is a browser-session
+ * `maxAgeMs`, when given, makes it persistent (`rolling`, `cookie.persistent`); otherwise it is a browser-session
  * cookie and the server-side `maxAge` alone decides expiry.
  */
 export function sessionCookie(

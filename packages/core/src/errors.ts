@@ -10,7 +10,8 @@ export type SessionErrorCode =
   | 'SESSION_CONFLICT'
   | 'SESSION_NOT_LOADED'
   | 'STORAGE_UNAVAILABLE'
-  | 'STORAGE_FAILED';
+  | 'STORAGE_FAILED'
+  | 'STORAGE_UNSUPPORTED';
 
 // Written out rather than taken from node:http, so that core loads where node:http does not (edge runtimes).
 const STATUS_TEXT: Readonly<Record<number, string>> = {
@@ -221,4 +222,22 @@ export function wrapStorageError(error: unknown, operation: string): SessionErro
   if (error instanceof SessionError) return error;
   const message = error instanceof Error ? error.message : String(error);
   return new StorageError(`Session storage failed during ${operation}: ${message}`, { cause: error });
+}
+
+/**
+ * The storage lacks an optional capability a call needs (the owner index of
+ * `manager.listSessions()` / `destroySessions()`, or `peek` of `manager.getSession()`). A
+ * configuration problem, so 500; the message names the missing methods.
+ */
+export class StorageCapabilityError extends SessionError {
+  override name = 'StorageCapabilityError';
+  /** The storage methods that are missing. */
+  readonly missing: readonly string[];
+  constructor(operation: string, missing: readonly string[]) {
+    super(
+      `${operation} needs a storage with ${missing.join(', ')} (see docs/writing-a-storage.md, "Owner index"); this storage has none of that`,
+      { code: 'STORAGE_UNSUPPORTED', status: 500 },
+    );
+    this.missing = missing;
+  }
 }

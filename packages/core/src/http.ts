@@ -149,7 +149,9 @@ export class HttpEdge {
     const id = outcome.id;
     const headers: Record<string, string> = {};
     const secure = o.cookie.secure === 'auto' ? request.secure : o.cookie.secure;
-    const send = id !== undefined && (outcome.issued || o.rolling || (request.rotated && id === request.id));
+    const send =
+      id !== undefined &&
+      (outcome.issued || o.rolling || outcome.refresh || (request.rotated && id === request.id));
     if (!send) {
       const clear = outcome.destroyed && (request.id !== undefined || request.presented);
       return { setCookie: clear ? sessionCookie(o.cookie, undefined, secure) : undefined, headers };
@@ -157,7 +159,12 @@ export class HttpEdge {
     const value = o.secrets.length > 0 ? sign(id, o.secrets[0]!) : id;
     if (o.header !== undefined && (outcome.issued || request.rotated)) headers[o.header] = value;
     return {
-      setCookie: sessionCookie(o.cookie, value, secure, o.rolling ? outcome.maxAge : undefined),
+      setCookie: sessionCookie(
+        o.cookie,
+        value,
+        secure,
+        o.rolling || o.cookie.persistent ? outcome.maxAge : undefined,
+      ),
       headers,
     };
   }

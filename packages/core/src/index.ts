@@ -13,6 +13,7 @@ export {
   type SessionErrorOptions,
   SessionNotLoadedError,
   SessionTooLargeError,
+  StorageCapabilityError,
   StorageError,
   StorageUnavailableError,
 } from './errors.js';
@@ -35,6 +36,15 @@ export {
   type SessionData,
   setOwn,
 } from './json.js';
+export {
+  type DestroySessionsOptions,
+  type ListSessionsOptions,
+  MAX_OWNER_LENGTH,
+  META_KEY,
+  type SessionInfo,
+  type SessionMeta,
+  type SessionRecord,
+} from './lifecycle.js';
 export { SessionManager } from './manager.js';
 export type {
   CookieOptions,
@@ -58,6 +68,8 @@ export type {
   ChangeSet,
   MoveOptions,
   MoveResult,
+  OwnedSession,
+  PeekedSession,
   Storage,
   StoredSession,
   StoredSizes,

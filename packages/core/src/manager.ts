@@ -9,6 +9,16 @@ import {
   requestInfo,
 } from './http.js';
 import { isValidId } from './id.js';
+import {
+  type DestroySessionsOptions,
+  destroySession,
+  destroySessions,
+  getSession,
+  type ListSessionsOptions,
+  listSessions,
+  type SessionInfo,
+  type SessionRecord,
+} from './lifecycle.js';
 import { type ResolvedOptions, resolveOptions, type SessionOptions } from './options.js';
 import type { RegisteredSessionData } from './schema.js';
 import { type CommitOutcome, commitSession, Session } from './session.js';
@@ -102,6 +112,41 @@ export class SessionManager<Data extends object = RegisteredSessionData> {
   /** Reports an error that is not thrown to the request through the `onError` option. */
   report(error: SessionError, operation: string): void {
     this.options.onError(error, { operation });
+  }
+
+  /**
+   * The live sessions of an owner (`session.setOwner(owner)`), most recently active first: id
+   * redacted, created, last active, expires, and `current` for the id given as `options.current`.
+   * Each is verified against its record (the index may be stale, e.g. on Redis Cluster where it
+   * lives in another slot); stale entries are removed from the index. Throws
+   * `StorageCapabilityError` when the storage has no owner index.
+   */
+  listSessions(owner: string, options?: ListSessionsOptions): Promise<SessionInfo[]> {
+    return listSessions(this.options, owner, options);
+  }
+
+  /**
+   * Destroys every live session of an owner ("sign out everywhere"), except the id given as
+   * `options.except` (the caller's own), and returns how many it destroyed. Their records are
+   * deleted and they leave the owner's index; a request of one of them already in flight cannot
+   * bring it back (see `destroy()`). Throws `StorageCapabilityError` when the storage has no owner index.
+   */
+  destroySessions(owner: string, options?: DestroySessionsOptions): Promise<number> {
+    return destroySessions(this.options, owner, options);
+  }
+
+  /**
+   * Reads one stored session for operators, without refreshing it: its data, its metadata
+   * (`created`, `owner`, `maxAge`) and its expiry; `undefined` when there is none (or it is past
+   * `absoluteTimeout`). Throws `StorageCapabilityError` when the storage has no `peek`.
+   */
+  getSession(id: string): Promise<SessionRecord | undefined> {
+    return getSession(this.options, id);
+  }
+
+  /** Destroys one session by id (and takes it out of its owner's index); true when a live one was there. */
+  destroySession(id: string): Promise<boolean> {
+    return destroySession(this.options, id);
   }
 
   /** Closes the storage (flushes pending work). */

@@ -35,6 +35,14 @@ export interface CookieOptions {
   sameSite?: 'lax' | 'strict' | 'none' | false;
   /** CHIPS partitioned cookie. @default false */
   partitioned?: boolean;
+  /**
+   * Send `Max-Age` with the session cookie (the session's lifetime: `maxAge`, or what
+   * `session.setMaxAge()` set, bounded by `absoluteTimeout`), so the session survives a browser
+   * restart. While the session is used the cookie is re-sent at most once per `refreshWindow` (its
+   * time is kept in the session's `__kv.seen`), so it never expires before the record of an active
+   * session. Not with `rolling`, which re-sends `Max-Age` on every response. @default false
+   */
+  persistent?: boolean;
 }
 
 /**
@@ -52,6 +60,13 @@ export interface SessionOptions<Data extends object = SessionData> {
    * after a request. @default 10% of maxAge
    */
   refreshWindow?: number;
+  /**
+   * Milliseconds after its creation at which a session dies however active it is (OWASP's absolute
+   * timeout): reads are empty, the record is deleted and the cookie expired. Also bounds the stored
+   * expiry and `setMaxAge()`. Creation time is kept in the record's `__kv.created`; a record without
+   * it (written before) counts from its first save under this option. @default undefined (off)
+   */
+  absoluteTimeout?: number;
   /** Cookie settings. */
   cookie?: CookieOptions;
   /**
@@ -122,6 +137,7 @@ const cookieSchema = z
     secure: z.union([z.boolean(), z.literal('auto')]).default(false),
     sameSite: z.union([z.enum(['lax', 'strict', 'none']), z.literal(false)]).default('lax'),
     partitioned: z.boolean().default(false),
+    persistent: z.boolean().default(false),
   })
   // Browsers drop a prefixed cookie that breaks its prefix's rules (RFC 6265bis 4.1.3, matched
   // case-insensitively): the session would silently never stick. `'auto'` is refused too, since it
@@ -167,6 +183,7 @@ const optionsSchema = z
       .optional(),
     maxAge: z.number().int().positive().default(86_400_000),
     refreshWindow: z.number().int().nonnegative().optional(),
+    absoluteTimeout: z.number().int().positive().optional(),
     cookie: cookieSchema.default(cookieSchema.parse({})),
     header: z.string().regex(TOKEN, 'must be a header-name token').optional(),
     secret: z
@@ -190,6 +207,25 @@ const optionsSchema = z
     if (o.refreshWindow !== undefined && o.refreshWindow >= o.maxAge) {
       ctx.addIssue({ code: 'custom', path: ['refreshWindow'], message: 'must be smaller than maxAge' });
     }
+    if (o.cookie.persistent && o.rolling) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['cookie', 'persistent'],
+        message:
+          'choose one: rolling already sends Max-Age on every response; persistent sends it once per refreshWindow',
+      });
+    }
+    if (
+      o.absoluteTimeout !== undefined &&
+      o.refreshWindow !== undefined &&
+      o.refreshWindow >= o.absoluteTimeout
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['refreshWindow'],
+        message: 'must be smaller than absoluteTimeout',
+      });
+    }
     if (o.cookie.sameSite === 'none' && o.cookie.secure === false) {
       ctx.addIssue({
         code: 'custom',
@@ -204,6 +240,8 @@ export interface ResolvedOptions {
   storage: Storage;
   maxAge: number;
   refreshWindow: number;
+  /** Ms after creation at which a session dies, if set. */
+  absoluteTimeout: number | undefined;
   cookie: Required<Omit<CookieOptions, 'domain'>> & { domain: string | undefined };
   header: string | undefined;
   secrets: readonly string[];
@@ -230,6 +268,7 @@ export function resolveOptions<Data extends object>(options: SessionOptions<Data
     storage: o.storage ?? new StorageMemory(),
     maxAge: o.maxAge,
     refreshWindow: o.refreshWindow ?? Math.floor(o.maxAge / 10),
+    absoluteTimeout: o.absoluteTimeout,
     cookie: { ...o.cookie, domain: o.cookie.domain },
     header: o.header?.toLowerCase(),
     secrets: secret === undefined ? [] : typeof secret === 'string' ? [secret] : [...secret],

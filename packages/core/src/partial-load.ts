@@ -10,6 +10,7 @@
  */
 import { CorruptDataError, wrapStorageError } from './errors.js';
 import { entrySize, type JsonValue, MAX_VALUE_DEPTH, nestedDeeperThan } from './json.js';
+import { META_KEY } from './lifecycle.js';
 import type { ResolvedOptions } from './options.js';
 import { decodeKey } from './schema.js';
 import type { Storage, StoredSession, StoredSizes } from './storage.js';
@@ -26,6 +27,8 @@ export interface KeyRead {
   usable: boolean;
   value: unknown;
   expiresAt: number | undefined;
+  /** The stored `__kv` value, when asked for with the key (undefined: none). */
+  meta: unknown;
 }
 
 /** Per-key sizes as `maxSize` counts them (see json.ts `entrySize`), and their sum. */
@@ -63,18 +66,20 @@ export function entrySizes(valueBytes: ReadonlyMap<string, number>): EntrySizes 
 }
 
 /**
- * Reads one key through `storage.loadKeys` (the caller checked {@link readsKeys}). Undefined when
- * the caller must load the whole session (corrupt data).
+ * Reads one key through `storage.loadKeys` (the caller checked {@link readsKeys}), with the
+ * session's `__kv` metadata in the same call when `withMeta`. Undefined when the caller must load
+ * the whole session (corrupt data).
  */
 export async function readKey(
   o: ResolvedOptions,
   id: string,
   key: string,
   maxAge: number,
+  withMeta = false,
 ): Promise<KeyRead | typeof MISSING | undefined> {
   let stored: StoredSession | undefined;
   try {
-    stored = await o.storage.loadKeys!(id, [key], maxAge);
+    stored = await o.storage.loadKeys!(id, withMeta ? [key, META_KEY] : [key], maxAge);
   } catch (error) {
     // Corrupt data is reported by the whole-session load, which the caller falls back to.
     if (error instanceof CorruptDataError) return undefined;
@@ -82,19 +87,39 @@ export async function readKey(
   }
   if (stored === undefined) return MISSING;
   const expiresAt = stored.expiresAt;
+  const meta = withMeta ? stored.data[META_KEY] : undefined;
   let value: unknown;
   if (Object.hasOwn(stored.data, key)) {
     value = stored.data[key];
     // Too deep: the whole-session load reports it as corrupt.
-    if (nestedDeeperThan(value, MAX_VALUE_DEPTH)) return { usable: false, value: undefined, expiresAt };
+    if (nestedDeeperThan(value, MAX_VALUE_DEPTH)) return { usable: false, value: undefined, expiresAt, meta };
     if (o.schema !== undefined) {
       const decoded = decodeKey(o.schema, key, value as JsonValue);
       // Off the schema: the whole-session load applies invalidStoredData and reports it, once.
-      if (!decoded.ok) return { usable: false, value: undefined, expiresAt };
+      if (!decoded.ok) return { usable: false, value: undefined, expiresAt, meta };
       value = decoded.value;
     }
   }
-  return { usable: true, value, expiresAt };
+  return { usable: true, value, expiresAt, meta };
+}
+
+/**
+ * Reads only the session's `__kv` metadata through `storage.loadKeys` (the caller checked
+ * {@link readsKeys}): the raw value, or undefined when the caller must load the whole session.
+ */
+export async function readMetaKey(
+  storage: Storage,
+  id: string,
+  maxAge: number,
+): Promise<{ meta: unknown } | typeof MISSING | undefined> {
+  let stored: StoredSession | undefined;
+  try {
+    stored = await storage.loadKeys!(id, [META_KEY], maxAge);
+  } catch (error) {
+    if (error instanceof CorruptDataError) return undefined;
+    throw wrapStorageError(error, 'load');
+  }
+  return stored === undefined ? MISSING : { meta: stored.data[META_KEY] };
 }
 
 /**

@@ -19,8 +19,27 @@ import {
   type SessionData,
   setOwn,
 } from './json.js';
+import {
+  assertOwner,
+  deadline,
+  META_KEY,
+  metaValue,
+  ownerIndex,
+  readMeta,
+  reservedKeyError,
+  type SessionMeta,
+  splitMeta,
+} from './lifecycle.js';
 import type { ResolvedOptions } from './options.js';
-import { entrySizes, MISSING, readKey, readSizes, readsKeys, writesBySize } from './partial-load.js';
+import {
+  entrySizes,
+  MISSING,
+  readKey,
+  readMetaKey,
+  readSizes,
+  readsKeys,
+  writesBySize,
+} from './partial-load.js';
 import { decodeStored, type EncodedValue, encodeValue, storedDataError } from './schema.js';
 import type { ApplyOptions, ApplyResult, ChangeSet, MoveOptions, Storage, StoredSession } from './storage.js';
 
@@ -40,8 +59,16 @@ export interface CommitOutcome {
   issued: boolean;
   /** `destroy()` was called: when not `live`, expire the client's cookie. */
   destroyed: boolean;
-  /** This session's idle lifetime in ms (the `maxAge` option unless `setMaxAge()` changed it): a persistent cookie's Max-Age. */
+  /**
+   * This session's lifetime in ms from now: the `maxAge` option unless `setMaxAge()` changed it,
+   * bounded by what is left of `absoluteTimeout`. A persistent cookie's Max-Age.
+   */
   maxAge: number;
+  /**
+   * With `cookie.persistent`: send the cookie again although its id did not change (its lifetime
+   * changed, or a refresh window passed since it was last sent).
+   */
+  refresh: boolean;
 }
 
 /** @internal Called by the manager at the end of a request. */
@@ -118,7 +145,19 @@ export class Session<Data extends object = SessionData> {
   #expiresAt: number | undefined;
   #destroyed = false;
   #regenerated = false;
-  /** This session's idle lifetime in ms, when {@link setMaxAge} changed it from the `maxAge` option. */
+  /** The stored `__kv` metadata (see lifecycle.ts), with this request's changes. */
+  #meta: SessionMeta = {};
+  /** #meta is what the record holds (read with it, or no record yet); until then it is `{}`. */
+  #metaKnown: boolean;
+  /** #meta changed in this request: the next commit writes `__kv`. */
+  #metaDirty = false;
+  /** The owner the stored record had, to take the id out of its index when the owner changes. */
+  #storedOwner: string | undefined;
+  /** setMaxAge() changed the lifetime in this request (a persistent cookie is re-sent). */
+  #lifetimeChanged = false;
+  /** The id the request carried had no live record (expired, removed, or never there). */
+  #vanished = false;
+  /** This request's own lifetime (`setMaxAge(ms, { persist: false })`, the compat layers' way). */
   #maxAge: number | undefined;
 
   /**
@@ -130,6 +169,7 @@ export class Session<Data extends object = SessionData> {
     this.#incomingId = id;
     this.#id = id;
     this.#loaded = id === undefined;
+    this.#metaKnown = id === undefined;
     this.#raw = this.#sharedRaw();
   }
 
@@ -156,26 +196,100 @@ export class Session<Data extends object = SessionData> {
     return this.#id === undefined || this.#loaded || this.#exists;
   }
 
-  /** This session's idle lifetime in milliseconds: the `maxAge` option unless {@link setMaxAge} changed it. */
+  /**
+   * This session's idle lifetime in milliseconds: the `maxAge` option unless {@link setMaxAge} set
+   * another (kept in the record's `__kv.maxAge`, so it is known once the session is loaded).
+   */
   get maxAge(): number {
-    return this.#maxAge ?? this.#o.maxAge;
+    return this.#maxAge ?? this.#meta.maxAge ?? this.#o.maxAge;
+  }
+
+  /** The stored expiry to set now: {@link maxAge}, but never past `created + absoluteTimeout`. */
+  #ttl(now = Date.now()): number {
+    const dies = deadline(this.#meta, this.#o.absoluteTimeout);
+    return dies === undefined ? this.maxAge : Math.max(1, Math.min(this.maxAge, dies - now));
   }
 
   /**
-   * Sets this session's idle lifetime (ms) from now on, e.g. for a "remember me" box: the stored
-   * expiry follows it at this request's save (a clean session is refreshed to it, shorter or
-   * longer), and so does the cookie's `Max-Age` when the cookie is sent with one (`rolling`). It lasts
-   * for this request; a later request that needs it again calls it again (a compat layer reads it
-   * back from the stored `cookie` field). Throws {@link SessionDataError} for anything but a
-   * positive integer; nothing changes then.
+   * Sets this session's idle lifetime (ms) from now on, e.g. for a "keep me signed in" box. It is
+   * kept with the session (`__kv.maxAge`, across requests and `regenerate()`): the stored expiry
+   * follows it from this request's save (shorter or longer), and so does the cookie's `Max-Age`
+   * with `cookie.persistent` (the cookie is re-sent now) or `rolling`. Never extends the session
+   * past `absoluteTimeout`. Loads the session first when needed (to keep its other metadata).
+   * With `{ persist: false }` the lifetime holds for this request only and nothing is stored for it
+   * (the compat layers, which keep the lifetime in their own `cookie` field, call it so on every
+   * request). Throws {@link SessionDataError} for anything but a positive integer; nothing changes then.
    */
-  async setMaxAge(ms: number): Promise<void> {
+  async setMaxAge(ms: number, options: { persist?: boolean } = {}): Promise<void> {
     if (!Number.isSafeInteger(ms) || ms <= 0) {
       throw new SessionDataError(`setMaxAge() takes a positive integer of milliseconds, got ${String(ms)}`, {
         type: typeof ms,
       });
     }
-    this.#maxAge = ms;
+    if (options.persist === false) {
+      this.#maxAge = ms;
+      return;
+    }
+    await this.#load();
+    this.#maxAge = undefined;
+    const next = ms === this.#o.maxAge ? undefined : ms;
+    if (next === this.#meta.maxAge) return;
+    const meta: SessionMeta = { ...this.#meta };
+    if (next === undefined) delete meta.maxAge;
+    else meta.maxAge = next;
+    this.#changeMeta(meta);
+    this.#lifetimeChanged = true;
+  }
+
+  /** The session's owner (`setOwner()`), once loaded; undefined for none. */
+  get owner(): string | undefined {
+    return this.#meta.owner;
+  }
+
+  /**
+   * Ties the session to an owner (a user id), so that `manager.listSessions(owner)` lists it and
+   * `manager.destroySessions(owner)` ends it. Kept in the record's `__kv.owner` and in the storage's
+   * owner index, written with this request's save (with the first data written, for a new session).
+   * Throws {@link SessionDataError} for an owner that is not a string of 1 to 256 characters, and
+   * `StorageCapabilityError` when the storage has no owner index; nothing changes then.
+   */
+  async setOwner(owner: string): Promise<void> {
+    assertOwner(owner);
+    ownerIndex(this.#o.storage, 'setOwner()');
+    await this.#load();
+    if (owner !== this.#meta.owner) this.#changeMeta({ ...this.#meta, owner });
+  }
+
+  #changeMeta(meta: SessionMeta): void {
+    this.#meta = meta;
+    this.#metaDirty = true;
+  }
+
+  /** Takes the metadata of a freshly read record. False when it is past `absoluteTimeout`. */
+  #takeMeta(meta: SessionMeta): boolean {
+    this.#meta = meta;
+    this.#metaKnown = true;
+    this.#metaDirty = false;
+    this.#storedOwner = meta.owner;
+    const dies = deadline(meta, this.#o.absoluteTimeout);
+    return dies === undefined || dies > Date.now();
+  }
+
+  /**
+   * The record under `id` outlived `absoluteTimeout`: it is deleted (and leaves its owner's index),
+   * the session reads as empty, and the response expires the cookie.
+   */
+  async #expire(id: string): Promise<void> {
+    const owner = this.#meta.owner;
+    const storage = this.#o.storage;
+    try {
+      await storage.remove(id);
+      if (owner !== undefined) await storage.removeOwned?.(owner, [id]);
+    } catch (error) {
+      throw wrapStorageError(error, 'remove');
+    }
+    this.#missing();
+    this.#destroyed = true;
   }
 
   /**
@@ -184,13 +298,14 @@ export class Session<Data extends object = SessionData> {
    * maxAge (its default proportion), so a short "remember me off" lifetime is still kept fresh.
    */
   #refreshWindow(maxAge: number): number {
-    return this.#maxAge === undefined
+    return maxAge === this.#o.maxAge
       ? this.#o.refreshWindow
       : Math.min(this.#o.refreshWindow, Math.floor(maxAge / 10));
   }
 
   /** Reads one key. */
   async get<K extends keyof Data & string>(key: K): Promise<Data[K] | undefined> {
+    if (key === META_KEY) return undefined;
     if (this.#changedHere(key)) return this.#data.get(key) as Data[K] | undefined;
     if (await this.#loadKey(key)) return this.#partial!.get(key) as Data[K] | undefined;
     await this.#load();
@@ -199,6 +314,7 @@ export class Session<Data extends object = SessionData> {
 
   /** True when the key is set. */
   async has(key: keyof Data & string): Promise<boolean> {
+    if (key === META_KEY) return false;
     if (this.#changedHere(key)) return this.#data.has(key);
     if (await this.#loadKey(key)) return this.#partial!.get(key) !== undefined;
     await this.#load();
@@ -234,6 +350,7 @@ export class Session<Data extends object = SessionData> {
         type: 'an object with symbol keys',
       });
     }
+    if (Object.hasOwn(values, META_KEY)) throw reservedKeyError('set');
     const schema = this.#o.schema;
     const entries: [string, string][] = [];
     // With a schema: what each key stores and reads back (validated before anything changes).
@@ -287,6 +404,7 @@ export class Session<Data extends object = SessionData> {
 
   /** Removes keys. */
   async remove(...keys: (keyof Data & string)[]): Promise<void> {
+    if ((keys as string[]).includes(META_KEY)) throw reservedKeyError('remove');
     await this.#prepareWrite();
     for (const key of keys) {
       // Not set in what this request read (nor by it): nothing to remove, so nothing is written.
@@ -312,8 +430,11 @@ export class Session<Data extends object = SessionData> {
     if (this.#loading !== undefined) await this.#loading.catch(() => undefined);
     const id = this.#exists || !this.#loaded ? this.#id : undefined;
     if (id !== undefined) {
+      const owner = this.#metaKnown ? this.#storedOwner : undefined;
       try {
         await this.#o.storage.remove(id);
+        // A destroyed session leaves its owner's index (a stale entry would be pruned anyway).
+        if (owner !== undefined) await this.#o.storage.removeOwned?.(owner, [id]);
       } catch (error) {
         throw wrapStorageError(error, 'remove');
       }
@@ -344,7 +465,7 @@ export class Session<Data extends object = SessionData> {
     if (oldId !== undefined) {
       // What this request changed so far travels with the data (and is then saved).
       const clear = this.#clearStored;
-      const changes: ChangeSet = { clear, remove: this.#removed, set: this.#changed };
+      const changes: ChangeSet = { clear, remove: this.#removed, set: this.#withMeta(this.#changed, clear) };
       if (!(await this.#move(oldId, newId, changes))) {
         // Destroyed (or moved) by a concurrent request: its data stays gone, and so do this
         // request's earlier changes to it, as with any write to a removed session.
@@ -355,13 +476,16 @@ export class Session<Data extends object = SessionData> {
       }
       this.#exists = true;
       this.#version = undefined;
-      this.#expiresAt = Date.now() + this.maxAge;
+      this.#expiresAt = Date.now() + this.#ttl();
       this.#removed = new Set();
       this.#changed = new Map();
       this.#clearStored = false;
       this.#repair = false;
+      this.#metaDirty = false;
+      await this.#reindex(oldId, newId);
     } else if (this.#data.size > 0) {
-      const set = new Map(this.#raw);
+      const set = this.#withMeta(this.#raw, true);
+      await this.#reindex(undefined, newId);
       await this.#apply(
         newId,
         { clear: true, remove: EMPTY_SET, set },
@@ -369,9 +493,10 @@ export class Session<Data extends object = SessionData> {
       );
       this.#exists = true;
       this.#version = undefined;
-      this.#expiresAt = Date.now() + this.maxAge;
+      this.#expiresAt = Date.now() + this.#ttl();
       this.#removed = new Set();
       this.#changed = new Map();
+      this.#metaDirty = false;
     }
     this.#id = newId;
     this.#regenerated = true;
@@ -385,7 +510,7 @@ export class Session<Data extends object = SessionData> {
    */
   async #move(oldId: string, newId: string, changes: ChangeSet): Promise<boolean> {
     const storage = this.#o.storage;
-    const maxAge = this.maxAge;
+    const maxAge = this.#ttl();
     if (storage.move !== undefined) {
       const options: MoveOptions = { maxSize: this.#o.maxSize };
       if (this.#version !== undefined) options.version = this.#version;
@@ -414,6 +539,45 @@ export class Session<Data extends object = SessionData> {
       throw wrapStorageError(error, 'remove');
     }
     return true;
+  }
+
+  /**
+   * `set` with `__kv` added when the metadata must be written: it changed, a `clear` would wipe it,
+   * or `force`. Stamps `created` first when the record has none (a new session, or one written
+   * before `__kv` existed) and a lifecycle feature needs it; an app using none of them (no
+   * `absoluteTimeout`, `setOwner`, `setMaxAge` or `cookie.persistent`) stores no `__kv` at all, so
+   * its records stay exactly its data. Call it only for a write that is going to happen.
+   */
+  #withMeta(set: ReadonlyMap<string, JsonValue>, force: boolean): ReadonlyMap<string, JsonValue> {
+    if (!this.#metaKnown) return set;
+    if (this.#meta.created === undefined && (this.#metaDirty || this.#o.absoluteTimeout !== undefined)) {
+      this.#changeMeta({ ...this.#meta, created: Date.now() });
+    }
+    if (!this.#metaDirty && !(force && Object.keys(this.#meta).length > 0)) return set;
+    const out = new Map(set);
+    out.set(META_KEY, metaValue(this.#meta));
+    return out;
+  }
+
+  /**
+   * Keeps the owner index in step with this session's owner: adds `id` under the current owner
+   * before the record says so (the index may list more than is live, never less: core prunes the
+   * rest), and takes `oldId` (or `id` under a previous owner) out of it.
+   */
+  async #reindex(oldId: string | undefined, id: string): Promise<void> {
+    const storage = this.#o.storage;
+    const owner = this.#meta.owner;
+    const before = this.#storedOwner;
+    if (owner === before && oldId === undefined) return;
+    try {
+      if (owner !== undefined) await storage.addOwned?.(owner, id, Date.now() + this.#ttl());
+      if (before !== undefined && (before !== owner || oldId !== undefined)) {
+        await storage.removeOwned?.(before, [oldId ?? id]);
+      }
+    } catch (error) {
+      throw wrapStorageError(error, 'owner index');
+    }
+    this.#storedOwner = owner;
   }
 
   #generate(): string {
@@ -446,6 +610,10 @@ export class Session<Data extends object = SessionData> {
     this.#changed = new Map();
     this.#version = undefined;
     this.#expiresAt = undefined;
+    this.#meta = {};
+    this.#metaKnown = true;
+    this.#metaDirty = false;
+    this.#storedOwner = undefined;
   }
 
   /** Before the session is loaded: whether this request set or removed `key` (then #data knows). */
@@ -471,7 +639,8 @@ export class Session<Data extends object = SessionData> {
 
   async #doLoadSizes(): Promise<void> {
     const id = this.#id!;
-    const stored = await readSizes(this.#o.storage, id, this.maxAge);
+    const storage = this.#o.storage;
+    const stored = await readSizes(storage, id, this.maxAge);
     // Corrupt (undefined), or loaded (or reset by removeAll) meanwhile: the whole-session load is
     // the truth from now on.
     if (stored === undefined || this.#loaded || this.#loading !== undefined || this.#id !== id) {
@@ -480,6 +649,26 @@ export class Session<Data extends object = SessionData> {
     if (stored === MISSING) {
       this.#missing();
       return;
+    }
+    if (!this.#metaKnown) {
+      if (!stored.sizes.has(META_KEY)) this.#takeMeta({});
+      // Only a record that carries `__kv` (a lifecycle feature is in use) pays this second read:
+      // its lifetime and creation decide the expiry the write sets.
+      else if (!readsKeys(storage)) return this.#load();
+      else {
+        const read = await readMetaKey(storage, id, this.maxAge);
+        if (read === undefined || this.#loaded || this.#loading !== undefined || this.#id !== id) {
+          return this.#load();
+        }
+        if (read === MISSING) {
+          this.#missing();
+          return;
+        }
+        if (!this.#takeMeta(readMeta(read.meta))) {
+          await this.#expire(id);
+          return;
+        }
+      }
     }
     this.#exists = true;
     this.#version = stored.version;
@@ -490,8 +679,13 @@ export class Session<Data extends object = SessionData> {
 
   /** Nothing is stored under the id: the whole (empty) session is known. */
   #missing(): void {
+    if (this.#id !== undefined) this.#vanished = true;
     this.#id = undefined;
     this.#exists = false;
+    this.#meta = {};
+    this.#metaKnown = true;
+    this.#metaDirty = false;
+    this.#storedOwner = undefined;
     this.#partial = undefined;
     // Sizes read earlier described the vanished record; recomputed from this request's data if needed.
     this.#sizes = undefined;
@@ -558,6 +752,8 @@ export class Session<Data extends object = SessionData> {
       const stored = await this.#o.storage.load(id, this.maxAge);
       if (stored === undefined) {
         this.#missing();
+      } else if (!this.#takeMeta(readMeta(stored.data[META_KEY]))) {
+        await this.#expire(id);
       } else if (nestedDeeperThan(stored.data, MAX_VALUE_DEPTH + 1)) {
         // Written around this library (set() refuses such values): merging into it or serializing
         // it would overflow the stack, so it is corrupt data. Reported, read as empty, and the next
@@ -575,7 +771,7 @@ export class Session<Data extends object = SessionData> {
         this.#clearStored = true;
         this.#repair = true;
       } else {
-        this.#adoptUnderChanges(id, stored.data);
+        this.#adoptUnderChanges(id, splitMeta(stored.data).data);
         this.#partial = undefined;
         this.#exists = true;
         this.#version = stored.version;
@@ -585,6 +781,7 @@ export class Session<Data extends object = SessionData> {
       if (!(error instanceof CorruptDataError)) throw wrapStorageError(error, 'load');
       // Reported, then read as empty; the next save replaces exactly the corrupt value.
       this.#o.onError(error, { id: redactId(id), operation: 'load' });
+      this.#takeMeta({});
       this.#exists = true;
       this.#version = error.version;
       this.#clearStored = true;
@@ -620,12 +817,18 @@ export class Session<Data extends object = SessionData> {
     if (this.#loaded || this.#loading !== undefined || !readsKeys(this.#o.storage)) return false;
     if (this.#partial?.has(key)) return true;
     const id = this.#id!;
-    const read = await readKey(this.#o, id, key, this.maxAge);
+    // The metadata comes along the first time (same round trip): the lifetime and absoluteTimeout.
+    const withMeta = !this.#metaKnown;
+    const read = await readKey(this.#o, id, key, this.maxAge, withMeta);
     // Corrupt (undefined), or the whole session was loaded (or written) meanwhile: the
     // whole-session load is the truth from now on.
     if (read === undefined || this.#loaded || this.#loading !== undefined || this.#id !== id) return false;
     if (read === MISSING) {
       this.#missing();
+      return false;
+    }
+    if (withMeta && !this.#takeMeta(readMeta(read.meta))) {
+      await this.#expire(id);
       return false;
     }
     this.#exists = true;
@@ -638,7 +841,7 @@ export class Session<Data extends object = SessionData> {
 
   async #apply(id: string, changes: ChangeSet, options: ApplyOptions): Promise<ApplyResult> {
     const storage = this.#o.storage;
-    const maxAge = this.maxAge;
+    const maxAge = this.#ttl();
     try {
       if (storage.apply !== undefined) return await storage.apply(id, changes, maxAge, options);
       // Fallback for storages without an atomic operation: load, merge, save. Can lose concurrent writes.
@@ -659,11 +862,31 @@ export class Session<Data extends object = SessionData> {
     let written = false;
     // After a 'reset' of off-schema stored data, the first write replaces the whole stored value.
     const clear = this.#repair || (this.#clearStored && (this.#removed.size > 0 || this.#changed.size > 0));
+    const now = Date.now();
+    let refresh = false;
+    if (this.#metaKnown && this.#exists) {
+      // A record from before `__kv` under absoluteTimeout: its clock starts now (written once).
+      if (o.absoluteTimeout !== undefined && this.#meta.created === undefined) this.#metaDirty = true;
+      // A persistent cookie is re-sent once per refresh window of use (and when its lifetime changed).
+      if (o.cookie.persistent) {
+        const seen = this.#meta.seen;
+        if (this.#lifetimeChanged || seen === undefined || now - seen >= this.#refreshWindow(this.maxAge)) {
+          this.#changeMeta({ ...this.#meta, seen: now });
+          refresh = true;
+        }
+      }
+    } else if (this.#metaKnown && o.cookie.persistent && this.#changed.size > 0) {
+      this.#changeMeta({ ...this.#meta, seen: now });
+    }
     const changes: ChangeSet = { clear, remove: this.#removed, set: this.#changed };
     // Removing keys from a session that was never stored writes nothing (no empty record, no cookie).
     if (!this.#exists && this.#changed.size === 0) this.#removed = new Set();
-    else if (!isEmptyChangeSet(changes)) {
+    else if (!isEmptyChangeSet(changes) || this.#metaDirty) {
       const id = this.id;
+      const set = this.#withMeta(changes.set, clear);
+      const write: ChangeSet = set === changes.set ? changes : { clear, remove: changes.remove, set };
+      // Into the index before the record names its owner: the index may hold more, never less.
+      await this.#reindex(undefined, id);
       const options: ApplyOptions = { mode: this.#exists ? 'update' : 'create', maxSize: o.maxSize };
       if (this.#version !== undefined) options.version = this.#version;
       // Writes made while this save is in flight (a streamed response) start a fresh change set.
@@ -673,7 +896,7 @@ export class Session<Data extends object = SessionData> {
       this.#changed = new Map();
       let result: ApplyResult;
       try {
-        result = await this.#apply(id, changes, options);
+        result = await this.#apply(id, write, options);
         // Moved to a new id by a concurrent regenerate(): fail loudly rather than lose the write.
         if (result.moved === true) throw new SessionConflictError();
       } catch (error) {
@@ -691,6 +914,10 @@ export class Session<Data extends object = SessionData> {
         throw error;
       }
       written = result.written;
+      if (written) {
+        this.#metaDirty = false;
+        this.#lifetimeChanged = false;
+      }
       if (clear) {
         this.#clearStored = false;
         this.#repair = false;
@@ -703,11 +930,11 @@ export class Session<Data extends object = SessionData> {
       this.#id !== undefined
     ) {
       const expiresAt = this.#expiresAt;
-      const maxAge = this.maxAge;
-      const left = expiresAt === undefined ? undefined : expiresAt - Date.now();
+      const maxAge = this.#ttl(now);
+      const left = expiresAt === undefined ? undefined : expiresAt - now;
       // Behind by more than the window, or beyond maxAge (loaded with a longer lifetime than the
-      // one setMaxAge gave this session; 1 s of slack for storages that round to seconds): the
-      // stored expiry is set to exactly maxAge from now.
+      // one setMaxAge gave this session, or than absoluteTimeout leaves; 1 s of slack for storages
+      // that round to seconds): the stored expiry is set to exactly that lifetime from now.
       if (left === undefined || left < maxAge - this.#refreshWindow(maxAge) || left > maxAge + 1000) {
         try {
           await o.storage.touch(this.#id, maxAge);
@@ -722,8 +949,11 @@ export class Session<Data extends object = SessionData> {
       id: live ? this.#id : undefined,
       live,
       issued: live && (this.#regenerated || (written && this.#id !== this.#incomingId)),
-      destroyed: this.#destroyed,
-      maxAge: this.maxAge,
+      // Under absoluteTimeout a cookie whose session is gone is expired too: the record may have
+      // reached its capped expiry before this read, and the cookie must end with it.
+      destroyed: this.#destroyed || (o.absoluteTimeout !== undefined && this.#vanished),
+      maxAge: this.#ttl(),
+      refresh: live && refresh,
     };
   }
 }

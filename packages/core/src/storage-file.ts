@@ -13,6 +13,8 @@ import type {
   ChangeSet,
   MoveOptions,
   MoveResult,
+  OwnedSession,
+  PeekedSession,
   Storage,
   StoredSession,
 } from './storage.js';
@@ -57,6 +59,8 @@ interface Envelope {
 }
 
 const SUFFIX = '.session';
+/** An owner's index file (never swept: core prunes its stale ids when the owner's sessions are listed). */
+const OWNER_SUFFIX = '.owner';
 const TMP_SUFFIX = '.tmp';
 /** Leading bytes of an encrypted file; a plain file starts with `{`. */
 const MAGIC = Buffer.from('KVE1');
@@ -317,8 +321,7 @@ export class StorageFile implements Storage {
   }
 
   /** Writes atomically: a temporary file in the same directory, then rename over the old one. */
-  async #write(name: string, content: Buffer, expiresAt: number): Promise<void> {
-    const target = this.#path(name);
+  async #write(name: string, content: Buffer, expiresAt: number, target = this.#path(name)): Promise<void> {
     const tmp = join(this.dir, `.${randomBytes(12).toString('hex')}${TMP_SUFFIX}`);
     let handle: Awaited<ReturnType<typeof open>>;
     try {
@@ -489,6 +492,72 @@ export class StorageFile implements Storage {
       if (deleted) removed++;
     }
     return removed;
+  }
+
+  async peek(id: string): Promise<PeekedSession | undefined> {
+    const stored = await this.load(id);
+    return stored === undefined ? undefined : { data: stored.data, expiresAt: stored.expiresAt };
+  }
+
+  /**
+   * The index file of an owner: `<HMAC of "owner:" + owner>.owner` (the prefix keeps it apart from
+   * every session's name; the suffix from every session file), encrypted like sessions when a key is set.
+   */
+  #ownerName(owner: string): string {
+    return createHmac('sha256', this.#nameKey).update(`owner:${owner}`).digest('base64url');
+  }
+
+  /** The owner's index (id → expiry hint), read and rewritten under its lock by `change`. */
+  async #owned<T>(owner: string, change: (ids: Map<string, number>) => T): Promise<T> {
+    const name = this.#ownerName(owner);
+    const path = join(this.dir, name + OWNER_SUFFIX);
+    return this.#locked(name, async () => {
+      const ids = new Map<string, number>();
+      const raw = await readFile(path).catch((error: unknown) => {
+        if (isNodeError(error, 'ENOENT')) return undefined;
+        throw error;
+      });
+      // A corrupt index reads as empty and is replaced (the sessions themselves are intact).
+      const envelope = raw === undefined ? undefined : this.#tryDecode(name, raw);
+      for (const [id, at] of Object.entries(envelope?.data ?? {}))
+        if (typeof at === 'number') ids.set(id, at);
+      const before = JSON.stringify([...ids]);
+      const result = change(ids);
+      if (JSON.stringify([...ids]) === before) return result;
+      if (ids.size === 0) {
+        await unlink(path).catch((error: unknown) => {
+          if (!isNodeError(error, 'ENOENT')) throw error;
+        });
+        return result;
+      }
+      const latest = Math.max(...ids.values());
+      const data = Object.fromEntries(ids);
+      await this.#write(name, this.#encode(name, { expiresAt: latest, data }), latest, path);
+      return result;
+    });
+  }
+
+  #tryDecode(name: string, raw: Buffer): Envelope | undefined {
+    try {
+      return this.#decode(name, raw);
+    } catch (error) {
+      if (error instanceof CorruptDataError) return undefined;
+      throw error;
+    }
+  }
+
+  async addOwned(owner: string, id: string, expiresAt: number): Promise<void> {
+    await this.#owned(owner, (ids) => ids.set(id, expiresAt));
+  }
+
+  async listOwned(owner: string): Promise<OwnedSession[]> {
+    return this.#owned(owner, (ids) => [...ids].map(([id, expiresAt]) => ({ id, expiresAt })));
+  }
+
+  async removeOwned(owner: string, ids: readonly string[]): Promise<void> {
+    await this.#owned(owner, (owned) => {
+      for (const id of ids) owned.delete(id);
+    });
   }
 
   /** Stops the background sweep and waits for pending writes. Files stay on disk. */

@@ -8,6 +8,8 @@ import type {
   ChangeSet,
   MoveOptions,
   MoveResult,
+  OwnedSession,
+  PeekedSession,
   Storage,
   StoredSession,
 } from './storage.js';
@@ -70,6 +72,11 @@ export class StorageMemory implements Storage {
   readonly #maxEntries: number;
   readonly #maxBytes: number;
   readonly #now: () => number;
+  /**
+   * Owner index: owner → id → expiry hint (epoch ms). Not bounded by maxEntries: core prunes the
+   * ids of sessions that are gone whenever an owner's sessions are listed or destroyed.
+   */
+  readonly #owners = new Map<string, Map<string, number>>();
   #bytes = 0;
   #protectedBytes = 0;
   #lastSweep = 0;
@@ -247,7 +254,31 @@ export class StorageMemory implements Storage {
     return { moved: true };
   }
 
+  async peek(id: string): Promise<PeekedSession | undefined> {
+    const entry = this.#peek(id);
+    if (entry === undefined) return undefined;
+    return { data: JSON.parse(entry.json) as SessionData, expiresAt: entry.expiresAt };
+  }
+
+  async addOwned(owner: string, id: string, expiresAt: number): Promise<void> {
+    const ids = this.#owners.get(owner) ?? new Map<string, number>();
+    ids.set(id, expiresAt);
+    this.#owners.set(owner, ids);
+  }
+
+  async listOwned(owner: string): Promise<OwnedSession[]> {
+    return [...(this.#owners.get(owner) ?? [])].map(([id, expiresAt]) => ({ id, expiresAt }));
+  }
+
+  async removeOwned(owner: string, ids: readonly string[]): Promise<void> {
+    const owned = this.#owners.get(owner);
+    if (owned === undefined) return;
+    for (const id of ids) owned.delete(id);
+    if (owned.size === 0) this.#owners.delete(owner);
+  }
+
   async close(): Promise<void> {
+    this.#owners.clear();
     this.#probation.clear();
     this.#protected.clear();
     this.#bytes = 0;

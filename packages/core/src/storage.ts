@@ -89,6 +89,25 @@ export interface MoveResult {
   moved: boolean;
 }
 
+/** One entry of an owner's index, as {@link Storage.listOwned} returns it. */
+export interface OwnedSession {
+  /** The session id. */
+  id: string;
+  /**
+   * The expiry (epoch ms) given to {@link Storage.addOwned}: a hint only, since a session's expiry
+   * moves with its use without the index being told. Core verifies every entry with {@link Storage.peek}.
+   */
+  expiresAt: number;
+}
+
+/** A record as {@link Storage.peek} reads it: the whole stored object and its expiry, nothing refreshed. */
+export interface PeekedSession {
+  /** The stored JSON object as is, reserved fields (`__kv`) included. */
+  data: SessionData;
+  /** When the record expires, in epoch milliseconds (undefined when the storage cannot tell). */
+  expiresAt: number | undefined;
+}
+
 /**
  * Where sessions live. Small and promise-only; every duration is in milliseconds. Run
  * `@kv-session/test-suite` against an implementation to check it.
@@ -150,6 +169,25 @@ export interface Storage {
     maxAgeMs: number,
     options: MoveOptions,
   ): Promise<MoveResult>;
+  /**
+   * Reads a record without refreshing its expiry, with the expiry: for operators
+   * (`manager.getSession()`) and for verifying the owner index. `undefined` when missing, expired or
+   * moved. Optional (needed by `manager.listSessions()`, `destroySessions()` and `getSession()`).
+   */
+  peek?(id: string): Promise<PeekedSession | undefined>;
+  /**
+   * Owner index (optional capability, all three or none, plus {@link peek}): records that session
+   * `id` belongs to `owner` (a user id), with its expiry as known now (epoch ms). Adding an id
+   * again updates its expiry. The index must never collide with a session record, and may be
+   * eventually consistent: core verifies each listed id against the record (its `__kv.owner` and
+   * expiry) and removes stale ones, so entries of sessions that expired or were removed by other
+   * means may linger until the owner's sessions are next listed or destroyed.
+   */
+  addOwned?(owner: string, id: string, expiresAt: number): Promise<void>;
+  /** Every id recorded for `owner` (stale ones included), in no particular order; `[]` for none. */
+  listOwned?(owner: string): Promise<OwnedSession[]>;
+  /** Removes ids from `owner`'s index; unknown ids are ignored. */
+  removeOwned?(owner: string, ids: readonly string[]): Promise<void>;
   /** Releases resources (timers, pending refreshes). Optional. */
   close?(): Promise<void>;
 }

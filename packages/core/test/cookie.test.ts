@@ -14,6 +14,7 @@ const defaults: CookieSettings = {
   secure: false,
   sameSite: 'lax',
   partitioned: false,
+  persistent: false,
 };
 
 describe('readCookie', () => {

@@ -20,7 +20,14 @@ describe('a compat layer with its own cookie: sessionById() + save()', () => {
     const s = m.sessionById(generateId()); // an id nobody stored: not adopted
     await s.set('user', 'ada');
     const outcome = await m.save(s);
-    expect(outcome).toEqual({ id: s.id, live: true, issued: true, destroyed: false, maxAge: 86_400_000 });
+    expect(outcome).toEqual({
+      id: s.id,
+      live: true,
+      issued: true,
+      destroyed: false,
+      maxAge: 86_400_000,
+      refresh: false,
+    });
     expect((await storage.load(s.id))?.data).toEqual({ user: 'ada' });
   });
 
@@ -33,7 +40,14 @@ describe('a compat layer with its own cookie: sessionById() + save()', () => {
     const s = m.sessionById(readOwnCookie(ownCookie(id!))!);
     expect(await s.get('n')).toBe(1);
     await s.set('n', 2);
-    expect(await m.save(s)).toEqual({ id, live: true, issued: false, destroyed: false, maxAge: 86_400_000 });
+    expect(await m.save(s)).toEqual({
+      id,
+      live: true,
+      issued: false,
+      destroyed: false,
+      maxAge: 86_400_000,
+      refresh: false,
+    });
     expect((await storage.load(id!))?.data).toEqual({ n: 2 });
   });
 
@@ -55,6 +69,7 @@ describe('a compat layer with its own cookie: sessionById() + save()', () => {
       issued: false,
       destroyed: true,
       maxAge: 86_400_000,
+      refresh: false,
     });
   });
 

@@ -35,7 +35,8 @@ describe('Storage.loadKeys', () => {
     expect(await s.get('a')).toBe(1);
     expect(await s.has('b')).toBe(true);
     expect(await s.has('zz')).toBe(false);
-    expect(storage.keyCalls).toEqual([['a'], ['b'], ['zz']]);
+    // The first read brings the session's metadata (`__kv`: its lifetime, absoluteTimeout) along.
+    expect(storage.keyCalls).toEqual([['a', '__kv'], ['b'], ['zz']]);
     expect(storage.count('load')).toBe(0);
     await manager.commit(s);
     expect(storage.count('touch')).toBe(0); // expiresAt was recent

@@ -32,7 +32,9 @@ describe('options', () => {
       secure: false,
       sameSite: 'lax',
       partitioned: false,
+      persistent: false,
     });
+    expect(o.absoluteTimeout).toBeUndefined();
     expect(o.header).toBeUndefined();
     expect(o.secrets).toEqual([]);
     expect(o.genid).toBeUndefined();

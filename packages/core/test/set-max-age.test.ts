@@ -81,7 +81,7 @@ describe('Session.setMaxAge(ms)', () => {
     ]);
   });
 
-  it('a clean loaded session is refreshed to a longer lifetime (touch), and lives past the option', async () => {
+  it('a clean loaded session is stored again with a longer lifetime (its __kv.maxAge), and lives past the option', async () => {
     const { clock, storage, manager } = setup();
     const cookie = await storedUser(manager, storage);
 
@@ -89,10 +89,11 @@ describe('Session.setMaxAge(ms)', () => {
     expect(await s.get('user')).toBe('ada');
     await s.setMaxAge(7 * DAY);
     await manager.commit(s);
-    // Without setMaxAge this read-only request would not touch at all (the expiry is recent).
+    // Without setMaxAge this read-only request would write nothing (the expiry is recent); the
+    // lifetime is kept with the session, so the write sets both it and the expiry.
     expect(storage.maxAges).toEqual([
       ['load', DAY],
-      ['touch', 7 * DAY],
+      ['apply', 7 * DAY],
     ]);
     clock.now += 3 * DAY;
     expect(await manager.session({ cookie }).get('user')).toBe('ada');
@@ -108,14 +109,14 @@ describe('Session.setMaxAge(ms)', () => {
     await manager.commit(s);
     expect(storage.maxAges).toEqual([
       ['load', DAY],
-      ['touch', 60_000],
+      ['apply', 60_000],
     ]);
     clock.now += 61_000;
     expect(await manager.session({ cookie }).data()).toEqual({});
   });
 
-  it('set before the first access, the load itself uses it (no extra touch)', async () => {
-    const { storage, manager } = setup();
+  it('kept with the session: a later request knows it without calling setMaxAge again (no extra write or touch)', async () => {
+    const { clock, storage, manager } = setup();
     const first = manager.session();
     await first.setMaxAge(2 * DAY);
     await first.set('user', 'ada');
@@ -123,10 +124,22 @@ describe('Session.setMaxAge(ms)', () => {
     storage.maxAges.length = 0;
 
     const s = manager.session({ cookie });
-    await s.setMaxAge(2 * DAY);
     expect(await s.get('user')).toBe('ada');
+    expect(s.maxAge).toBe(2 * DAY);
     await manager.commit(s);
-    expect(storage.maxAges).toEqual([['load', 2 * DAY]]);
+    // Loaded before its lifetime is known (the option's); the stored expiry is already right.
+    expect(storage.maxAges).toEqual([['load', DAY]]);
+    // Calling it again with the same value changes nothing.
+    const again = manager.session({ cookie });
+    await again.setMaxAge(2 * DAY);
+    await manager.commit(again);
+    expect(storage.maxAges).toEqual([
+      ['load', DAY],
+      ['load', DAY],
+    ]);
+    // 1.5 days on, past the option's 1 day: still there.
+    clock.now += 1.5 * DAY;
+    expect(await manager.session({ cookie }).get('user')).toBe('ada');
   });
 
   it('a dirty session applies its change set with the session lifetime', async () => {

@@ -283,7 +283,7 @@ class CompatRequest implements SessionHost {
     // connect-redis's TTL: what is left of the cookie's lifetime, or its ttl for browser-session cookies.
     const lifetime =
       expires instanceof Date ? Math.max(1000, Math.ceil(expires.valueOf() - Date.now())) : this.#c.o.maxAge;
-    await core.setMaxAge(lifetime);
+    await core.setMaxAge(lifetime, { persist: false });
     if (write) {
       const set: SessionData = {};
       for (const [key, json] of now) if (this.#saved.get(key) !== json) set[key] = JSON.parse(json);

@@ -253,7 +253,7 @@ export async function commitCompat(s: CompatSession): Promise<CommitOutcome> {
     values[COOKIE_KEY] = JSON.parse(JSON.stringify(s.cookie)) as JsonValue;
   }
   const lifetime = ownLifetime(s);
-  if (lifetime !== undefined) await i.core.setMaxAge(lifetime);
+  if (lifetime !== undefined) await i.core.setMaxAge(lifetime, { persist: false });
   if (Object.keys(values).length > 0) await i.core.setMany(values);
   if (remove.length > 0) await i.core.remove(...remove);
   const outcome = await i.context.manager.save(i.core);

@@ -224,7 +224,7 @@ class RequestState implements SessionOwner {
   async #ownLifetime(): Promise<boolean> {
     const ms = storeLifetime(this.maxAge);
     if (ms === storeLifetime(this.mw.o.maxAge)) return false;
-    await this.core.setMaxAge(ms);
+    await this.core.setMaxAge(ms, { persist: false });
     return true;
   }
 

@@ -235,7 +235,7 @@ export function redisScript(source: string): RedisScript {
 }
 
 /** The part of a client that {@link RedisCommands.script} needs. */
-interface ScriptClient {
+export interface ScriptClient {
   eval(script: string, options: ScriptCallOptions): Promise<unknown>;
   evalSha(sha1: string, options: ScriptCallOptions): Promise<unknown>;
 }

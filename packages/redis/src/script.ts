@@ -44,6 +44,16 @@ return {current, redis.sha1hex(current)}
 /** {@link CAS_SCRIPT} with its SHA1, for EVALSHA. */
 export const CAS = redisScript(CAS_SCRIPT);
 
+/**
+ * Reads a session key without refreshing it: KEYS[1] the key. Returns nil (missing), 0 (another
+ * type than a string) or `{value, PTTL}`.
+ */
+export const PEEK = redisScript(`local v = redis.pcall('GET', KEYS[1])
+if type(v) == 'table' and v.err then return 0 end
+if not v then return false end
+return {v, redis.call('PTTL', KEYS[1])}
+`);
+
 /** How the script compares the stored value: `n` missing, `v` equal to a value, `h` SHA1 equal, `t` another type. */
 export type CompareMode = 'n' | 'v' | 'h' | 't';
 

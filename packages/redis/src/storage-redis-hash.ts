@@ -11,6 +11,8 @@ import {
   type JsonValue,
   type MoveOptions,
   type MoveResult,
+  type OwnedSession,
+  type PeekedSession,
   redactId,
   type SessionData,
   SessionTooLargeError,
@@ -24,6 +26,7 @@ import { z } from 'zod';
 import { RedisCommands, type RedisScript, redisScript, replyText, type ScriptCallOptions } from './client.js';
 import { type IoredisClientLike, isIoredisClient } from './driver-ioredis.js';
 import { CLIENT_MESSAGE } from './options.js';
+import { RedisOwnerIndex } from './owner-index.js';
 import { MOVED_MARKER } from './script.js';
 
 /**
@@ -113,6 +116,15 @@ if t ~= 'hash' then
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return redis.call('HGETALL', KEYS[1])
+`;
+
+/** Reads the whole hash and its PTTL without refreshing it. KEYS[1] the hash. Returns nil, 0 or `{HGETALL, PTTL}`. */
+const PEEK_SCRIPT = `local t = redis.call('TYPE', KEYS[1])['ok']
+if t == 'none' then return false end
+if t ~= 'hash' then
+  ${NOT_A_HASH}
+end
+return {redis.call('HGETALL', KEYS[1]), redis.call('PTTL', KEYS[1])}
 `;
 
 /**
@@ -264,6 +276,7 @@ const SCRIPTS = {
   loadKeys: redisScript(LOAD_KEYS_SCRIPT),
   loadSizes: redisScript(LOAD_SIZES_SCRIPT),
   apply: redisScript(APPLY_SCRIPT),
+  peek: redisScript(PEEK_SCRIPT),
 };
 
 const schema = z.strictObject({
@@ -295,12 +308,45 @@ export class StorageRedisHash implements Storage {
   readonly #prefix: string;
   /** Every Redis call: bounded, mapped to kv-session errors, dropped offline at its deadline. */
   readonly #redis: RedisCommands<RedisHashClientLike>;
+  /** Owner index: a sorted set per owner (see {@link RedisOwnerIndex}). */
+  readonly #owners: RedisOwnerIndex<RedisHashClientLike>;
 
   constructor(options: StorageRedisHashOptions) {
     const parsed = schema.safeParse(options);
     if (!parsed.success) throw new ConfigError(formatIssues(parsed.error.issues), 'StorageRedisHash options');
     this.#prefix = parsed.data.prefix;
     this.#redis = new RedisCommands(parsed.data.client, parsed.data.commandTimeoutMs);
+    this.#owners = new RedisOwnerIndex(this.#redis, this.#prefix);
+  }
+
+  /** The Redis key of an owner's index: `<prefix>owner:<owner>` (ids never hold `:`). */
+  ownerKey(owner: string): string {
+    return this.#owners.key(owner);
+  }
+
+  /** The whole record and its remaining TTL in one script, without refreshing it. */
+  async peek(id: string): Promise<PeekedSession | undefined> {
+    const now = Date.now();
+    const reply = await this.#run('peek', SCRIPTS.peek, [this.key(id)], []);
+    if (reply === null || reply === undefined) return undefined;
+    if (!Array.isArray(reply) || !Array.isArray(reply[0])) throw this.#corrupt(id, 'is not a hash');
+    const ttl = Number(reply[1]);
+    return {
+      data: this.#decodeAll(id, reply[0] as unknown[]),
+      expiresAt: Number.isFinite(ttl) && ttl >= 0 ? now + ttl : undefined,
+    };
+  }
+
+  addOwned(owner: string, id: string, expiresAt: number): Promise<void> {
+    return this.#owners.add(owner, id, expiresAt);
+  }
+
+  listOwned(owner: string): Promise<OwnedSession[]> {
+    return this.#owners.list(owner);
+  }
+
+  removeOwned(owner: string, ids: readonly string[]): Promise<void> {
+    return this.#owners.remove(owner, ids);
   }
 
   /** The Redis key of a session id. */

@@ -8,6 +8,8 @@ import {
   isValidId,
   type MoveOptions,
   type MoveResult,
+  type OwnedSession,
+  type PeekedSession,
   parseSessionData,
   redactId,
   type SessionData,
@@ -19,7 +21,8 @@ import {
 } from '@kv-session/core';
 import { isErrorReply, type RedisClientLike, RedisCommands, replyText } from './client.js';
 import { type ResolvedRedisOptions, resolveRedisOptions, type StorageRedisKVOptions } from './options.js';
-import { CAS, type CompareMode, MOVED_MARKER, WRONG_TYPE } from './script.js';
+import { RedisOwnerIndex } from './owner-index.js';
+import { CAS, type CompareMode, MOVED_MARKER, PEEK, WRONG_TYPE } from './script.js';
 
 /**
  * Compare-and-set attempts of one `apply` before giving up. Every round of conflicting writers lets one
@@ -87,11 +90,51 @@ export class StorageRedisKV implements Storage {
   readonly #freshUntil = new Map<string, number>();
   /** Sessions with a write in progress in this process, the latest writer last. */
   readonly #writes = new Map<string, WriteLink>();
+  /** Owner index: a sorted set per owner (see {@link RedisOwnerIndex}). */
+  readonly #owners: RedisOwnerIndex<RedisClientLike>;
 
   constructor(options: StorageRedisKVOptions) {
     this.#o = resolveRedisOptions(options);
     this.#cached = this.#o.clientSideCache ?? detectClientSideCache(this.#o.client);
     this.#redis = new RedisCommands(this.#o.client, this.#o.commandTimeoutMs);
+    this.#owners = new RedisOwnerIndex(this.#redis, this.#o.prefix);
+  }
+
+  /** The Redis key of an owner's index: `<prefix>owner:<owner>` (ids never hold `:`). */
+  ownerKey(owner: string): string {
+    return this.#owners.key(owner);
+  }
+
+  /** The record and its remaining TTL (`GET` + `PTTL` in one script), without refreshing it. */
+  async peek(id: string): Promise<PeekedSession | undefined> {
+    const now = Date.now();
+    const reply = await this.#redis.script('peek', PEEK, { keys: [this.key(id)], arguments: [] });
+    if (!Array.isArray(reply)) {
+      if (reply === null || reply === undefined) return undefined;
+      throw new CorruptDataError(
+        `Redis key ${this.#o.prefix}${redactId(id)} holds another type than a string`,
+      );
+    }
+    const text = replyText(reply[0], 'peek');
+    if (text === undefined || text === MOVED_MARKER) return undefined;
+    const data = parseSessionData(text);
+    if (data === undefined) {
+      throw new CorruptDataError(`Redis key ${this.#o.prefix}${redactId(id)} does not hold a JSON object`);
+    }
+    const ttl = integerReply(reply[1]);
+    return { data, expiresAt: ttl === undefined || ttl < 0 ? undefined : now + ttl };
+  }
+
+  addOwned(owner: string, id: string, expiresAt: number): Promise<void> {
+    return this.#owners.add(owner, id, expiresAt);
+  }
+
+  listOwned(owner: string): Promise<OwnedSession[]> {
+    return this.#owners.list(owner);
+  }
+
+  removeOwned(owner: string, ids: readonly string[]): Promise<void> {
+    return this.#owners.remove(owner, ids);
   }
 
   /** The Redis key of a session id. */

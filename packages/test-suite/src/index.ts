@@ -2,6 +2,7 @@ import type { Storage } from '@kv-session/core';
 import { afterAll, beforeAll, describe } from 'vitest';
 import { SHORT_MS, type SuiteContext } from './context.js';
 import { sleep } from './fixtures.js';
+import { ownerIndexSuite } from './owner-index.js';
 import { applySuite } from './suites/apply.js';
 import { basicSuite } from './suites/basic.js';
 import { closeSuite } from './suites/close.js';
@@ -60,6 +61,8 @@ export const storageSuites = {
   move: moveSuite,
   /** regenerate() racing other requests, through a SessionManager on the storage. */
   regenerate: regenerateSuite,
+  /** Owner index (`addOwned`, `listOwned`, `removeOwned`) and `peek`: listSessions / destroySessions. */
+  ownerIndex: ownerIndexSuite,
   /** `close()`. */
   close: closeSuite,
 } as const satisfies Record<string, StorageSuite>;
@@ -130,7 +133,7 @@ export function runStorageSuites(
  * It checks load/save/remove/touch, expiry in milliseconds, that loads return fresh copies, the
  * atomic `apply` (create/update modes, a removed session is not recreated, `clear`, 50 concurrent
  * writers, `maxSize`, versions), `loadKeys`, `loadSizes`, large and unicode values, unusual but
- * valid ids, `move` and regenerate() races, and `close()`.
+ * valid ids, `move` and regenerate() races, the owner index, and `close()`.
  * Tests of optional methods a storage lacks are reported as skipped. Every test uses fresh random
  * ids, so the suite can share a backend with other data.
  *
