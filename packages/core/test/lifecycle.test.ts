@@ -8,6 +8,7 @@ import {
   StorageMemory,
 } from '@kv-session/core';
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { CountingStorage, cookieOf } from './helpers.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -54,6 +55,21 @@ describe('__kv metadata is hidden from the app and protected', () => {
     await m.commit(s);
     expect((await storage.load(session.id))!.data).toEqual(stored);
     expect(s.owner).toBe('user-1');
+  });
+
+  it('a schema never sees it: no off-schema report, data() typed by the schema alone', async () => {
+    const errors: unknown[] = [];
+    const m = new SessionManager({
+      storage: new StorageMemory(),
+      schema: z.object({ user: z.string() }),
+      onError: (e) => errors.push(e),
+    });
+    const { cookie } = await request(m, undefined, async (s) => {
+      await s.set('user', 'ada');
+      await s.setOwner('user-1');
+    });
+    expect(await m.session({ cookie: cookie! }).data()).toEqual({ user: 'ada' });
+    expect(errors).toEqual([]);
   });
 
   it('an app that uses no lifecycle feature stores no __kv (records stay exactly its data)', async () => {
