@@ -22,7 +22,6 @@ afterAll(async () => {
   await server?.stop();
 });
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const cookieOf = (setCookie: string | undefined) => setCookie!.split(';')[0]!;
 
 describe('lifecycle on StorageRedisHash partial reads', () => {
