@@ -6,9 +6,9 @@ import type { SessionOptions } from '@kv-session/core';
 import { session } from '@kv-session/express';
 import { StorageRedisKV } from '@kv-session/redis';
 import { type RedisServer, startRedis } from '@kv-session/testing';
+import { Client, redisClient } from '@kv-session/testing/adapters';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Client, redisClient } from './support/adapter-suite.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
