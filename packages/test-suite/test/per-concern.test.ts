@@ -32,6 +32,7 @@ it('storageSuites holds every concern runStorageTestSuite runs, once', () => {
     'ids',
     'move',
     'regenerate',
+    'ownerIndex',
     'close',
   ]);
 });
