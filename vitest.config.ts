@@ -1,7 +1,19 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
-const pkgs = ['core', 'redis', 'express', 'fastify', 'koa', 'fetch', 'hono', 'node', 'test-suite', 'testing'];
+const pkgs = [
+  'core',
+  'redis',
+  'express',
+  'fastify',
+  'koa',
+  'fetch',
+  'hono',
+  'node',
+  'test-suite',
+  'testing',
+  'cli',
+];
 const src = (name: string) => fileURLToPath(new URL(`./packages/${name}/src/index.ts`, import.meta.url));
 
 // NODE_REDIS=6 runs the tests' `import ... from 'redis'` against node-redis 6 (packages/redis has it

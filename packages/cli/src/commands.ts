@@ -1,0 +1,105 @@
+import { type SessionData, SessionManager, type Storage } from '@kv-session/core';
+import { StorageRedisHash, StorageRedisKV } from '@kv-session/redis';
+import type { Target } from './args.js';
+import { bounded, type Client } from './connection.js';
+import { NotFoundError } from './errors.js';
+import { readKeys, type SessionMeta } from './records.js';
+
+/** What `show` prints: the operator named the session by its full id, so the id is printed whole. */
+export interface ShownSession {
+  id: string;
+  key: string;
+  data: SessionData;
+  created: string | null;
+  owner: string | null;
+  /** The session's own idle lifetime (`setMaxAge()`), ms; null when it uses the app's `maxAge`. */
+  maxAge: number | null;
+  /** When the record expires if nobody uses it (ISO time); null when it has no expiry. */
+  expires: string | null;
+  bytes: number;
+}
+
+/** One line of `list`, as `manager.listSessions()` answers it (ids shortened). */
+export interface ListedSession {
+  id: string;
+  created: number;
+  lastActive: number;
+  expiresAt: number;
+}
+
+/**
+ * The lifecycle part of `SessionManager` the owner commands call.
+ * TODO(i18): drop once `listSessions`/`destroySessions` are on main and call them directly.
+ */
+interface OwnerApi {
+  listSessions(owner: string): Promise<ListedSession[]>;
+  destroySessions(owner: string, options?: { except?: string }): Promise<number>;
+}
+
+/** A manager over the operator's storage: the owner commands and `revoke` go through core, as the app does. */
+export function managerFor(client: Client, target: Target): SessionManager {
+  const options = { client, prefix: target.prefix, commandTimeoutMs: target.timeoutMs };
+  const storage: Storage =
+    target.storage === 'hash' ? new StorageRedisHash(options) : new StorageRedisKV(options);
+  return new SessionManager({ storage });
+}
+
+function ownerApi(manager: SessionManager): OwnerApi {
+  return manager as unknown as OwnerApi;
+}
+
+function describe(meta: SessionMeta) {
+  return {
+    created: meta.created === undefined ? null : new Date(meta.created).toISOString(),
+    owner: meta.owner ?? null,
+    maxAge: meta.maxAge ?? null,
+  };
+}
+
+/** `show <id>`: reads the record without refreshing its expiry. */
+export async function show(client: Client, target: Target, id: string): Promise<ShownSession> {
+  const key = target.prefix + id;
+  const [content] = await readKeys(client, target.storage, [key], target.timeoutMs);
+  if (content?.kind !== 'session') throw notASession(key, content?.kind);
+  const ttl = Number(await bounded(client.pTTL(key), target.timeoutMs, 'PTTL'));
+  const { data, meta, bytes } = content.record;
+  return {
+    id,
+    key,
+    data,
+    ...describe(meta),
+    expires: ttl >= 0 ? new Date(Date.now() + ttl).toISOString() : null,
+    bytes,
+  };
+}
+
+/** `revoke <id>`: ends one session through core (which also drops it from its owner's index). */
+export async function revoke(client: Client, target: Target, id: string): Promise<void> {
+  const key = target.prefix + id;
+  const [content] = await readKeys(client, target.storage, [key], target.timeoutMs);
+  if (content?.kind !== 'session') throw notASession(key, content?.kind);
+  const manager = managerFor(client, target);
+  const session = manager.sessionById(id);
+  await session.destroy();
+  await manager.save(session);
+}
+
+/** `list --owner`: the owner's live sessions, as the app's account page sees them. */
+export function list(client: Client, target: Target, owner: string): Promise<ListedSession[]> {
+  return ownerApi(managerFor(client, target)).listSessions(owner);
+}
+
+/** `revoke --owner`: signs the owner out everywhere; resolves how many sessions ended. */
+export function revokeOwner(client: Client, target: Target, owner: string): Promise<number> {
+  return ownerApi(managerFor(client, target)).destroySessions(owner);
+}
+
+function notASession(key: string, kind: string | undefined): NotFoundError {
+  const why =
+    kind === 'moved'
+      ? ' (regenerate() moved it to a new id; the mark left under the old id is not a session)'
+      : kind === 'other' || kind === 'index'
+        ? ' (the key holds something else; is --storage right?)'
+        : '';
+  return new NotFoundError(`no session under key ${key}${why}`);
+}

@@ -1,0 +1,294 @@
+// The built `kv-session` command, run as a child process against a private redis-server, over
+// sessions written by the real manager and storages.
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { type SessionData, SessionManager, type Storage } from '@kv-session/core';
+import { MOVED_MARKER, StorageRedisHash, StorageRedisKV } from '@kv-session/redis';
+import { freePort, type RedisServer, startRedis } from '@kv-session/testing';
+import { createClient } from 'redis';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+
+const bin = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `kv-session ...args`; resolves whatever it exits with. */
+function cli(...args: string[]): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [bin, ...args], { timeout: 30_000 }, (error, stdout, stderr) => {
+      if (error !== null && typeof error.code !== 'number') reject(error);
+      else resolve({ code: error === null ? 0 : Number(error.code), stdout, stderr });
+    });
+  });
+}
+
+let server: RedisServer;
+let client: ReturnType<typeof createClient>;
+
+beforeAll(async () => {
+  if (!existsSync(bin)) throw new Error(`${bin} is missing: run \`pnpm -s build\` first`);
+  server = await startRedis();
+  client = createClient({ url: server.url });
+  client.on('error', () => undefined);
+  await client.connect();
+});
+
+afterAll(async () => {
+  await client?.close();
+  await server?.stop();
+});
+
+beforeEach(async () => {
+  await client.flushAll();
+});
+
+const MAX_AGE = 60_000;
+
+function managerOf(storage: Storage) {
+  return new SessionManager({ storage, maxAge: MAX_AGE });
+}
+
+/** Creates a session holding `data` through the manager; resolves its id. */
+async function create(manager: SessionManager, data: SessionData): Promise<string> {
+  const session = manager.session();
+  await session.setMany(data);
+  const outcome = await manager.save(session);
+  expect(outcome.live).toBe(true);
+  return outcome.id!;
+}
+
+/** `--redis-url` of the private server. */
+const at = () => ['--redis-url', server.url];
+
+describe('show', () => {
+  it('prints the data, size and expiry of a session without refreshing its expiry', async () => {
+    const manager = managerOf(new StorageRedisKV({ client }));
+    const id = await create(manager, { user: 'ada', cart: [1, 2, 3], note: 'héllo' });
+    const key = `kv-session:${id}`;
+    await client.pExpire(key, 40_000);
+
+    const res = await cli('show', id, '--json', ...at());
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    const shown = JSON.parse(res.stdout);
+    expect(shown.id).toBe(id);
+    expect(shown.key).toBe(key);
+    expect(shown.data).toEqual({ user: 'ada', cart: [1, 2, 3], note: 'héllo' });
+    expect(shown.bytes).toBe(await client.strLen(key));
+    const expires = Date.parse(shown.expires);
+    expect(expires).toBeGreaterThan(Date.now() + 20_000);
+    expect(expires).toBeLessThanOrEqual(Date.now() + 40_000);
+    // A storage load would have set it back to MAX_AGE (60 s).
+    expect(await client.pTTL(key)).toBeLessThanOrEqual(40_000);
+
+    const text = await cli('show', id, ...at());
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain(`session  ${id}`);
+    expect(text.stdout).toContain('"user": "ada"');
+  });
+
+  it('reads a StorageRedisHash session with --storage hash', async () => {
+    const manager = managerOf(new StorageRedisHash({ client }));
+    const id = await create(manager, { user: 'bob', '\u0000odd': 1, nested: { a: [true, null] } });
+
+    const res = await cli('show', id, '--storage', 'hash', '--json', ...at());
+    expect(res.code).toBe(0);
+    const shown = JSON.parse(res.stdout);
+    expect(shown.key).toBe(`kv-session:h:${id}`);
+    expect(shown.data).toEqual({ user: 'bob', '\u0000odd': 1, nested: { a: [true, null] } });
+    expect(shown.bytes).toBe(Buffer.byteLength(JSON.stringify(shown.data)));
+
+    // Without --storage hash, the kv prefix has no session of that id.
+    const kv = await cli('show', id, ...at());
+    expect(kv.code).toBe(1);
+  });
+
+  it('says so for an unknown id, and for the mark regenerate() leaves under an old id', async () => {
+    const manager = managerOf(new StorageRedisKV({ client }));
+    const unknown = 'A'.repeat(43);
+    const res = await cli('show', unknown, ...at());
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain(`no session under key kv-session:${unknown}`);
+    expect(res.stdout).toBe('');
+
+    const id = await create(manager, { a: 1 });
+    const session = manager.sessionById(id);
+    await session.regenerate();
+    const moved = await manager.save(session);
+    expect(moved.id).not.toBe(id);
+    expect(await client.get(`kv-session:${id}`)).toBe(MOVED_MARKER);
+    const old = await cli('show', id, ...at());
+    expect(old.code).toBe(1);
+    expect(old.stderr).toContain('regenerate() moved it');
+    expect((await cli('show', moved.id!, ...at())).code).toBe(0);
+  });
+});
+
+describe('revoke', () => {
+  it('deletes one session, leaves the others, and says so for an id it does not know', async () => {
+    const manager = managerOf(new StorageRedisKV({ client }));
+    const victim = await create(manager, { user: 'eve' });
+    const other = await create(manager, { user: 'eve' });
+
+    const res = await cli('revoke', victim, ...at());
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    expect(res.stdout).toBe(`revoked session ${victim}\n`);
+    expect(await client.exists(`kv-session:${victim}`)).toBe(0);
+    // The app sees it gone; the other session lives on.
+    expect(await manager.sessionById(victim).data()).toEqual({});
+    expect(await manager.sessionById(other).data()).toEqual({ user: 'eve' });
+
+    const again = await cli('revoke', victim, '--json', ...at());
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('no session under key');
+  });
+});
+
+describe('stats', () => {
+  it('counts sessions with SCAN and gives their size distribution, skipping marks, indexes and other keys', async () => {
+    const manager = managerOf(new StorageRedisKV({ client }));
+    const ids: string[] = [];
+    for (let i = 0; i < 25; i++) ids.push(await create(manager, { n: i, pad: 'x'.repeat(i * 37) }));
+    // A regenerate() leaves its mark under the old id; a sorted set stands where an owner index lives.
+    const session = manager.sessionById(ids[0]!);
+    await session.regenerate();
+    ids[0] = (await manager.save(session)).id!;
+    await client.zAdd('kv-session:owner:someone', { score: Date.now() + MAX_AGE, value: ids[1]! });
+    // Not ours: outside the prefix, and a StorageRedisHash session under its own prefix.
+    await client.set('other-app:1', '{"big":"' + 'y'.repeat(5000) + '"}');
+    await create(managerOf(new StorageRedisHash({ client })), { hash: true });
+
+    const sizes = await Promise.all(ids.map((id) => client.strLen(`kv-session:${id}`)));
+    sizes.sort((a, b) => a - b);
+    const rank = (p: number) => sizes[Math.ceil((p / 100) * sizes.length) - 1];
+
+    const res = await cli('stats', '--json', ...at());
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    const stats = JSON.parse(res.stdout);
+    expect(stats.sessions).toBe(25);
+    expect(stats.bytes).toEqual({
+      total: sizes.reduce((a, b) => a + b, 0),
+      p50: rank(50),
+      p90: rank(90),
+      p99: rank(99),
+      max: sizes[24],
+    });
+    // The hash session sits under kv-session:h:, inside the kv prefix: counted apart, not as a session.
+    expect(stats.skipped).toEqual({ ownerIndexes: 1, movedMarks: 1, other: 1 });
+
+    const hash = await cli('stats', '--storage', 'hash', '--json', ...at());
+    expect(JSON.parse(hash.stdout)).toMatchObject({ sessions: 1, prefix: 'kv-session:h:' });
+
+    const text = await cli('stats', ...at());
+    expect(text.stdout).toContain(`p50 ${rank(50)}  p90 ${rank(90)}`);
+  });
+
+  it('reports the oldest session by its stored creation time', async () => {
+    const manager = managerOf(new StorageRedisKV({ client }));
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push(await create(manager, { i }));
+    // The creation times as stored (kept by core in __kv.created), read back independently.
+    const created = await Promise.all(
+      ids.map(async (id) => JSON.parse((await client.get(`kv-session:${id}`))!).__kv?.created as number),
+    );
+    expect(created.every((c) => typeof c === 'number')).toBe(true);
+    const first = created.indexOf(Math.min(...created));
+
+    const res = await cli('stats', '--json', ...at());
+    const stats = JSON.parse(res.stdout);
+    expect(stats.oldest.created).toBe(new Date(created[first]!).toISOString());
+    expect(stats.oldest.id).toBe(`${ids[first]!.slice(0, 6)}…`);
+    expect(stats.withoutCreated).toBe(0);
+  });
+
+  it('with a glob character in --prefix matches it literally', async () => {
+    const manager = managerOf(new StorageRedisKV({ client, prefix: 'app[1]*:' }));
+    await create(manager, { a: 1 });
+    await client.set('app1x:zzzzzzzzzzzzzzzzzzzzzzzz', '{}');
+    const res = await cli('stats', '--prefix', 'app[1]*:', '--json', ...at());
+    expect(JSON.parse(res.stdout)).toMatchObject({ sessions: 1, skipped: { other: 0 } });
+  });
+});
+
+describe('errors', () => {
+  it('answers bad arguments with status 2 and a reason, before connecting anywhere', async () => {
+    const cases: [string[], RegExp][] = [
+      [[], /no command given/],
+      [['frobnicate'], /unknown command "frobnicate"/],
+      [['show'], /show needs a session id/],
+      [['show', '../../etc/passwd'], /not a session id/],
+      [['revoke', 'short'], /not a session id/],
+      [['revoke', `${'a'.repeat(43)}.c2lnbmF0dXJl`], /signed cookie value/],
+      [['show', 'A'.repeat(43), 'B'.repeat(43)], /takes one session id/],
+      [['list'], /list needs --owner/],
+      [['stats', '--storage', 'zset'], /--storage must be kv or hash/],
+      [['stats', '--redis-url', 'http://x'], /must start with redis:\/\//],
+      [['stats', '--timeout', '0'], /--timeout must be an integer/],
+      [['stats', '--bogus'], /Unknown option '--bogus'/],
+      [['stats', '--prefix', ''], /--prefix must not be empty/],
+    ];
+    for (const [args, message] of cases) {
+      // A port nothing listens on: had the command connected, it would exit 3, not 2.
+      const url = args.includes('--redis-url')
+        ? []
+        : ['--redis-url', `redis://127.0.0.1:${await freePort()}`];
+      const res = await cli(...args, ...url);
+      expect(res.code, args.join(' ')).toBe(2);
+      expect(res.stderr, args.join(' ')).toMatch(message);
+      expect(res.stderr).toContain('kv-session --help');
+    }
+    const help = await cli('--help');
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('revoke --owner <owner>');
+  });
+
+  it('fails with status 3 when Redis is unreachable, without printing the password', async () => {
+    const port = await freePort();
+    const res = await cli(
+      'stats',
+      '--redis-url',
+      `redis://user:s3cret@127.0.0.1:${port}`,
+      '--timeout',
+      '1000',
+    );
+    expect(res.code).toBe(3);
+    expect(res.stderr).toContain(`Redis at redis://user:***@127.0.0.1:${port} is unreachable`);
+    expect(res.stderr).not.toContain('s3cret');
+  });
+
+  it('does not hang on a server that accepts connections but never answers', async () => {
+    const { createServer } = await import('node:net');
+    const silent = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as { port: number };
+    try {
+      const res = await cli(
+        'show',
+        'A'.repeat(43),
+        '--redis-url',
+        `redis://127.0.0.1:${port}`,
+        '--timeout',
+        '500',
+      );
+      expect(res.code).toBe(3);
+      expect(res.stderr).toMatch(/unreachable/);
+    } finally {
+      silent.close();
+    }
+  });
+
+  it('fails with status 3 when Redis goes away', async () => {
+    const down = await startRedis();
+    await down.stop();
+    const res = await cli('show', 'A'.repeat(43), '--redis-url', down.url, '--timeout', '1000');
+    expect(res.code).toBe(3);
+    expect(res.stderr).toMatch(/unreachable/);
+  });
+});
