@@ -1,14 +1,29 @@
 // The reference scenario on Express: GET /set, GET /get, GET /del. Start with `pnpm start`.
+// Also sign-in pages with "keep me signed in" and "sign out everywhere" (account.js): GET /login.
 import { STATUS_CODES } from 'node:http';
 import { session } from '@kv-session/express';
 import express from 'express';
 import { announce, closeOnSignals, createStorage, readConfig } from '../shared/setup.js';
+import { accountPages } from './account.js';
 
 const config = readConfig();
+// "Keep me signed in": that session's idle lifetime, in seconds (default 30 days).
+const rememberSeconds = seconds('REMEMBER_MAX_AGE', 30 * 86_400);
+// Optional absolute timeout in seconds: a session dies that long after sign-in, however active.
+const absoluteSeconds = seconds('SESSION_ABSOLUTE_TIMEOUT', undefined);
 const store = await createStorage(config);
 
 const app = express();
-app.use(session({ storage: store.storage, maxAge: config.maxAgeMs }));
+const sessions = session({
+  storage: store.storage,
+  maxAge: config.maxAgeMs,
+  // Max-Age on the cookie: a remembered session survives a browser restart.
+  cookie: { persistent: true },
+  ...(absoluteSeconds === undefined ? {} : { absoluteTimeout: absoluteSeconds * 1000 }),
+});
+app.use(sessions);
+app.use(express.urlencoded({ extended: false }));
+accountPages(app, sessions.manager, { rememberMs: rememberSeconds * 1000 });
 
 app.get('/set', async (req, res) => {
   await req.session.set('time', Math.floor(Date.now() / 1000));
@@ -43,6 +58,7 @@ app.use((error, _req, res, next) => {
 const server = app.listen(config.port, '127.0.0.1', (error) => {
   if (error) throw error;
   announce('Express', server.address().port, config, store);
+  console.log('  sign in: /login (ada / lovelace or grace / hopper), then /account');
 });
 
 closeOnSignals(async () => {
@@ -52,3 +68,17 @@ closeOnSignals(async () => {
   await closed;
   await store.close();
 });
+
+/** A whole number of seconds from the environment variable `name`; exits with status 2 on a bad value. */
+function seconds(name, fallback) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1 || value > 400 * 86_400) {
+    console.error(
+      `${name} must be a whole number of seconds from 1 to ${400 * 86_400}, got ${JSON.stringify(raw)}`,
+    );
+    process.exit(2);
+  }
+  return value;
+}
