@@ -1,9 +1,15 @@
-import { type SessionData, SessionManager, type Storage } from '@kv-session/core';
+import {
+  type SessionData,
+  type SessionInfo,
+  SessionManager,
+  type SessionMeta,
+  type Storage,
+} from '@kv-session/core';
 import { StorageRedisHash, StorageRedisKV } from '@kv-session/redis';
 import type { Target } from './args.js';
 import { bounded, type Client } from './connection.js';
 import { NotFoundError } from './errors.js';
-import { readKeys, type SessionMeta } from './records.js';
+import { readKeys } from './records.js';
 
 /** What `show` prints: the operator named the session by its full id, so the id is printed whole. */
 export interface ShownSession {
@@ -19,33 +25,12 @@ export interface ShownSession {
   bytes: number;
 }
 
-/** One line of `list`, as `manager.listSessions()` answers it (ids shortened). */
-export interface ListedSession {
-  id: string;
-  created: number;
-  lastActive: number;
-  expiresAt: number;
-}
-
-/**
- * The lifecycle part of `SessionManager` the owner commands call.
- * TODO(i18): drop once `listSessions`/`destroySessions` are on main and call them directly.
- */
-interface OwnerApi {
-  listSessions(owner: string): Promise<ListedSession[]>;
-  destroySessions(owner: string, options?: { except?: string }): Promise<number>;
-}
-
 /** A manager over the operator's storage: the owner commands and `revoke` go through core, as the app does. */
 export function managerFor(client: Client, target: Target): SessionManager {
   const options = { client, prefix: target.prefix, commandTimeoutMs: target.timeoutMs };
   const storage: Storage =
     target.storage === 'hash' ? new StorageRedisHash(options) : new StorageRedisKV(options);
   return new SessionManager({ storage });
-}
-
-function ownerApi(manager: SessionManager): OwnerApi {
-  return manager as unknown as OwnerApi;
 }
 
 function describe(meta: SessionMeta) {
@@ -73,25 +58,23 @@ export async function show(client: Client, target: Target, id: string): Promise<
   };
 }
 
-/** `revoke <id>`: ends one session through core (which also drops it from its owner's index). */
+/** `revoke <id>`: ends one session through core, which also takes it out of its owner's index. */
 export async function revoke(client: Client, target: Target, id: string): Promise<void> {
   const key = target.prefix + id;
+  // Read first for a precise message when there is nothing to revoke (a moved mark, another type).
   const [content] = await readKeys(client, target.storage, [key], target.timeoutMs);
   if (content?.kind !== 'session') throw notASession(key, content?.kind);
-  const manager = managerFor(client, target);
-  const session = manager.sessionById(id);
-  await session.destroy();
-  await manager.save(session);
+  if (!(await managerFor(client, target).destroySession(id))) throw notASession(key, 'missing');
 }
 
 /** `list --owner`: the owner's live sessions, as the app's account page sees them. */
-export function list(client: Client, target: Target, owner: string): Promise<ListedSession[]> {
-  return ownerApi(managerFor(client, target)).listSessions(owner);
+export function list(client: Client, target: Target, owner: string): Promise<SessionInfo[]> {
+  return managerFor(client, target).listSessions(owner);
 }
 
 /** `revoke --owner`: signs the owner out everywhere; resolves how many sessions ended. */
 export function revokeOwner(client: Client, target: Target, owner: string): Promise<number> {
-  return ownerApi(managerFor(client, target)).destroySessions(owner);
+  return managerFor(client, target).destroySessions(owner);
 }
 
 function notASession(key: string, kind: string | undefined): NotFoundError {

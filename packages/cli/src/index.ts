@@ -1,6 +1,5 @@
 export { type Command, DEFAULT_PREFIX, parseCommand, type StorageKind, type Target, USAGE } from './args.js';
-export type { ListedSession, ShownSession } from './commands.js';
+export type { ShownSession } from './commands.js';
 export { CliError, EXIT, NotFoundError, RedisUnavailableError, UsageError } from './errors.js';
-export { META_FIELD, type SessionMeta } from './records.js';
 export { type Io, run } from './run.js';
 export type { Stats } from './stats.js';

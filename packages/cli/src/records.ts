@@ -1,27 +1,18 @@
-import { byteLength, parseSessionData, type SessionData, setOwn } from '@kv-session/core';
+import {
+  byteLength,
+  META_KEY,
+  parseSessionData,
+  type SessionData,
+  type SessionMeta,
+  setOwn,
+} from '@kv-session/core';
 import { ENCODED_FIELD_PREFIX, HASH_MARKER_FIELD, MOVED_MARKER } from '@kv-session/redis';
 import type { StorageKind } from './args.js';
 import { bounded, type Client } from './connection.js';
 
-/**
- * The reserved field of a stored session that holds kv-session's own bookkeeping:
- * `{ created, owner?, maxAge? }` (docs/lifecycle.md). Sessions stored by a version without it have none.
- */
-export const META_FIELD = '__kv';
-
-/** kv-session's bookkeeping of one session, as far as it is stored. */
-export interface SessionMeta {
-  /** Creation time, epoch milliseconds. */
-  created?: number;
-  /** The owner given to `session.setOwner()`. */
-  owner?: string;
-  /** The lifetime given to `session.setMaxAge()`, in milliseconds. */
-  maxAge?: number;
-}
-
 /** One session as stored: what `show` prints and `stats` counts. */
 export interface SessionRecord {
-  /** The session data, without the {@link META_FIELD}. */
+  /** The session data, without core's reserved `__kv` field. */
   data: SessionData;
   meta: SessionMeta;
   /** UTF-8 bytes of the whole record as JSON (the data and its bookkeeping; what `maxSize` limits). */
@@ -102,7 +93,7 @@ function fromHash(fields: Record<string, string>): KeyContent {
 }
 
 function split(all: SessionData, bytes: number): SessionRecord {
-  const { [META_FIELD]: raw, ...data } = all;
+  const { [META_KEY]: raw, ...data } = all;
   const meta: SessionMeta = {};
   if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
     const m = raw as Record<string, unknown>;

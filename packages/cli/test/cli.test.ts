@@ -49,13 +49,19 @@ beforeEach(async () => {
 
 const MAX_AGE = 60_000;
 
-function managerOf(storage: Storage) {
-  return new SessionManager({ storage, maxAge: MAX_AGE });
+/** A manager as an app has one; `absoluteTimeout` makes core keep `__kv.created` in every record. */
+function managerOf(storage: Storage, absoluteTimeout?: number) {
+  return new SessionManager({
+    storage,
+    maxAge: MAX_AGE,
+    ...(absoluteTimeout === undefined ? {} : { absoluteTimeout }),
+  });
 }
 
-/** Creates a session holding `data` through the manager; resolves its id. */
-async function create(manager: SessionManager, data: SessionData): Promise<string> {
+/** Creates a session holding `data` (and owned by `owner`) through the manager; resolves its id. */
+async function create(manager: SessionManager, data: SessionData, owner?: string): Promise<string> {
   const session = manager.session();
+  if (owner !== undefined) await session.setOwner(owner);
   await session.setMany(data);
   const outcome = await manager.save(session);
   expect(outcome.live).toBe(true);
@@ -150,16 +156,87 @@ describe('revoke', () => {
   });
 });
 
+describe('owners', () => {
+  for (const kind of ['kv', 'hash'] as const) {
+    it(`list --owner shows the owner's live sessions with shortened ids; revoke --owner ends them all (${kind})`, async () => {
+      const storage = kind === 'hash' ? new StorageRedisHash({ client }) : new StorageRedisKV({ client });
+      const manager = managerOf(storage);
+      const ada = [await create(manager, { n: 1 }, 'ada'), await create(manager, { n: 2 }, 'ada')];
+      const grace = await create(manager, { n: 3 }, 'grace');
+      const prefix = kind === 'hash' ? 'kv-session:h:' : 'kv-session:';
+      const opts = ['--storage', kind, ...at()];
+
+      const listed = await cli('list', '--owner', 'ada', '--json', ...opts);
+      expect(listed.stderr).toBe('');
+      expect(listed.code).toBe(0);
+      const { owner, sessions } = JSON.parse(listed.stdout);
+      expect(owner).toBe('ada');
+      expect(sessions.map((s: { id: string }) => s.id).sort()).toEqual(
+        ada.map((id) => `${id.slice(0, 6)}…`).sort(),
+      );
+      for (const s of sessions) {
+        expect(Date.parse(s.created)).toBeLessThanOrEqual(Date.now());
+        expect(Date.parse(s.expires)).toBeGreaterThan(Date.now() + MAX_AGE - 10_000);
+      }
+      const text = await cli('list', '--owner', 'ada', ...opts);
+      expect(text.stdout).toContain(`${ada[0]!.slice(0, 6)}…`);
+      for (const id of ada) expect(text.stdout).not.toContain(id); // full ids are credentials
+      const nobody = await cli('list', '--owner', 'nobody', ...opts);
+      expect(nobody).toMatchObject({ code: 0, stdout: 'owner nobody has no live session\n' });
+
+      const revoked = await cli('revoke', '--owner', 'ada', '--json', ...opts);
+      expect(revoked.code).toBe(0);
+      expect(JSON.parse(revoked.stdout)).toEqual({ owner: 'ada', revoked: 2 });
+      for (const id of ada) expect(await client.exists(`${prefix}${id}`)).toBe(0);
+      expect(await manager.sessionById(grace).data()).toEqual({ n: 3 });
+      expect(JSON.parse((await cli('list', '--owner', 'ada', '--json', ...opts)).stdout).sessions).toEqual(
+        [],
+      );
+      expect((await cli('revoke', '--owner', 'ada', ...opts)).stdout).toBe(
+        'revoked 0 sessions of owner ada\n',
+      );
+    });
+  }
+
+  it("revoke <id> of an owned session takes it out of its owner's index", async () => {
+    const manager = managerOf(new StorageRedisKV({ client }));
+    const id = await create(manager, { a: 1 }, 'ada');
+    const kept = await create(manager, { a: 2 }, 'ada');
+    expect(await client.zScore('kv-session:owner:ada', id)).not.toBeNull();
+    expect((await cli('revoke', id, ...at())).code).toBe(0);
+    expect(await client.zScore('kv-session:owner:ada', id)).toBeNull();
+    expect(await client.zScore('kv-session:owner:ada', kept)).not.toBeNull();
+    const shown = JSON.parse((await cli('show', kept, '--json', ...at())).stdout);
+    expect(shown).toMatchObject({ owner: 'ada', data: { a: 2 } });
+    expect(Date.parse(shown.created)).toBeLessThanOrEqual(Date.now());
+  });
+
+  it('an empty --owner is refused with status 2', async () => {
+    const res = await cli('list', '--owner', '', ...at());
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain('--owner must not be empty');
+  });
+});
+
 describe('stats', () => {
   it('counts sessions with SCAN and gives their size distribution, skipping marks, indexes and other keys', async () => {
     const manager = managerOf(new StorageRedisKV({ client }));
     const ids: string[] = [];
-    for (let i = 0; i < 25; i++) ids.push(await create(manager, { n: i, pad: 'x'.repeat(i * 37) }));
-    // A regenerate() leaves its mark under the old id; a sorted set stands where an owner index lives.
+    // Two owners: two owner indexes (sorted sets) under the prefix.
+    for (let i = 0; i < 25; i++) {
+      ids.push(
+        await create(
+          manager,
+          { n: i, pad: 'x'.repeat(i * 37) },
+          i % 3 === 0 ? 'ada' : i % 3 === 1 ? 'bob' : undefined,
+        ),
+      );
+    }
+    expect(await client.type('kv-session:owner:ada')).toBe('zset');
+    // A regenerate() leaves its mark under the old id.
     const session = manager.sessionById(ids[0]!);
     await session.regenerate();
     ids[0] = (await manager.save(session)).id!;
-    await client.zAdd('kv-session:owner:someone', { score: Date.now() + MAX_AGE, value: ids[1]! });
     // Not ours: outside the prefix, and a StorageRedisHash session under its own prefix.
     await client.set('other-app:1', '{"big":"' + 'y'.repeat(5000) + '"}');
     await create(managerOf(new StorageRedisHash({ client })), { hash: true });
@@ -181,7 +258,8 @@ describe('stats', () => {
       max: sizes[24],
     });
     // The hash session sits under kv-session:h:, inside the kv prefix: counted apart, not as a session.
-    expect(stats.skipped).toEqual({ ownerIndexes: 1, movedMarks: 1, other: 1 });
+    expect(stats.skipped).toEqual({ ownerIndexes: 2, movedMarks: 1, other: 1 });
+    expect(stats.owners).toBe(2);
 
     const hash = await cli('stats', '--storage', 'hash', '--json', ...at());
     expect(JSON.parse(hash.stdout)).toMatchObject({ sessions: 1, prefix: 'kv-session:h:' });
@@ -191,9 +269,12 @@ describe('stats', () => {
   });
 
   it('reports the oldest session by its stored creation time', async () => {
-    const manager = managerOf(new StorageRedisKV({ client }));
+    const manager = managerOf(new StorageRedisKV({ client }), 3_600_000);
     const ids: string[] = [];
-    for (let i = 0; i < 3; i++) ids.push(await create(manager, { i }));
+    for (let i = 0; i < 3; i++) {
+      ids.push(await create(manager, { i }));
+      await new Promise((resolve) => setTimeout(resolve, 5)); // distinct creation times
+    }
     // The creation times as stored (kept by core in __kv.created), read back independently.
     const created = await Promise.all(
       ids.map(async (id) => JSON.parse((await client.get(`kv-session:${id}`))!).__kv?.created as number),
@@ -218,7 +299,10 @@ describe('stats', () => {
 });
 
 describe('errors', () => {
-  it('answers bad arguments with status 2 and a reason, before connecting anywhere', async () => {
+  // 14 Node processes: on a loaded 2-core machine that takes a while.
+  it('answers bad arguments with status 2 and a reason, before connecting anywhere', {
+    timeout: 60_000,
+  }, async () => {
     const cases: [string[], RegExp][] = [
       [[], /no command given/],
       [['frobnicate'], /unknown command "frobnicate"/],
@@ -234,16 +318,19 @@ describe('errors', () => {
       [['stats', '--bogus'], /Unknown option '--bogus'/],
       [['stats', '--prefix', ''], /--prefix must not be empty/],
     ];
-    for (const [args, message] of cases) {
-      // A port nothing listens on: had the command connected, it would exit 3, not 2.
-      const url = args.includes('--redis-url')
-        ? []
-        : ['--redis-url', `redis://127.0.0.1:${await freePort()}`];
-      const res = await cli(...args, ...url);
+    // A port nothing listens on: had the command connected, it would exit 3, not 2.
+    const port = await freePort();
+    const results = await Promise.all(
+      cases.map(([args]) =>
+        cli(...args, ...(args.includes('--redis-url') ? [] : ['--redis-url', `redis://127.0.0.1:${port}`])),
+      ),
+    );
+    results.forEach((res, i) => {
+      const [args, message] = cases[i]!;
       expect(res.code, args.join(' ')).toBe(2);
       expect(res.stderr, args.join(' ')).toMatch(message);
       expect(res.stderr).toContain('kv-session --help');
-    }
+    });
     const help = await cli('--help');
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('revoke --owner <owner>');
