@@ -65,7 +65,6 @@ describe('Express example: keep me signed in, sign out everywhere', { timeout: 6
     // (A variable, not a literal: the harness's env type lists only the shared variables.)
     const env = { REDIS_URL: redis.url, SESSION_MAX_AGE: '2', REMEMBER_MAX_AGE: '60' };
     server = await startExample('express', env);
-    expect(server.output()).toContain('sign in: /login');
   });
   afterAll(async () => {
     await server?.stop();
