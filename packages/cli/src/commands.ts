@@ -81,7 +81,7 @@ function notASession(key: string, kind: string | undefined): NotFoundError {
   const why =
     kind === 'moved'
       ? ' (regenerate() moved it to a new id; the mark left under the old id is not a session)'
-      : kind === 'other' || kind === 'index'
+      : kind === 'other'
         ? ' (the key holds something else; is --storage right?)'
         : '';
   return new NotFoundError(`no session under key ${key}${why}`);

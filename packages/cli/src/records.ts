@@ -25,8 +25,6 @@ export type KeyContent =
   | { kind: 'missing' }
   /** What `regenerate()` leaves under the old id for a while: not a session. */
   | { kind: 'moved' }
-  /** An owner index (a sorted set of session ids): not a session. */
-  | { kind: 'index' }
   /** Anything else: another storage's sessions, another application's keys, or damage. */
   | { kind: 'other'; what: string };
 
@@ -49,7 +47,6 @@ export async function readKeys(
   const reads = keys.map(async (key, i): Promise<KeyContent> => {
     const type = String(types[i]);
     if (type === 'none') return { kind: 'missing' };
-    if (type === 'zset') return { kind: 'index' };
     if (type === 'string') {
       const text = await client.get(key);
       if (text === null) return { kind: 'missing' };

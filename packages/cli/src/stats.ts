@@ -1,4 +1,4 @@
-import { redactId } from '@kv-session/core';
+import { isValidId, redactId } from '@kv-session/core';
 import type { StorageKind } from './args.js';
 import { bounded, type Client } from './connection.js';
 import { readKeys } from './records.js';
@@ -20,6 +20,9 @@ export interface Stats {
   /** Keys under the prefix that are not sessions, by kind. */
   skipped: { ownerIndexes: number; movedMarks: number; other: number };
 }
+
+/** What follows the prefix in the key of an owner index (`<prefix>owner:<owner>`, a sorted set). */
+const OWNER_INDEX = 'owner:';
 
 /** Keys asked per SCAN call: a hint to Redis, which answers about as many per step. */
 const SCAN_COUNT = 500;
@@ -61,12 +64,23 @@ export async function collectStats(
       'SCAN',
     );
     cursor = String(reply.cursor);
-    const keys = reply.keys.map(String).filter((key) => !seen.has(key));
-    for (const key of keys) seen.add(key);
-    const contents = await readKeys(client, storage, keys, timeoutMs);
+    const fresh = reply.keys.map(String).filter((key) => !seen.has(key));
+    for (const key of fresh) seen.add(key);
+    // Only a key named after a valid id can be a session (StorageRedisHash's `kv-session:h:<id>`
+    // under StorageRedisKV's `kv-session:`, say, cannot); an owner index is a sorted set.
+    const keys = fresh.filter((key) => isValidId(key.slice(prefix.length)));
+    const indexes = fresh.filter((key) => key.startsWith(prefix + OWNER_INDEX));
+    skipped.other += fresh.length - keys.length - indexes.length;
+    const [types, contents] = await Promise.all([
+      bounded(Promise.all(indexes.map((key) => client.type(key))), timeoutMs, 'TYPE'),
+      readKeys(client, storage, keys, timeoutMs),
+    ]);
+    for (const type of types) {
+      if (String(type) === 'zset') skipped.ownerIndexes++;
+      else skipped.other++;
+    }
     contents.forEach((content, i) => {
-      if (content.kind === 'index') skipped.ownerIndexes++;
-      else if (content.kind === 'moved') skipped.movedMarks++;
+      if (content.kind === 'moved') skipped.movedMarks++;
       else if (content.kind === 'other') skipped.other++;
       if (content.kind !== 'session') return;
       const { bytes, meta } = content.record;
