@@ -124,8 +124,20 @@ function asCliError(error: unknown): CliError {
       return new CliError(error.message, EXIT.usage, { cause: error });
   }
   const message = error instanceof Error ? error.message || error.name : String(error);
+  // node-redis's own errors when the connection drops during a command (no reconnection here).
+  // (Their classes leave `name` at 'Error': recognised by class name.)
+  if (error instanceof Error && CONNECTION_ERRORS.has(error.constructor.name)) {
+    return new RedisUnavailableError(`lost the connection to Redis: ${message}`, { cause: error });
+  }
   return new CliError(message, EXIT.failed, { cause: error });
 }
+
+const CONNECTION_ERRORS = new Set([
+  'SocketClosedUnexpectedlyError',
+  'ClientClosedError',
+  'ClientOfflineError',
+  'ConnectionTimeoutError',
+]);
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const plural = (n: number) => `${n} session${n === 1 ? '' : 's'}`;

@@ -382,6 +382,33 @@ describe('errors', () => {
     }
   });
 
+  it('fails with status 3 when the connection drops in the middle of a command', async () => {
+    const { createServer, connect } = await import('node:net');
+    // A proxy to the private Redis that cuts both sides as soon as the client sends SCAN.
+    const proxy = createServer((downstream) => {
+      const upstream = connect(server.port, '127.0.0.1');
+      upstream.pipe(downstream);
+      downstream.on('data', (chunk: Buffer) => {
+        if (chunk.includes('SCAN')) {
+          upstream.destroy();
+          downstream.destroy();
+        } else upstream.write(chunk);
+      });
+      downstream.on('error', () => undefined);
+      upstream.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const { port } = proxy.address() as { port: number };
+    try {
+      await create(managerOf(new StorageRedisKV({ client })), { a: 1 });
+      const res = await cli('stats', '--redis-url', `redis://127.0.0.1:${port}`, '--timeout', '5000');
+      expect(res.stderr).toMatch(/lost the connection to Redis/);
+      expect(res.code).toBe(3);
+    } finally {
+      proxy.close();
+    }
+  });
+
   it('fails with status 3 when Redis goes away', async () => {
     const down = await startRedis();
     await down.stop();
