@@ -157,3 +157,44 @@ describe('Express example: keep me signed in, sign out everywhere', { timeout: 6
     expect(await sessionKeys()).toEqual([`kv-session:${phone.id}`]);
   });
 });
+
+describe('Express example: absolute timeout', { timeout: 60_000 }, () => {
+  let redis: RedisServer;
+  let server: ExampleServer;
+
+  beforeAll(async () => {
+    assertBuilt();
+    redis = await startRedis();
+    // Idle sessions live 2 s; any session dies 4 s after sign-in, however active.
+    const env = { REDIS_URL: redis.url, SESSION_MAX_AGE: '2', SESSION_ABSOLUTE_TIMEOUT: '4' };
+    server = await startExample('express', env);
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await redis?.stop();
+  });
+
+  it('ends a session that is used every 300 ms once it is 4 s old, and expires its cookie', async () => {
+    const device = new Device(server.baseUrl);
+    const signedIn = Date.now();
+    await device.signIn('ada', 'lovelace', true);
+    const key = `kv-session:${device.id}`;
+    const created = JSON.parse(await redis.cli('GET', key)).__kv.created as number;
+    expect(created).toBeGreaterThanOrEqual(signedIn - 1000);
+
+    // Used all along, and remembered (a 30-day idle lifetime): only the absolute timeout can end it.
+    let answer = await device.account();
+    let lastAlive = 0;
+    while (answer.status === 200 && Date.now() < created + 8_000) {
+      lastAlive = Date.now();
+      await sleep(300);
+      answer = await device.account();
+    }
+    expect(answer).toMatchObject({ status: 303, location: '/login' });
+    // It lived past the default idle lifetime, and died at (not before) the absolute timeout.
+    expect(lastAlive - created).toBeGreaterThan(2_500);
+    expect(Date.now() - created).toBeGreaterThanOrEqual(4_000);
+    expect(device.cookie).toBeUndefined(); // the answer expired it
+    expect(await redis.cli('EXISTS', key)).toBe('0');
+  });
+});
