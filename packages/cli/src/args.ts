@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { isValidId } from '@kv-session/core';
+import { isValidId, MAX_OWNER_LENGTH } from '@kv-session/core';
 import { UsageError } from './errors.js';
 
 /** Which storage wrote the sessions: `kv` is `StorageRedisKV` (a string key each), `hash` is `StorageRedisHash`. */
@@ -75,7 +75,9 @@ export function parseCommand(argv: readonly string[]): Command {
   if (name === undefined) throw new UsageError('no command given');
   const target = parseTarget(values);
   const owner = values.owner;
-  if (owner !== undefined && owner === '') throw new UsageError('--owner must not be empty');
+  if (owner !== undefined && (owner === '' || owner.length > MAX_OWNER_LENGTH)) {
+    throw new UsageError(`--owner must be 1 to ${MAX_OWNER_LENGTH} characters (what setOwner() accepts)`);
+  }
 
   switch (name) {
     case 'list':

@@ -211,10 +211,12 @@ describe('owners', () => {
     expect(Date.parse(shown.created)).toBeLessThanOrEqual(Date.now());
   });
 
-  it('an empty --owner is refused with status 2', async () => {
-    const res = await cli('list', '--owner', '', ...at());
-    expect(res.code).toBe(2);
-    expect(res.stderr).toContain('--owner must not be empty');
+  it('an empty or over-long --owner is refused with status 2', async () => {
+    for (const owner of ['', 'x'.repeat(257)]) {
+      const res = await cli('revoke', '--owner', owner, ...at());
+      expect(res.code).toBe(2);
+      expect(res.stderr).toContain('--owner must be 1 to 256 characters');
+    }
   });
 });
 
