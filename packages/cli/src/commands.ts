@@ -9,7 +9,7 @@ import { StorageRedisHash, StorageRedisKV } from '@kv-session/redis';
 import type { Target } from './args.js';
 import { bounded, type Client } from './connection.js';
 import { NotFoundError } from './errors.js';
-import { readKeys } from './records.js';
+import { type KeyContent, readKeys } from './records.js';
 
 /** What `show` prints: the operator named the session by its full id, so the id is printed whole. */
 export interface ShownSession {
@@ -45,7 +45,7 @@ function describe(meta: SessionMeta) {
 export async function show(client: Client, target: Target, id: string): Promise<ShownSession> {
   const key = target.prefix + id;
   const [content] = await readKeys(client, target.storage, [key], target.timeoutMs);
-  if (content?.kind !== 'session') throw notASession(key, content?.kind);
+  if (content?.kind !== 'session') throw notASession(key, content);
   const ttl = Number(await bounded(client.pTTL(key), target.timeoutMs, 'PTTL'));
   const { data, meta, bytes } = content.record;
   return {
@@ -63,8 +63,8 @@ export async function revoke(client: Client, target: Target, id: string): Promis
   const key = target.prefix + id;
   // Read first for a precise message when there is nothing to revoke (a moved mark, another type).
   const [content] = await readKeys(client, target.storage, [key], target.timeoutMs);
-  if (content?.kind !== 'session') throw notASession(key, content?.kind);
-  if (!(await managerFor(client, target).destroySession(id))) throw notASession(key, 'missing');
+  if (content?.kind !== 'session') throw notASession(key, content);
+  if (!(await managerFor(client, target).destroySession(id))) throw notASession(key, undefined);
 }
 
 /** `list --owner`: the owner's live sessions, as the app's account page sees them. */
@@ -77,12 +77,12 @@ export function revokeOwner(client: Client, target: Target, owner: string): Prom
   return managerFor(client, target).destroySessions(owner);
 }
 
-function notASession(key: string, kind: string | undefined): NotFoundError {
+function notASession(key: string, content: KeyContent | undefined): NotFoundError {
   const why =
-    kind === 'moved'
+    content?.kind === 'moved'
       ? ' (regenerate() moved it to a new id; the mark left under the old id is not a session)'
-      : kind === 'other'
-        ? ' (the key holds something else; is --storage right?)'
+      : content?.kind === 'other'
+        ? ` (the key holds ${content.what}; is --storage right?)`
         : '';
   return new NotFoundError(`no session under key ${key}${why}`);
 }

@@ -112,6 +112,10 @@ describe('show', () => {
     // Without --storage hash, the kv prefix has no session of that id.
     const kv = await cli('show', id, ...at());
     expect(kv.code).toBe(1);
+    // With the prefix but not the storage, the key is found and its type named.
+    const wrong = await cli('show', id, '--prefix', 'kv-session:h:', ...at());
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain('(the key holds a hash key; is --storage right?)');
   });
 
   it('says so for an unknown id, and for the mark regenerate() leaves under an old id', async () => {
