@@ -28,6 +28,8 @@ export type Command =
   | ({ name: 'show'; id: string } & Target)
   | ({ name: 'revoke'; id: string } & Target)
   | ({ name: 'revoke-owner'; owner: string } & Target)
+  /** One session of an owner, named by the shortened id `list` shows (its first 6 characters). */
+  | ({ name: 'revoke-listed'; owner: string; shortId: string } & Target)
   | ({ name: 'stats' } & Target);
 
 export const USAGE = `Usage: kv-session <command> [options]
@@ -37,6 +39,8 @@ Commands:
   show <id>                one session: its data, creation time, owner, expiry and size
   revoke <id>              delete one session (the user is signed out on the next request)
   revoke --owner <owner>   delete every session of the owner (sign out everywhere)
+  revoke --owner <owner> --session <short-id>
+                           delete the owner's one session that list shows as <short-id>
   stats                    number of sessions, size distribution (bytes), oldest session
 
 Options:
@@ -56,6 +60,7 @@ const OPTIONS = {
   storage: { type: 'string' },
   timeout: { type: 'string' },
   owner: { type: 'string' },
+  session: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -73,6 +78,9 @@ export function parseCommand(argv: readonly string[]): Command {
   if (values.help === true) return { name: 'help' };
   const [name, ...rest] = positionals;
   if (name === undefined) throw new UsageError('no command given');
+  if (values.session !== undefined && (name !== 'revoke' || values.owner === undefined)) {
+    throw new UsageError('--session goes with revoke --owner <owner>');
+  }
   const target = parseTarget(values);
   const owner = values.owner;
   if (owner !== undefined && (owner === '' || owner.length > MAX_OWNER_LENGTH)) {
@@ -91,6 +99,9 @@ export function parseCommand(argv: readonly string[]): Command {
     case 'revoke':
       if (owner !== undefined) {
         noPositionals('revoke --owner', rest);
+        if (values.session !== undefined) {
+          return { name: 'revoke-listed', owner, shortId: shortId(values.session), ...target };
+        }
         return { name: 'revoke-owner', owner, ...target };
       }
       return { name, id: oneId(name, rest), ...target };
@@ -137,6 +148,17 @@ function parseTarget(values: ReturnType<typeof parse>['values']): Target {
 
 function noPositionals(command: string, rest: readonly string[]): void {
   if (rest.length > 0) throw new UsageError(`${command} takes no argument, got ${JSON.stringify(rest[0])}`);
+}
+
+/** A shortened id as `list` prints it (`redactId`: 6 characters and `…`), the `…` optional. */
+function shortId(value: string): string {
+  const short = value.replace(/(…|\.\.\.)$/, '');
+  if (!/^[A-Za-z0-9_-]{6}$/.test(short)) {
+    throw new UsageError(
+      `--session takes a shortened id as list shows it (6 characters, then …), got ${JSON.stringify(value)}`,
+    );
+  }
+  return short;
 }
 
 /** The one session id of `show`/`revoke`, checked before any key is built from it. */

@@ -8,7 +8,7 @@ import {
 import { StorageRedisHash, StorageRedisKV } from '@kv-session/redis';
 import type { Target } from './args.js';
 import { bounded, type Client } from './connection.js';
-import { NotFoundError } from './errors.js';
+import { NotFoundError, UsageError } from './errors.js';
 import { type KeyContent, readKeys } from './records.js';
 
 /** What `show` prints: the operator named the session by its full id, so the id is printed whole. */
@@ -75,6 +75,35 @@ export function list(client: Client, target: Target, owner: string): Promise<Ses
 /** `revoke --owner`: signs the owner out everywhere; resolves how many sessions ended. */
 export function revokeOwner(client: Client, target: Target, owner: string): Promise<number> {
   return managerFor(client, target).destroySessions(owner);
+}
+
+/**
+ * `revoke --owner <owner> --session <short-id>`: the one live session of the owner whose id starts
+ * with `shortId`, found through the storage's owner index and checked against its record (live,
+ * still this owner's). Full ids are never printed: the operator did not name one.
+ */
+export async function revokeListed(
+  client: Client,
+  target: Target,
+  owner: string,
+  shortId: string,
+): Promise<void> {
+  const manager = managerFor(client, target);
+  const storage = manager.options.storage;
+  if (typeof storage.listOwned !== 'function') throw new NotFoundError('this storage keeps no owner index');
+  const candidates = (await storage.listOwned(owner)).map((e) => e.id).filter((id) => id.startsWith(shortId));
+  const live: string[] = [];
+  for (const id of candidates) {
+    const record = await manager.getSession(id);
+    if (record !== undefined && record.meta.owner === owner) live.push(id);
+  }
+  if (live.length === 0) throw new NotFoundError(`owner ${owner} has no live session ${shortId}…`);
+  if (live.length > 1)
+    throw new UsageError(
+      `${live.length} sessions of owner ${owner} start with ${shortId}: revoke them by full id`,
+    );
+  if (!(await manager.destroySession(live[0]!)))
+    throw new NotFoundError(`owner ${owner} has no live session ${shortId}…`);
 }
 
 function notASession(key: string, content: KeyContent | undefined): NotFoundError {

@@ -1,6 +1,6 @@
 import { SessionError } from '@kv-session/core';
 import { type Command, parseCommand, type Target, USAGE } from './args.js';
-import { list, revoke, revokeOwner, show } from './commands.js';
+import { list, revoke, revokeListed, revokeOwner, show } from './commands.js';
 import { type Client, connect, disconnect } from './connection.js';
 import { CliError, EXIT, RedisUnavailableError, UsageError } from './errors.js';
 import { collectStats, type Stats } from './stats.js';
@@ -74,6 +74,12 @@ async function execute(client: Client, command: Exclude<Command, { name: 'help' 
         `revoked ${plural(revoked)} of owner ${command.owner}\n`,
       );
     }
+    case 'revoke-listed':
+      await revokeListed(client, command, command.owner, command.shortId);
+      return print(
+        { owner: command.owner, session: `${command.shortId}…`, revoked: 1 },
+        `revoked session ${command.shortId}… of owner ${command.owner}\n`,
+      );
     case 'list': {
       const sessions = await list(client, command, command.owner);
       const rows = sessions.map((s) => ({

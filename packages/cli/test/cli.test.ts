@@ -215,6 +215,39 @@ describe('owners', () => {
     expect(Date.parse(shown.created)).toBeLessThanOrEqual(Date.now());
   });
 
+  it('revoke --owner --session ends the one device list shows under that shortened id', async () => {
+    const manager = managerOf(new StorageRedisKV({ client }));
+    const laptop = await create(manager, { device: 'laptop' }, 'ada');
+    const phone = await create(manager, { device: 'phone' }, 'ada');
+    const other = await create(manager, { device: 'laptop' }, 'grace');
+    const listed = JSON.parse((await cli('list', '--owner', 'ada', '--json', ...at())).stdout).sessions as {
+      id: string;
+    }[];
+    const phoneShort = listed.map((s) => s.id).find((id) => id === `${phone.slice(0, 6)}…`)!;
+    expect(phoneShort).toBeDefined();
+
+    const res = await cli('revoke', '--owner', 'ada', '--session', phoneShort, ...at());
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    expect(res.stdout).toBe(`revoked session ${phoneShort} of owner ada\n`);
+    expect(res.stdout).not.toContain(phone);
+    expect(await client.exists(`kv-session:${phone}`)).toBe(0);
+    expect(await client.zScore('kv-session:owner:ada', phone)).toBeNull();
+    expect(await client.exists(`kv-session:${laptop}`)).toBe(1);
+
+    // Gone now; and another owner's session is not reachable through ada.
+    const again = await cli('revoke', '--owner', 'ada', '--session', phone.slice(0, 6), ...at());
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain(`owner ada has no live session ${phone.slice(0, 6)}…`);
+    expect((await cli('revoke', '--owner', 'ada', '--session', other.slice(0, 6), ...at())).code).toBe(1);
+    expect(await client.exists(`kv-session:${other}`)).toBe(1);
+
+    const bad = await cli('revoke', '--owner', 'ada', '--session', 'abc', ...at());
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--session takes a shortened id');
+    expect((await cli('show', laptop, '--session', 'abcdef', ...at())).code).toBe(2);
+  });
+
   it('an empty or over-long --owner is refused with status 2', async () => {
     for (const owner of ['', 'x'.repeat(257)]) {
       const res = await cli('revoke', '--owner', owner, ...at());
@@ -334,6 +367,7 @@ describe('errors', () => {
       [['stats', '--timeout', '0'], /--timeout must be an integer/],
       [['stats', '--bogus'], /Unknown option '--bogus'/],
       [['stats', '--prefix', ''], /--prefix must not be empty/],
+      [['revoke', '--session', 'abcdef'], /--session goes with revoke --owner/],
     ];
     // A port nothing listens on: had the command connected, it would exit 3, not 2.
     const port = await freePort();
