@@ -54,35 +54,41 @@ interface Listed {
   current: boolean;
 }
 
-describe('Express example: keep me signed in, sign out everywhere', { timeout: 60_000 }, () => {
-  let redis: RedisServer;
-  let server: ExampleServer;
-
+/**
+ * A private redis-server and the Express example on it, with `env` on top of `REDIS_URL`, for the
+ * tests of the enclosing describe.
+ */
+function exampleWith(env: Record<string, string>): { redis: RedisServer; server: ExampleServer } {
+  const running = {} as { redis: RedisServer; server: ExampleServer };
   beforeAll(async () => {
     assertBuilt();
-    redis = await startRedis();
-    // A default lifetime of 2 s, 60 s for "keep me signed in".
-    // (A variable, not a literal: the harness's env type lists only the shared variables.)
-    const env = { REDIS_URL: redis.url, SESSION_MAX_AGE: '2', REMEMBER_MAX_AGE: '60' };
-    server = await startExample('express', env);
+    running.redis = await startRedis();
+    running.server = await startExample('express', { REDIS_URL: running.redis.url, ...env });
   });
   afterAll(async () => {
-    await server?.stop();
-    await redis?.stop();
+    await running.server?.stop();
+    await running.redis?.stop();
   });
+  return running;
+}
+
+describe('Express example: keep me signed in, sign out everywhere', { timeout: 60_000 }, () => {
+  // A default lifetime of 2 s, 60 s for "keep me signed in".
+  const example = exampleWith({ SESSION_MAX_AGE: '2', REMEMBER_MAX_AGE: '60' });
+
   beforeEach(async () => {
-    await redis.cli('FLUSHALL');
+    await example.redis.cli('FLUSHALL');
   });
 
   /** The session keys in Redis (the owner indexes left out). */
   async function sessionKeys(): Promise<string[]> {
-    const keys = (await redis.cli('KEYS', 'kv-session:*')).split('\n').filter((k) => k !== '');
+    const keys = (await example.redis.cli('KEYS', 'kv-session:*')).split('\n').filter((k) => k !== '');
     return keys.filter((k) => !k.startsWith('kv-session:owner:')).sort();
   }
 
   it('refuses a wrong password, and a remembered session outlives the default maxAge', async () => {
-    const remembered = new Device(server.baseUrl);
-    const plain = new Device(server.baseUrl);
+    const remembered = new Device(example.server.baseUrl);
+    const plain = new Device(example.server.baseUrl);
 
     const wrong = await plain.signIn('ada', 'nope');
     expect(wrong.status).toBe(401);
@@ -96,7 +102,7 @@ describe('Express example: keep me signed in, sign out everywhere', { timeout: 6
     expect(await plain.signIn('ada', 'lovelace')).toMatchObject({ status: 303, location: '/account' });
     expect(plain.setCookie[0]).toMatch(/; Max-Age=2(;|$)/i);
 
-    const ttl = async (d: Device) => Number(await redis.cli('PTTL', `kv-session:${d.id}`));
+    const ttl = async (d: Device) => Number(await example.redis.cli('PTTL', `kv-session:${d.id}`));
     expect(await ttl(remembered)).toBeGreaterThan(50_000);
     expect(await ttl(plain)).toBeLessThanOrEqual(2_000);
 
@@ -111,9 +117,9 @@ describe('Express example: keep me signed in, sign out everywhere', { timeout: 6
   });
 
   it('"sign out everywhere" ends both devices of the user with one call, and no one else', async () => {
-    const laptop = new Device(server.baseUrl);
-    const phone = new Device(server.baseUrl);
-    const otherUser = new Device(server.baseUrl);
+    const laptop = new Device(example.server.baseUrl);
+    const phone = new Device(example.server.baseUrl);
+    const otherUser = new Device(example.server.baseUrl);
     await laptop.signIn('ada', 'lovelace', true);
     await phone.signIn('ada', 'lovelace', true);
     await otherUser.signIn('grace', 'hopper', true);
@@ -141,8 +147,8 @@ describe('Express example: keep me signed in, sign out everywhere', { timeout: 6
   });
 
   it('"sign out other devices" keeps the caller signed in', async () => {
-    const laptop = new Device(server.baseUrl);
-    const phone = new Device(server.baseUrl);
+    const laptop = new Device(example.server.baseUrl);
+    const phone = new Device(example.server.baseUrl);
     await laptop.signIn('ada', 'lovelace', true);
     await phone.signIn('ada', 'lovelace', true);
 
@@ -159,27 +165,15 @@ describe('Express example: keep me signed in, sign out everywhere', { timeout: 6
 });
 
 describe('Express example: absolute timeout', { timeout: 60_000 }, () => {
-  let redis: RedisServer;
-  let server: ExampleServer;
-
-  beforeAll(async () => {
-    assertBuilt();
-    redis = await startRedis();
-    // Idle sessions live 2 s; any session dies 4 s after sign-in, however active.
-    const env = { REDIS_URL: redis.url, SESSION_MAX_AGE: '2', SESSION_ABSOLUTE_TIMEOUT: '4' };
-    server = await startExample('express', env);
-  });
-  afterAll(async () => {
-    await server?.stop();
-    await redis?.stop();
-  });
+  // Idle sessions live 2 s; any session dies 4 s after sign-in, however active.
+  const example = exampleWith({ SESSION_MAX_AGE: '2', SESSION_ABSOLUTE_TIMEOUT: '4' });
 
   it('ends a session that is used every 300 ms once it is 4 s old, and expires its cookie', async () => {
-    const device = new Device(server.baseUrl);
+    const device = new Device(example.server.baseUrl);
     const signedIn = Date.now();
     await device.signIn('ada', 'lovelace', true);
     const key = `kv-session:${device.id}`;
-    const created = JSON.parse(await redis.cli('GET', key)).__kv.created as number;
+    const created = JSON.parse(await example.redis.cli('GET', key)).__kv.created as number;
     expect(created).toBeGreaterThanOrEqual(signedIn - 1000);
 
     // Used all along, and remembered (a 30-day idle lifetime): only the absolute timeout can end it.
@@ -195,6 +189,6 @@ describe('Express example: absolute timeout', { timeout: 60_000 }, () => {
     expect(lastAlive - created).toBeGreaterThan(2_500);
     expect(Date.now() - created).toBeGreaterThanOrEqual(4_000);
     expect(device.cookie).toBeUndefined(); // the answer expired it
-    expect(await redis.cli('EXISTS', key)).toBe('0');
+    expect(await example.redis.cli('EXISTS', key)).toBe('0');
   });
 });
