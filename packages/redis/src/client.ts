@@ -190,7 +190,7 @@ async function boundedCommand<T>(
       expired = true;
       reject(
         new StorageUnavailableError(
-          `Redis did not answer ${operation} within ${timeoutMs} ms (option commandTimeoutMs)`,
+          `Redis did not answer ${operation} within ${timeoutMs} ms (option commandTimeout)`,
         ),
       );
     }, timeoutMs);

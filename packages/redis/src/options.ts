@@ -30,6 +30,8 @@ export interface StorageRedisKVOptions {
    * Longest wait, in milliseconds, for one Redis command. Past it the operation fails with
    * `StorageUnavailableError` (HTTP 503), also while the client is disconnected. @default 2000
    */
+  commandTimeout?: number;
+  /** @deprecated Use {@link commandTimeout} (the same milliseconds; durations carry no unit suffix). */
   commandTimeoutMs?: number;
   /**
    * With client-side caching only: for this many milliseconds after a process refreshed a session's
@@ -37,14 +39,49 @@ export interface StorageRedisKVOptions {
    * client's cache); the next read after that is a `GETEX` again, which refreshes the expiry in the
    * read itself. Capped per session at a tenth of its max age. @default 1000
    */
+  refreshInterval?: number;
+  /** @deprecated Use {@link refreshInterval} (the same milliseconds). */
   refreshIntervalMs?: number;
   /**
-   * Use the client-side cache fast path (a cacheable `GET` within `refreshIntervalMs` of the last
+   * Use the client-side cache fast path (a cacheable `GET` within `refreshInterval` of the last
    * refresh, else `GETEX`) instead of `GETEX` on every read.
    * node-redis only (ioredis has no client-side cache): `true` with an ioredis client is a `ConfigError`.
    * @default detected: true when the client was created with `clientSideCache`
    */
   clientSideCache?: boolean;
+}
+
+/**
+ * Option names that carried a unit suffix before every duration became unsuffixed milliseconds
+ * (`maxAge`, `absoluteTimeout`), and their current names. The old names still work, deprecated.
+ */
+export const DEPRECATED_OPTION_NAMES: Readonly<Record<string, string>> = {
+  commandTimeoutMs: 'commandTimeout',
+  refreshIntervalMs: 'refreshInterval',
+};
+
+/**
+ * `options` with each deprecated name of `names` (see {@link DEPRECATED_OPTION_NAMES}) moved to its current
+ * one, for the schema to check; giving both names is a problem (`path: message` lines), and so is
+ * anything that is not an object (the schema reports that).
+ */
+export function currentOptionNames(
+  options: unknown,
+  names: Readonly<Record<string, string>> = DEPRECATED_OPTION_NAMES,
+): { options: unknown; problems: string[] } {
+  if (typeof options !== 'object' || options === null) return { options, problems: [] };
+  const out: Record<string, unknown> = { ...options };
+  const problems: string[] = [];
+  for (const [old, current] of Object.entries(names)) {
+    if (!Object.hasOwn(out, old)) continue;
+    if (Object.hasOwn(out, current)) {
+      problems.push(`${old}: deprecated name of ${current}; give only ${current}`);
+    } else {
+      out[current] = out[old];
+    }
+    delete out[old];
+  }
+  return { options: out, problems };
 }
 
 /** Options after validation. */
@@ -75,8 +112,8 @@ const schema = z
     ),
     prefix: z.string().default('kv-session:'),
     allowEmptyPrefix: z.boolean().default(false),
-    commandTimeoutMs: z.number().int().positive().default(2000),
-    refreshIntervalMs: z.number().int().positive().default(1000),
+    commandTimeout: z.number().int().positive().default(2000),
+    refreshInterval: z.number().int().positive().default(1000),
     clientSideCache: z.boolean().optional(),
   })
   .refine((o) => !(o.clientSideCache === true && isIoredisClient(o.client)), {
@@ -95,22 +132,22 @@ function emptyPrefixIssue(options: unknown): string | undefined {
 
 /** Validates {@link StorageRedisKVOptions}; throws `ConfigError` listing every problem. */
 export function resolveRedisOptions(options: StorageRedisKVOptions): ResolvedRedisOptions {
-  const parsed = schema.safeParse(options);
+  const renamed = currentOptionNames(options);
+  const parsed = schema.safeParse(renamed.options);
   const prefixIssue = emptyPrefixIssue(options);
-  if (!parsed.success || prefixIssue !== undefined) {
-    const issues = parsed.success ? [] : formatIssues(parsed.error.issues);
-    throw new ConfigError(
-      prefixIssue === undefined ? issues : [...issues, prefixIssue],
-      'StorageRedisKV options',
-    );
-  }
+  const problems = [
+    ...renamed.problems,
+    ...(parsed.success ? [] : formatIssues(parsed.error.issues)),
+    ...(prefixIssue === undefined ? [] : [prefixIssue]),
+  ];
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems, 'StorageRedisKV options');
   const o = parsed.data;
   return {
     client: o.client,
     prefix: o.prefix,
     allowEmptyPrefix: o.allowEmptyPrefix,
-    commandTimeoutMs: o.commandTimeoutMs,
-    refreshIntervalMs: o.refreshIntervalMs,
+    commandTimeoutMs: o.commandTimeout,
+    refreshIntervalMs: o.refreshInterval,
     clientSideCache: o.clientSideCache,
   };
 }

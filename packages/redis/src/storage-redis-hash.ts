@@ -25,7 +25,7 @@ import {
 import { z } from 'zod';
 import { RedisCommands, type RedisScript, redisScript, replyText, type ScriptCallOptions } from './client.js';
 import { type IoredisClientLike, isIoredisClient } from './driver-ioredis.js';
-import { CLIENT_MESSAGE } from './options.js';
+import { CLIENT_MESSAGE, currentOptionNames } from './options.js';
 import { RedisOwnerIndex } from './owner-index.js';
 import { MOVED_MARKER } from './script.js';
 
@@ -58,6 +58,8 @@ export interface StorageRedisHashOptions {
    * Longest wait, in milliseconds, for one Redis command; past it the operation fails with
    * `StorageUnavailableError` (HTTP 503). @default 2000
    */
+  commandTimeout?: number;
+  /** @deprecated Use {@link commandTimeout} (the same milliseconds; durations carry no unit suffix). */
   commandTimeoutMs?: number;
 }
 
@@ -291,7 +293,7 @@ const schema = z.strictObject({
     { message: CLIENT_MESSAGE },
   ),
   prefix: z.string().min(1, 'must not be empty').default('kv-session:h:'),
-  commandTimeoutMs: z.number().int().positive().default(2000),
+  commandTimeout: z.number().int().positive().default(2000),
 });
 
 /**
@@ -312,10 +314,12 @@ export class StorageRedisHash implements Storage {
   readonly #owners: RedisOwnerIndex<RedisHashClientLike>;
 
   constructor(options: StorageRedisHashOptions) {
-    const parsed = schema.safeParse(options);
-    if (!parsed.success) throw new ConfigError(formatIssues(parsed.error.issues), 'StorageRedisHash options');
+    const renamed = currentOptionNames(options, { commandTimeoutMs: 'commandTimeout' });
+    const parsed = schema.safeParse(renamed.options);
+    const problems = [...renamed.problems, ...(parsed.success ? [] : formatIssues(parsed.error.issues))];
+    if (!parsed.success || problems.length > 0) throw new ConfigError(problems, 'StorageRedisHash options');
     this.#prefix = parsed.data.prefix;
-    this.#redis = new RedisCommands(parsed.data.client, parsed.data.commandTimeoutMs);
+    this.#redis = new RedisCommands(parsed.data.client, parsed.data.commandTimeout);
     this.#owners = new RedisOwnerIndex(this.#redis, this.#prefix);
   }
 

@@ -79,7 +79,7 @@ function detectClientSideCache(client: object): boolean {
  * `EVALSHA` compare-and-set of the key, merged in JavaScript and retried on conflict, so concurrent
  * requests that change different keys of a session all keep their changes. With a client created
  * with RESP3 and `clientSideCache`, repeated reads are served from the client's cache (0 round
- * trips) and the expiry is refreshed at most once per `refreshIntervalMs`.
+ * trips) and the expiry is refreshed at most once per `refreshInterval`.
  */
 export class StorageRedisKV implements Storage {
   readonly #o: ResolvedRedisOptions;

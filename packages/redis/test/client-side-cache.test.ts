@@ -43,8 +43,8 @@ function invalidation(client: ReturnType<typeof cachedClientFor>, key: string): 
 }
 
 /** An app node: its own client (with its own cache), storage and manager. */
-function appNode(client: ReturnType<typeof cachedClientFor>, refreshIntervalMs = 60_000) {
-  const storage = new StorageRedisKV({ client, refreshIntervalMs });
+function appNode(client: ReturnType<typeof cachedClientFor>, refreshInterval = 60_000) {
+  const storage = new StorageRedisKV({ client, refreshInterval });
   return { storage, manager: new SessionManager({ storage, maxAge: MAX_AGE }) };
 }
 

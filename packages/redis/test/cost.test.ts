@@ -231,7 +231,7 @@ describe('read-only request cost by refresh strategy', () => {
   it('client-side cache: GETEX once per refresh interval, one GET to fill the cache, then 0', async () => {
     const { commands, cookie } = await readOnlyRequests(
       'client-side cache',
-      new StorageRedisKV({ client: cached, refreshIntervalMs: 1000 }),
+      new StorageRedisKV({ client: cached, refreshInterval: 1000 }),
     );
     const total = (commands['get'] ?? 0) + (commands['getex'] ?? 0);
     expect(total).toBeGreaterThanOrEqual(1);

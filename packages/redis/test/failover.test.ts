@@ -130,7 +130,7 @@ describe('Sentinel: the master is killed, the replica is promoted', () => {
     client.on('error', (error: unknown) => errors.push(error));
     await client.connect();
     cleanup.push(() => closeClient(client));
-    const storage = new StorageRedisKV({ client, commandTimeoutMs: COMMAND_TIMEOUT_MS });
+    const storage = new StorageRedisKV({ client, commandTimeout: COMMAND_TIMEOUT_MS });
     const manager = new SessionManager({ storage, maxAge: 60_000 });
 
     const cookies = await writeSessions(manager, 20);
@@ -262,7 +262,7 @@ describe.each(CLIENT_KINDS)('Cluster: a master is killed and started again ($nam
     // a PING (see driver-ioredis.ts), which the "not applied" check at the end holds it to.
     const { client, errors, close } = await kind.cluster(cluster.rootNodes);
     cleanup.push(close);
-    const storage = new StorageRedisKV({ client, commandTimeoutMs: COMMAND_TIMEOUT_MS });
+    const storage = new StorageRedisKV({ client, commandTimeout: COMMAND_TIMEOUT_MS });
     const manager = new SessionManager({ storage, maxAge: 60_000 });
 
     const cookies = await writeSessions(manager, 60);
@@ -351,7 +351,7 @@ describe.each(CLIENT_KINDS)('Cluster: a master is killed and started again ($nam
     expectFailedFast(clusterDown);
     // node-redis passes the reply on; ioredis retries CLUSTERDOWN until the deadline ends the call.
     expect(String((clusterDown[0]!.error as Error).message)).toMatch(
-      kind === nodeRedis ? /CLUSTERDOWN/ : /CLUSTERDOWN|commandTimeoutMs/,
+      kind === nodeRedis ? /CLUSTERDOWN/ : /CLUSTERDOWN|commandTimeout/,
     );
 
     // Same port, same directory: nodes.conf and the AOF survive.

@@ -21,7 +21,7 @@ describe.each(CLIENT_KINDS)('Redis unavailable ($name)', (kind) => {
     // The client's defaults: offline queue on, reconnecting forever. The storage still fails fast.
     const { client, errors, close } = await kind.single(server.url);
     try {
-      const storage = new StorageRedisKV({ client, commandTimeoutMs: 300 });
+      const storage = new StorageRedisKV({ client, commandTimeout: 300 });
       const manager = new SessionManager({ storage, maxAge: 60_000 });
       const first = await request(manager, undefined, (s) => s.set('n', 1));
 
@@ -52,7 +52,7 @@ describe.each(CLIENT_KINDS)('Redis unavailable ($name)', (kind) => {
       }
       console.log(
         `[outage] ${kind.name}, single node killed: read failed after ${Math.round(readFailedAfter)} ms, ` +
-          `commit after ${Math.round(commitFailedAfter)} ms (commandTimeoutMs 300); first write served ` +
+          `commit after ${Math.round(commitFailedAfter)} ms (commandTimeout 300); first write served ` +
           `${Math.round(performance.now() - started)} ms after the restart`,
       );
       expect(again?.setCookie).toMatch(/^sid=/);
@@ -68,7 +68,7 @@ describe.each(CLIENT_KINDS)('Redis unavailable ($name)', (kind) => {
   it('concurrent writes of one session while Redis is down all fail with StorageUnavailableError', async () => {
     const { client, close } = await kind.single(server.url);
     try {
-      const storage = new StorageRedisKV({ client, commandTimeoutMs: 300 });
+      const storage = new StorageRedisKV({ client, commandTimeout: 300 });
       const manager = new SessionManager({ storage, maxAge: 60_000 });
       const first = await request(manager, undefined, (s) => s.set('n', 0));
       const sessions = Array.from({ length: 10 }, () => manager.session({ cookie: first.cookie }));
@@ -90,8 +90,8 @@ describe.each(CLIENT_KINDS)('Redis unavailable ($name)', (kind) => {
     // (autoResendUnfulfilledCommands): a write its caller was told had failed would land later.
     const { client, close } = await kind.single(server.url);
     try {
-      const storage = new StorageRedisKV({ client, commandTimeoutMs: 300 });
-      const hash = new StorageRedisHash({ client, commandTimeoutMs: 300 });
+      const storage = new StorageRedisKV({ client, commandTimeout: 300 });
+      const hash = new StorageRedisHash({ client, commandTimeout: 300 });
       await storage.save('frozen00000000000000000', { a: 1 }, 60_000);
       const pid = Number(/process_id:(\d+)/.exec(await server.cli('INFO', 'server'))?.[1]);
       process.kill(pid, 'SIGSTOP');
@@ -106,7 +106,7 @@ describe.each(CLIENT_KINDS)('Redis unavailable ($name)', (kind) => {
         `[outage] ${kind.name}, single node frozen: 3 calls failed after ${Math.round(elapsed)} ms`,
       );
       expect(failures.map((f) => f instanceof StorageUnavailableError)).toEqual([true, true, true]);
-      expect(String((failures[0] as Error).message)).toMatch(/commandTimeoutMs/);
+      expect(String((failures[0] as Error).message)).toMatch(/option commandTimeout\)/);
       // Generous bound (a loaded machine): the point is "by its deadline", not "eventually".
       expect(elapsed).toBeLessThan(2_000);
       // The frozen process dies with the writes unread; a new one starts on the same port.
@@ -128,7 +128,7 @@ describe.each(CLIENT_KINDS)('Redis unavailable ($name)', (kind) => {
   it('server replies are classified: READONLY (a replica) is StorageUnavailableError, NOPERM is StorageError', async () => {
     const { client, close } = await kind.single(server.url);
     try {
-      const storage = new StorageRedisKV({ client, commandTimeoutMs: 1000 });
+      const storage = new StorageRedisKV({ client, commandTimeout: 1000 });
       await server.cli('REPLICAOF', '127.0.0.1', String(await freePort()));
       const readonly = await storage
         .save('replies0000000000000000', { a: 1 }, 60_000)
@@ -154,13 +154,13 @@ describe.each(CLIENT_KINDS)('Redis unavailable ($name)', (kind) => {
   it('a server that does not answer in time fails with StorageUnavailableError', async () => {
     const { client, close } = await kind.single(server.url);
     try {
-      const storage = new StorageRedisKV({ client, commandTimeoutMs: 200 });
+      const storage = new StorageRedisKV({ client, commandTimeout: 200 });
       await storage.save('slowserver0000000000000', { a: 1 }, 60_000);
       // The server stops answering any client for a second (the command is sent, no reply comes).
       expect(await server.cli('CLIENT', 'PAUSE', '1000', 'ALL')).toBe('OK');
       const failure = await storage.load('slowserver0000000000000', 60_000).catch((e: unknown) => e);
       expect(failure).toBeInstanceOf(StorageUnavailableError);
-      expect((failure as Error).message).toMatch(/commandTimeoutMs/);
+      expect((failure as Error).message).toMatch(/commandTimeout/);
       // Once the pause is over, the same storage answers again.
       let loaded: Awaited<ReturnType<StorageRedisKV['load']>> | Error | undefined;
       for (let i = 0; i < 50; i++) {
@@ -180,7 +180,7 @@ describe('Redis unavailable (node-redis)', () => {
     client.on('error', () => undefined);
     await client.connect();
     try {
-      const storage = new StorageRedisKV({ client, commandTimeoutMs: 300 });
+      const storage = new StorageRedisKV({ client, commandTimeout: 300 });
       await server.stop();
       await expect(storage.load('offline000000000000000', 1000)).rejects.toBeInstanceOf(
         StorageUnavailableError,
@@ -200,8 +200,8 @@ describe('Redis unavailable (node-redis)', () => {
     });
     for (const client of [cluster, sentinel]) {
       for (const storage of [
-        new StorageRedisKV({ client, commandTimeoutMs: 300 }),
-        new StorageRedisHash({ client, commandTimeoutMs: 300 }),
+        new StorageRedisKV({ client, commandTimeout: 300 }),
+        new StorageRedisHash({ client, commandTimeout: 300 }),
       ]) {
         const started = Date.now();
         const error = await storage.load('neverconnected00000000', 1000).catch((e: unknown) => e);

@@ -376,7 +376,7 @@ describe('StorageRedisHash failures', () => {
     const c = createClient({ url: down.url, socket: { reconnectStrategy: false } });
     c.on('error', () => undefined);
     await c.connect();
-    const s = new StorageRedisHash({ client: c, commandTimeoutMs: 500 });
+    const s = new StorageRedisHash({ client: c, commandTimeout: 500 });
     await down.stop();
     const error = await s.load(generateId(), HOUR).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StorageUnavailableError);

@@ -49,8 +49,8 @@ describe('options', () => {
       new StorageRedisKV({
         client: {} as never,
         prefix: '',
-        commandTimeoutMs: -1,
-        refreshIntervalMs: 1.5,
+        commandTimeout: -1,
+        refreshInterval: 1.5,
         extra: 1,
       } as never);
     expect(bad).toThrow(ConfigError);
@@ -60,8 +60,8 @@ describe('options', () => {
       const issues = (error as ConfigError).issues.join('\n');
       expect(issues).toMatch(/^client: must be a node-redis client/m);
       expect(issues).toMatch(/^prefix: must not be empty/m);
-      expect(issues).toMatch(/^commandTimeoutMs:/m);
-      expect(issues).toMatch(/^refreshIntervalMs:/m);
+      expect(issues).toMatch(/^commandTimeout:/m);
+      expect(issues).toMatch(/^refreshInterval:/m);
       expect(issues).toMatch(/extra/);
     }
   });

@@ -12,7 +12,7 @@ export interface SuiteContext {
   make(): Promise<Storage>;
   /** Storages a test closed itself: the default teardown does not close them again. */
   readonly closed: Set<Storage>;
-  /** The `expiryGrace` option: extra ms to wait past a max age. */
+  /** The `expiryGrace` option: extra ms to wait past a max age (0 by default). */
   readonly grace: number;
   /** Waits until a record written with {@link SHORT_MS} is certainly past its max age (plus grace). */
   pastExpiry(): Promise<void>;

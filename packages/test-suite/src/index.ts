@@ -1,4 +1,4 @@
-import type { Storage } from '@kv-session/core';
+import { ConfigError, type Storage } from '@kv-session/core';
 import { afterAll, beforeAll, describe } from 'vitest';
 import { SHORT_MS, type SuiteContext } from './context.js';
 import { sleep } from './fixtures.js';
@@ -29,6 +29,8 @@ export interface StorageTestSuiteOptions {
    * Extra milliseconds to wait past a max age before expecting a session to be gone, for storages
    * whose expiry is coarse (rounded up to seconds, swept periodically). @default 0
    */
+  expiryGrace?: number;
+  /** @deprecated Use {@link expiryGrace} (the same milliseconds; durations carry no unit suffix). */
   expiryGraceMs?: number;
 }
 
@@ -84,7 +86,13 @@ export function runStorageSuites(
   suites: readonly StorageSuite[],
   options: StorageTestSuiteOptions = {},
 ): void {
-  const grace = options.expiryGraceMs ?? 0;
+  if (options.expiryGrace !== undefined && options.expiryGraceMs !== undefined) {
+    throw new ConfigError(
+      ['expiryGraceMs: deprecated name of expiryGrace; give only expiryGrace'],
+      'storage test suite options',
+    );
+  }
+  const grace = options.expiryGrace ?? options.expiryGraceMs ?? 0;
   const created: Storage[] = [];
   const closed = new Set<Storage>();
   let storage: Storage | undefined;

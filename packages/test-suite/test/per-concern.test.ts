@@ -1,4 +1,4 @@
-import { StorageMemory } from '@kv-session/core';
+import { ConfigError, StorageMemory } from '@kv-session/core';
 import { runStorageSuites, type StorageSuite, storageSuites } from '@kv-session/test-suite';
 import { describe, expect, it } from 'vitest';
 
@@ -35,4 +35,25 @@ it('storageSuites holds every concern runStorageTestSuite runs, once', () => {
     'ownerIndex',
     'close',
   ]);
+});
+
+// expiryGrace (ms), and its deprecated alias expiryGraceMs: what the suites see as t.grace.
+const graceIs =
+  (ms: number): StorageSuite =>
+  (t) => {
+    it(`sees an expiry grace of ${ms} ms`, () => {
+      expect(t.grace).toBe(ms);
+    });
+  };
+runStorageSuites('grace: default', () => new StorageMemory(), [graceIs(0)]);
+runStorageSuites('grace: expiryGrace', () => new StorageMemory(), [graceIs(250)], { expiryGrace: 250 });
+runStorageSuites('grace: expiryGraceMs', () => new StorageMemory(), [graceIs(300)], { expiryGraceMs: 300 });
+
+it('expiryGrace and its deprecated alias expiryGraceMs at once is a ConfigError', () => {
+  const both = () =>
+    runStorageSuites('both', () => new StorageMemory(), [], { expiryGrace: 1, expiryGraceMs: 1 });
+  expect(both).toThrow(ConfigError);
+  expect(both).toThrow(
+    'Invalid storage test suite options:\n  - expiryGraceMs: deprecated name of expiryGrace; give only expiryGrace',
+  );
 });
