@@ -23,7 +23,6 @@ export {
   type RequestInfo,
   type RequestProtocol,
   requestInfo,
-  VERIFIED_CACHE_SIZE,
 } from './http.js';
 export { generateId, ID_PATTERN, isValidId, redactId } from './id.js';
 export {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ConfigError, formatIssues, type SessionError } from './errors.js';
 import type { SessionData } from './json.js';
+import { fn } from './option-schema.js';
 import type { InvalidStoredData, SessionSchema } from './schema.js';
 import type { Storage } from './storage.js';
 import { StorageMemory } from './storage-memory.js';
@@ -164,9 +165,6 @@ const cookieSchema = z
       }
     }),
   );
-
-const fn = <T>(what: string) =>
-  z.custom<T>((v) => typeof v === 'function', { message: `must be a function (${what})` });
 
 const optionsSchema = z
   .strictObject({

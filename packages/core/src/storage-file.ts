@@ -2,11 +2,13 @@ import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes }
 import { linkSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { z } from 'zod';
 import { applyChangeSet, serializeSession } from './change-set.js';
 import { ConfigError, CorruptDataError, StorageError } from './errors.js';
 import { isValidId, redactId } from './id.js';
 import type { SessionData } from './json.js';
 import { MovedMarks } from './moved-marks.js';
+import { fn, parseOptions } from './option-schema.js';
 import type {
   ApplyOptions,
   ApplyResult,
@@ -75,6 +77,31 @@ const NAME_KEY_BYTES = 32;
 const FILE_NAME = /^[A-Za-z0-9_-]{43}$/;
 /** Most "moved" marks kept (about 100 bytes each): a mark lost early only makes a racing write vanish. */
 const MAX_MOVED_MARKS = 10_000;
+
+const KEY_MESSAGE = 'expected 32 bytes (a Buffer or Uint8Array)';
+const key32 = z.custom<Uint8Array>((v) => v instanceof Uint8Array && v.byteLength === 32, {
+  message: KEY_MESSAGE,
+});
+
+const fileSchema = z.strictObject({
+  dir: z.string({ message: 'expected a directory path' }).min(1, 'expected a directory path'),
+  // One key or a list of them (the first encrypts, all decrypt); a list from here on.
+  encryptionKey: z
+    .preprocess(
+      (v) => (v instanceof Uint8Array && v.byteLength === 32 ? [v] : v),
+      z
+        .array(key32, {
+          error: (issue) =>
+            issue.input instanceof Uint8Array ? KEY_MESSAGE : `${KEY_MESSAGE}, or a list of such keys`,
+        })
+        .min(1, 'needs at least one key'),
+    )
+    .optional(),
+  sweepInterval: z.number().int().nonnegative().default(60_000),
+  fsync: z.boolean().default(false),
+  onError: fn<(error: unknown) => void>('receiving sweep errors').optional(),
+  now: fn<() => number>('returning epoch milliseconds').optional(),
+});
 
 function isNodeError(error: unknown, code: string): boolean {
   return error instanceof Error && (error as NodeJS.ErrnoException).code === code;
@@ -151,30 +178,16 @@ export class StorageFile implements Storage {
   #sweeping: Promise<number> | undefined;
 
   constructor(options: StorageFileOptions) {
-    const issues: string[] = [];
-    if (typeof options?.dir !== 'string' || options.dir === '') issues.push('dir: expected a directory path');
-    const rawKeys = options?.encryptionKey;
-    const keys = rawKeys === undefined ? [] : rawKeys instanceof Uint8Array ? [rawKeys] : [...rawKeys];
-    if (rawKeys !== undefined && keys.length === 0) issues.push('encryptionKey: needs at least one key');
-    keys.forEach((key, i) => {
-      if (!(key instanceof Uint8Array) || key.byteLength !== 32) {
-        issues.push(
-          `encryptionKey${keys.length > 1 ? `[${i}]` : ''}: expected 32 bytes (a Buffer or Uint8Array)`,
-        );
-      }
-    });
-    const interval = options?.sweepInterval ?? 60_000;
-    if (!Number.isInteger(interval) || interval < 0) {
-      issues.push(`sweepInterval: expected a non-negative integer, got ${String(interval)}`);
-    }
-    if (issues.length > 0) throw new ConfigError(issues, 'StorageFile options');
+    const o = parseOptions(fileSchema, options, 'StorageFile options');
+    const keys = o.encryptionKey ?? [];
+    const interval = o.sweepInterval;
 
-    this.dir = resolve(options.dir);
+    this.dir = resolve(o.dir);
     this.#keys = keys.map((k) => Buffer.from(k));
-    this.#fsync = options.fsync ?? false;
-    this.#now = options.now ?? Date.now;
+    this.#fsync = o.fsync;
+    this.#now = o.now ?? Date.now;
     this.#moved = new MovedMarks(MAX_MOVED_MARKS, this.#now);
-    this.#onError = options.onError ?? ((error) => console.error('[kv-session] StorageFile sweep:', error));
+    this.#onError = o.onError ?? ((error) => console.error('[kv-session] StorageFile sweep:', error));
     // Once, at construction: a directory that cannot be created is a configuration problem.
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const mode = statSync(this.dir).mode & 0o777;

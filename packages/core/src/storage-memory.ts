@@ -1,7 +1,9 @@
+import { z } from 'zod';
 import { applyChangeSet, serializeSession } from './change-set.js';
-import { ConfigError, StorageError } from './errors.js';
+import { StorageError } from './errors.js';
 import type { SessionData } from './json.js';
 import { MovedMarks } from './moved-marks.js';
+import { fn, parseOptions } from './option-schema.js';
 import type {
   ApplyOptions,
   ApplyResult,
@@ -31,6 +33,16 @@ export interface StorageMemoryOptions {
   /** Clock in epoch milliseconds, for tests. @default Date.now */
   now?: () => number;
 }
+
+const memorySchema = z.strictObject({
+  maxEntries: z.number().int().positive().default(10_000),
+  maxBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(64 * 1024 * 1024),
+  now: fn<() => number>('returning epoch milliseconds').optional(),
+});
 
 interface Entry {
   json: string;
@@ -82,19 +94,10 @@ export class StorageMemory implements Storage {
   #lastSweep = 0;
 
   constructor(options: StorageMemoryOptions = {}) {
-    const maxEntries = options.maxEntries ?? 10_000;
-    const maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
-    const issues: string[] = [];
-    if (!Number.isInteger(maxEntries) || maxEntries < 1) {
-      issues.push(`maxEntries: expected a positive integer, got ${String(maxEntries)}`);
-    }
-    if (!Number.isInteger(maxBytes) || maxBytes < 1) {
-      issues.push(`maxBytes: expected a positive integer, got ${String(maxBytes)}`);
-    }
-    if (issues.length > 0) throw new ConfigError(issues, 'StorageMemory options');
+    const { maxEntries, maxBytes, now } = parseOptions(memorySchema, options, 'StorageMemory options');
     this.#maxEntries = maxEntries;
     this.#maxBytes = maxBytes;
-    this.#now = options.now ?? Date.now;
+    this.#now = now ?? Date.now;
     this.#moved = new MovedMarks(maxEntries, this.#now);
   }
 

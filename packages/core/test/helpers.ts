@@ -3,6 +3,7 @@ import {
   type ApplyResult,
   applyChangeSet,
   type ChangeSet,
+  ConfigError,
   CorruptDataError,
   parseSessionData,
   type SessionData,
@@ -11,6 +12,7 @@ import {
   type StoredSession,
   serializeSession,
 } from '@kv-session/core';
+import { expect } from 'vitest';
 
 export type Operation = 'load' | 'save' | 'touch' | 'remove' | 'apply' | 'close';
 
@@ -168,4 +170,15 @@ export class RawStorageNoApply implements Storage {
   remove(id: string): Promise<void> {
     return this.raw.remove(id);
   }
+}
+
+/** The ConfigError `make` throws (the test fails when it throws something else or nothing). */
+export function thrownConfigError(make: () => unknown): ConfigError {
+  try {
+    make();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error('expected a ConfigError');
 }

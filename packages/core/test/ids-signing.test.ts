@@ -1,14 +1,6 @@
-import {
-  generateId,
-  ID_PATTERN,
-  isValidId,
-  redactId,
-  SessionManager,
-  sign,
-  unsign,
-  VERIFIED_CACHE_SIZE,
-} from '@kv-session/core';
+import { generateId, ID_PATTERN, isValidId, redactId, SessionManager, sign, unsign } from '@kv-session/core';
 import { describe, expect, it } from 'vitest';
+import { VERIFIED_CACHE_SIZE } from '../src/http.js';
 import { CountingStorage, cookieOf, cookieValue, OLD_SECRET, SECRET } from './helpers.js';
 
 describe('ids', () => {

@@ -7,15 +7,10 @@ import {
 } from '@kv-session/core';
 import { describe, expect, it } from 'vitest';
 import { resolveOptions } from '../src/options.js';
+import { thrownConfigError } from './helpers.js';
 
 function configError(options: unknown): ConfigError {
-  try {
-    new SessionManager(options as never);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return error as ConfigError;
-  }
-  throw new Error('expected a ConfigError');
+  return thrownConfigError(() => new SessionManager(options as never));
 }
 
 describe('options', () => {
