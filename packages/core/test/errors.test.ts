@@ -52,7 +52,7 @@ describe('error classes', () => {
 
   it('getResponse() answers the status with its status text, never the message (Hono default handler)', async () => {
     const unavailable = new StorageUnavailableError(
-      'Redis did not answer load within 2000 ms (option commandTimeoutMs)',
+      'Redis did not answer load within 2000 ms (option commandTimeout)',
     );
     const res = unavailable.getResponse();
     expect(res.status).toBe(503);

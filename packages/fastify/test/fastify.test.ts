@@ -77,13 +77,13 @@ describe('fastify specifics', () => {
   });
 
   // Issue 14, item 7: Fastify's default error handler sent the error's message, e.g. "Redis did not
-  // answer load within 2000 ms (option commandTimeoutMs)" or a Lua OOM text, to the client.
+  // answer load within 2000 ms (option commandTimeout)" or a Lua OOM text, to the client.
   it("Fastify's default error handler answers a SessionError with its status and a generic message; the log keeps the detail", async () => {
     const logs: { level: number; err?: { message?: string } }[] = [];
     const app = Fastify({
       logger: { level: 'error', stream: { write: (line: string) => logs.push(JSON.parse(line)) } },
     });
-    const detail = 'Redis did not answer load within 2000 ms (option commandTimeoutMs)';
+    const detail = 'Redis did not answer load within 2000 ms (option commandTimeout)';
     const oom = "OOM command not allowed when used memory > 'maxmemory'. script: 1a2b3c";
     await app.register(session, {
       onError: () => {},
