@@ -61,15 +61,23 @@ export const DEPRECATED_OPTION_NAMES: Readonly<Record<string, string>> = {
 };
 
 /**
- * `options` with each deprecated name of `names` (see {@link DEPRECATED_OPTION_NAMES}) moved to its current
- * one, for the schema to check; giving both names is a problem (`path: message` lines), and so is
- * anything that is not an object (the schema reports that).
+ * `options` with each deprecated name of `names` (see {@link DEPRECATED_OPTION_NAMES}) moved to its
+ * current one, for the schema to check; giving both names is a problem (`path: message` lines).
+ * `asGiven` puts the schema's problems back under the names the caller used. Anything that is not
+ * an object is passed on unchanged (the schema reports it).
  */
 export function currentOptionNames(
   options: unknown,
   names: Readonly<Record<string, string>> = DEPRECATED_OPTION_NAMES,
-): { options: unknown; problems: string[] } {
-  if (typeof options !== 'object' || options === null) return { options, problems: [] };
+): { options: unknown; problems: string[]; asGiven: (lines: string[]) => string[] } {
+  const given = new Map<string, string>();
+  const asGiven = (lines: string[]) =>
+    lines.map((line) => {
+      const name = line.slice(0, line.indexOf(':'));
+      const old = given.get(name);
+      return old === undefined ? line : old + line.slice(name.length);
+    });
+  if (typeof options !== 'object' || options === null) return { options, problems: [], asGiven };
   const out: Record<string, unknown> = { ...options };
   const problems: string[] = [];
   for (const [old, current] of Object.entries(names)) {
@@ -78,10 +86,11 @@ export function currentOptionNames(
       problems.push(`${old}: deprecated name of ${current}; give only ${current}`);
     } else {
       out[current] = out[old];
+      given.set(current, old);
     }
     delete out[old];
   }
-  return { options: out, problems };
+  return { options: out, problems, asGiven };
 }
 
 /** Options after validation. */
@@ -137,7 +146,7 @@ export function resolveRedisOptions(options: StorageRedisKVOptions): ResolvedRed
   const prefixIssue = emptyPrefixIssue(options);
   const problems = [
     ...renamed.problems,
-    ...(parsed.success ? [] : formatIssues(parsed.error.issues)),
+    ...(parsed.success ? [] : renamed.asGiven(formatIssues(parsed.error.issues))),
     ...(prefixIssue === undefined ? [] : [prefixIssue]),
   ];
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems, 'StorageRedisKV options');

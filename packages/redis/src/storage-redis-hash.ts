@@ -316,7 +316,10 @@ export class StorageRedisHash implements Storage {
   constructor(options: StorageRedisHashOptions) {
     const renamed = currentOptionNames(options, { commandTimeoutMs: 'commandTimeout' });
     const parsed = schema.safeParse(renamed.options);
-    const problems = [...renamed.problems, ...(parsed.success ? [] : formatIssues(parsed.error.issues))];
+    const problems = [
+      ...renamed.problems,
+      ...(parsed.success ? [] : renamed.asGiven(formatIssues(parsed.error.issues))),
+    ];
     if (!parsed.success || problems.length > 0) throw new ConfigError(problems, 'StorageRedisHash options');
     this.#prefix = parsed.data.prefix;
     this.#redis = new RedisCommands(parsed.data.client, parsed.data.commandTimeout);

@@ -62,9 +62,15 @@ describe('commandTimeout (ms), and its deprecated alias commandTimeoutMs', () =>
     );
   });
 
-  it('a bad value under the deprecated name is reported under the current one', () => {
+  it('a bad value is reported under the name it was given', () => {
     expect(() => new StorageRedisKV({ client, commandTimeoutMs: -1 })).toThrow(
-      /commandTimeout: Too small: expected number to be >0/,
+      /\n {2}- commandTimeoutMs: Too small: expected number to be >0/,
+    );
+    expect(() => new StorageRedisHash({ client, commandTimeoutMs: 0 })).toThrow(
+      /\n {2}- commandTimeoutMs: Too small: expected number to be >0/,
+    );
+    expect(() => new StorageRedisKV({ client, commandTimeout: -1 })).toThrow(
+      /\n {2}- commandTimeout: Too small: expected number to be >0/,
     );
   });
 });
