@@ -115,7 +115,34 @@ export function parseCommand(argv: readonly string[]): Command {
 }
 
 function parse(argv: readonly string[]) {
-  return parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
+  return parseArgs({ args: withDashedIds(argv), options: OPTIONS, allowPositionals: true, strict: true });
+}
+
+/**
+ * Session ids are base64url, so one in 64 starts with `-` (and one in 4096 with `--`): parseArgs
+ * would read such an id as an option, or refuse it as an option's value ("ambiguous"). So a
+ * string option's value is joined to it (`--session=-abc…`), and an argument that is a valid id
+ * (22 to 256 characters, longer than any option name) goes after a `--`, where only positionals are.
+ */
+function withDashedIds(argv: readonly string[]): string[] {
+  const args: string[] = [];
+  const ids: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') {
+      ids.push(...argv.slice(i + 1));
+      break;
+    }
+    const option = arg.startsWith('--') ? OPTIONS[arg.slice(2) as keyof typeof OPTIONS] : undefined;
+    if (option?.type === 'string' && i + 1 < argv.length) {
+      args.push(`${arg}=${argv[++i]}`);
+    } else if (arg.startsWith('-') && isValidId(arg)) {
+      ids.push(arg);
+    } else {
+      args.push(arg);
+    }
+  }
+  return ids.length > 0 ? [...args, '--', ...ids] : args;
 }
 
 function parseTarget(values: ReturnType<typeof parse>['values']): Target {
