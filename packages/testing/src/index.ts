@@ -1,4 +1,4 @@
-export { freePort } from './free-port.js';
+export { freeClusterPort, freePort } from './free-port.js';
 export {
   type RedisCluster,
   type RedisClusterOptions,

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from './free-port.js';
+import { freeClusterPort, freePort } from './free-port.js';
 
 const exec = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -37,11 +37,20 @@ export interface RedisServer {
   start(): Promise<void>;
 }
 
-async function waitForPing(port: number, timeoutMs = 10_000): Promise<void> {
+async function waitForPing(port: number, proc?: ChildProcess, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    // A server that exited (its port taken meanwhile, say) will never answer: say so at once.
+    if (proc !== undefined && (proc.exitCode !== null || proc.signalCode !== null)) {
+      throw new Error(
+        `redis-server on port ${port} exited before it answered (${proc.exitCode ?? proc.signalCode})`,
+      );
+    }
     try {
-      const { stdout } = await exec('redis-cli', ['-h', '127.0.0.1', '-p', String(port), 'PING']);
+      // Bounded: something else listening on the port may never answer.
+      const { stdout } = await exec('redis-cli', ['-h', '127.0.0.1', '-p', String(port), 'PING'], {
+        timeout: 2_000,
+      });
       if (stdout.trim() === 'PONG') return;
     } catch {
       // not up yet
@@ -65,9 +74,25 @@ process.once('exit', () => {
   for (const child of live) child.kill('SIGKILL');
 });
 
-/** Starts a private `redis-server` (no persistence unless asked) and waits until it answers. */
+/**
+ * Starts a private `redis-server` (no persistence unless asked) and waits until it answers. Without
+ * a given port it picks a free one (for a cluster node, one whose bus port is free too), and tries
+ * another if the server cannot start there: a port free a moment ago may be taken by then.
+ */
 export async function startRedis(options: RedisServerOptions = {}): Promise<RedisServer> {
-  const port = options.port ?? (await freePort());
+  if (options.port !== undefined) return await startRedisOn(options.port, options);
+  const cluster = options.args?.includes('--cluster-enabled') === true;
+  for (let attempt = 1; ; attempt++) {
+    const port = cluster ? await freeClusterPort() : await freePort();
+    try {
+      return await startRedisOn(port, options);
+    } catch (error) {
+      if (attempt >= 3) throw error;
+    }
+  }
+}
+
+async function startRedisOn(port: number, options: RedisServerOptions): Promise<RedisServer> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'kv-session-redis-'));
   let child: ChildProcess | undefined;
 
@@ -89,7 +114,12 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
     live.add(proc);
     proc.once('exit', () => live.delete(proc));
     child = proc;
-    await waitForPing(port);
+    try {
+      await waitForPing(port, proc);
+    } catch (error) {
+      proc.kill('SIGKILL');
+      throw error;
+    }
   };
 
   const cli = async (...args: string[]) => {

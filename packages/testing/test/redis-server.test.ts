@@ -1,4 +1,5 @@
-import { startRedis, startRedisCluster, startRedisSentinel } from '@kv-session/testing';
+import { createServer } from 'node:net';
+import { freeClusterPort, startRedis, startRedisCluster, startRedisSentinel } from '@kv-session/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 
 describe('private redis processes', () => {
@@ -20,6 +21,31 @@ describe('private redis processes', () => {
     await expect(r.cli('PING')).rejects.toThrow();
     await r.start();
     expect(await r.cli('PING')).toBe('PONG');
+  });
+
+  it('a cluster node port has a free bus port (+10000) at most 65535', async () => {
+    for (let i = 0; i < 20; i++) {
+      const port = await freeClusterPort();
+      expect(port + 10_000).toBeLessThanOrEqual(65_535);
+      const bus = createServer();
+      await new Promise<void>((resolve, reject) => {
+        bus.once('error', reject);
+        bus.listen(port + 10_000, '127.0.0.1', () => resolve());
+      });
+      await new Promise((resolve) => bus.close(resolve));
+    }
+  });
+
+  it('a server that cannot start (its port taken) fails at once, not after the 10 s wait', async () => {
+    // A listener that accepts and never answers (its connections destroyed at the end).
+    const taken = createServer((socket) => cleanup.push(async () => void socket.destroy()));
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', () => resolve()));
+    const address = taken.address();
+    const port = typeof address === 'object' && address !== null ? address.port : 0;
+    const started = Date.now();
+    await expect(startRedis({ port })).rejects.toThrow(/exited before it answered/);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    taken.close();
   });
 
   it('starts a 3-master cluster', async () => {
