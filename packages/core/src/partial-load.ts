@@ -13,7 +13,7 @@ import { entrySize, type JsonValue, MAX_VALUE_DEPTH, nestedDeeperThan } from './
 import { META_KEY } from './lifecycle.js';
 import type { ResolvedOptions } from './options.js';
 import { decodeKey } from './schema.js';
-import type { Storage, StoredSession, StoredSizes } from './storage.js';
+import type { Storage } from './storage.js';
 
 /** Nothing is stored under the id. */
 export const MISSING: unique symbol = Symbol('kv-session.missing');
@@ -77,14 +77,9 @@ export async function readKey(
   maxAge: number,
   withMeta = false,
 ): Promise<KeyRead | typeof MISSING | undefined> {
-  let stored: StoredSession | undefined;
-  try {
-    stored = await o.storage.loadKeys!(id, withMeta ? [key, META_KEY] : [key], maxAge);
-  } catch (error) {
-    // Corrupt data is reported by the whole-session load, which the caller falls back to.
-    if (error instanceof CorruptDataError) return undefined;
-    throw wrapStorageError(error, 'load');
-  }
+  const read = await partialRead(() => o.storage.loadKeys!(id, withMeta ? [key, META_KEY] : [key], maxAge));
+  if (read === undefined) return undefined;
+  const stored = read.stored;
   if (stored === undefined) return MISSING;
   const expiresAt = stored.expiresAt;
   const meta = withMeta ? stored.data[META_KEY] : undefined;
@@ -112,14 +107,9 @@ export async function readMetaKey(
   id: string,
   maxAge: number,
 ): Promise<{ meta: unknown } | typeof MISSING | undefined> {
-  let stored: StoredSession | undefined;
-  try {
-    stored = await storage.loadKeys!(id, [META_KEY], maxAge);
-  } catch (error) {
-    if (error instanceof CorruptDataError) return undefined;
-    throw wrapStorageError(error, 'load');
-  }
-  return stored === undefined ? MISSING : { meta: stored.data[META_KEY] };
+  const read = await partialRead(() => storage.loadKeys!(id, [META_KEY], maxAge));
+  if (read === undefined) return undefined;
+  return read.stored === undefined ? MISSING : { meta: read.stored.data[META_KEY] };
 }
 
 /**
@@ -131,14 +121,22 @@ export async function readSizes(
   id: string,
   maxAge: number,
 ): Promise<SizesRead | typeof MISSING | undefined> {
-  let stored: StoredSizes | undefined;
+  const read = await partialRead(() => storage.loadSizes!(id, maxAge));
+  if (read === undefined) return undefined;
+  const stored = read.stored;
+  if (stored === undefined) return MISSING;
+  return { ...entrySizes(stored.sizes), version: stored.version, expiresAt: stored.expiresAt };
+}
+
+/**
+ * Runs one partial read. Corrupt data resolves undefined: the caller falls back to the
+ * whole-session load, which reports it and reads it as empty. Other failures become SessionErrors.
+ */
+async function partialRead<T>(read: () => Promise<T>): Promise<{ stored: T } | undefined> {
   try {
-    stored = await storage.loadSizes!(id, maxAge);
+    return { stored: await read() };
   } catch (error) {
-    // The whole-session load reports corrupt data and reads it as empty.
     if (error instanceof CorruptDataError) return undefined;
     throw wrapStorageError(error, 'load');
   }
-  if (stored === undefined) return MISSING;
-  return { ...entrySizes(stored.sizes), version: stored.version, expiresAt: stored.expiresAt };
 }

@@ -1,27 +1,24 @@
 import { createServer } from 'node:net';
 
-/** A TCP port that was free on 127.0.0.1 a moment ago. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** Listens on `port` at 127.0.0.1 (0: any) and closes again: the port it got, or undefined when taken. */
+function tryListen(port: number): Promise<number | undefined> {
+  return new Promise((resolve) => {
     const srv = createServer();
     srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
+    srv.once('error', () => resolve(undefined));
+    srv.listen(port, '127.0.0.1', () => {
       const address = srv.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      srv.close(() => resolve(port));
+      const got = typeof address === 'object' && address !== null ? address.port : undefined;
+      srv.close(() => resolve(got));
     });
   });
 }
 
-/** Whether `port` can be listened on at 127.0.0.1 right now. */
-function isFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.unref();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-  });
+/** A TCP port that was free on 127.0.0.1 a moment ago. */
+export async function freePort(): Promise<number> {
+  const port = await tryListen(0);
+  if (port === undefined) throw new Error('could not listen on any port of 127.0.0.1');
+  return port;
 }
 
 /**
@@ -32,7 +29,7 @@ function isFree(port: number): Promise<boolean> {
 export async function freeClusterPort(): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const port = await freePort();
-    if (port + 10_000 <= 65_535 && (await isFree(port + 10_000))) return port;
+    if (port + 10_000 <= 65_535 && (await tryListen(port + 10_000)) !== undefined) return port;
   }
   throw new Error('found no free port whose cluster bus port (+10000) was free too');
 }
