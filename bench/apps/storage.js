@@ -17,7 +17,9 @@ export async function kvStorage(redisUrl, clientSideCache, closers) {
     : createClient({ url: redisUrl });
   client.on('error', (err) => console.error('[bench redis]', err));
   await client.connect();
-  const storage = new StorageRedisKV({ client });
+  // bench/icount.js runs the server under valgrind, about 50 times slower: a longer command timeout.
+  const commandTimeout = Number(process.env.BENCH_COMMAND_TIMEOUT ?? 0);
+  const storage = new StorageRedisKV({ client, ...(commandTimeout > 0 ? { commandTimeout } : {}) });
   closers.push(async () => {
     await storage.close?.();
     await client.close();

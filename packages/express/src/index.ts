@@ -1,4 +1,4 @@
-import { IncomingMessage, ServerResponse } from 'node:http';
+import { IncomingMessage } from 'node:http';
 import {
   type InferSessionData,
   type RegisteredSessionData,
@@ -9,7 +9,7 @@ import {
   type SessionSchema,
 } from '@kv-session/core';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { holdUntilSaved } from './hold-response.js';
+import { dispatchHolds, holdUntilSaved } from './hold-response.js';
 
 /**
  * The shape of `req.session` data. Empty by default (any key, JSON values); augment it to type your
@@ -100,39 +100,18 @@ const accessor: PropertyDescriptor = {
   configurable: true,
 };
 
-/** Request and response prototypes already extended. */
+/** Request prototypes already extended. */
 const extended = new WeakSet<object>();
 
-/** The prototype Express's request (or response) objects share: the one right above node's own. */
-function expressPrototype(obj: object, base: object): object | undefined {
-  let target = Object.getPrototypeOf(obj) as object | null;
-  while (target !== null && target !== base) {
+/** The prototype Express's request objects share: the one right above node's IncomingMessage. */
+function expressPrototype(req: object): object | undefined {
+  let target = Object.getPrototypeOf(req) as object | null;
+  while (target !== null && target !== IncomingMessage.prototype) {
     const parent = Object.getPrototypeOf(target) as object | null;
-    if (parent === base) return target;
+    if (parent === IncomingMessage.prototype) return target;
     target = parent;
   }
   return undefined;
-}
-
-/** The response methods holdUntilSaved replaces on a response whose session was touched. */
-const HELD = ['write', 'end', 'writeHead', 'flushHeaders'] as const;
-
-/**
- * Makes Express's response methods that holdUntilSaved replaces defer to the replacement when one
- * is installed after the caller looked the method up: `res.end(await req.session.data())` reads
- * `res.end` before the first `req.session` installs the hold, and Node's `end` would then write
- * the body while the (held) headers wait. Without a hold, the wrapper calls the original.
- */
-function forwardToHold(proto: object): void {
-  const target = proto as Record<(typeof HELD)[number], (...args: unknown[]) => unknown>;
-  for (const name of HELD) {
-    const original = target[name];
-    const forward = function (this: Record<string, unknown>, ...args: unknown[]): unknown {
-      const own = Object.hasOwn(this, name) ? (this[name] as typeof original) : undefined;
-      return (own !== undefined && own !== forward ? own : original).apply(this, args);
-    };
-    Object.defineProperty(proto, name, { value: forward, writable: true, configurable: true });
-  }
 }
 
 /**
@@ -146,16 +125,14 @@ function forwardToHold(proto: object): void {
 function lazyRequest(req: Request, res: Response): boolean {
   const proto = Object.getPrototypeOf(req) as object;
   if (extended.has(proto)) return true;
-  const reqProto = expressPrototype(req, IncomingMessage.prototype);
-  const resProto = expressPrototype(res, ServerResponse.prototype);
-  if (reqProto === undefined || resProto === undefined) return false;
+  const reqProto = expressPrototype(req);
+  // The response's held methods dispatch from Express's response prototype (see holdUntilSaved), so
+  // that `res.end(await req.session.data())`, which reads `res.end` before the first
+  // `req.session` installs the hold, still waits for the save.
+  if (reqProto === undefined || !dispatchHolds(res)) return false;
   if (!extended.has(reqProto)) {
     Object.defineProperty(reqProto, 'session', accessor);
     extended.add(reqProto);
-  }
-  if (!extended.has(resProto)) {
-    forwardToHold(resProto);
-    extended.add(resProto);
   }
   extended.add(proto);
   return true;
