@@ -13,12 +13,14 @@
 // 20-60 s, as node runs about 50 times slower under valgrind.
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
+import { runMeta } from './lib/docs.js';
+import { icountTable } from './lib/report.js';
 import { ROUTES, STACKS } from './stacks.js';
 
 const run = promisify(execFile);
@@ -29,6 +31,7 @@ const { values: flags } = parseArgs({
     requests: { type: 'string', default: '1500' },
     warmup: { type: 'string', default: '2500' },
     connections: { type: 'string', default: '10' },
+    'no-save': { type: 'boolean', default: false },
   },
 });
 const requests = Number(flags.requests);
@@ -158,28 +161,32 @@ async function main() {
       rows.push({ stack, route, perRequest });
     }
   }
-  const ratioTo = (row, kind) => {
-    const base = rows.find(
-      (r) => r.route === row.route && r.stack.framework === row.stack.framework && r.stack.kind === kind,
-    );
-    return base === undefined || base === row ? '-' : (row.perRequest / base.perRequest).toFixed(2);
-  };
-  const table = [
-    ['stack', 'route', 'k instr/req', '× bare', '× floor'],
-    ...rows.map((r) => [
-      r.stack.label,
-      r.route.id,
-      (r.perRequest / 1000).toFixed(1),
-      ratioTo(r, 'bare'),
-      ratioTo(r, 'floor'),
-    ]),
-  ];
-  const widths = table[0].map((_, i) => Math.max(...table.map((line) => line[i].length)));
+  const table = icountTable(
+    rows.map((r) => ({
+      id: r.stack.id,
+      label: r.stack.label,
+      framework: r.stack.framework,
+      kind: r.stack.kind,
+      route: r.route.id,
+      perRequest: r.perRequest,
+    })),
+  );
   console.log('');
-  for (const line of table) {
-    console.log(
-      line.map((cell, i) => (i < 2 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  '),
-    );
+  for (const line of table) console.log(line);
+  if (!flags['no-save']) {
+    // The docs page (bench/lib/docs.js) shows the last run's table.
+    const dir = fileURLToPath(new URL('./results/', import.meta.url));
+    mkdirSync(dir, { recursive: true });
+    const meta = runMeta({ requests, warmup, connections });
+    const saved = rows.map((r) => ({
+      id: r.stack.id,
+      label: r.stack.label,
+      framework: r.stack.framework,
+      kind: r.stack.kind,
+      route: r.route.id,
+      perRequest: Math.round(r.perRequest),
+    }));
+    writeFileSync(join(dir, 'icount.json'), `${JSON.stringify({ meta, rows: saved }, null, 2)}\n`);
   }
 }
 

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism, cpus, getPriority, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { markdownTable, ratioMarkdown, remoteMarkdown, targets } from './report.js';
+import { icountTable, markdownTable, ratioMarkdown, remoteMarkdown, targets } from './report.js';
 
 const benchDir = fileURLToPath(new URL('..', import.meta.url));
 
@@ -87,6 +87,18 @@ function extraSections() {
       `\`pnpm bench:remote\` (${remote.meta.date.slice(0, 16).replace('T', ' ')} UTC, commit ${remote.meta.commit}, ${remote.meta.rounds} rounds of ${remote.meta.duration} s, ${remote.meta.connections} connections): \`/get\` with every stack's Redis behind bench/latency-proxy.js, a TCP proxy in its own process that delays each chunk by half the round-trip time in each direction (netem is not available here). "proxy CPU" is the proxy's own CPU per request, not part of the server's. RTT 0 is the proxy without delay (its forwarding cost stays).`,
       '',
       remoteMarkdown(remote.rows),
+      '',
+    );
+  }
+  const icount = result('icount.json');
+  if (icount !== undefined) {
+    const m = icount.meta;
+    out.push(
+      '## Instructions per request',
+      '',
+      `\`pnpm bench:icount\` (${m.date.slice(0, 16).replace('T', ' ')} UTC, commit ${m.commit}): each stack's server under valgrind's callgrind, which counts the instructions it executes (JIT-compiled code, the garbage collector and V8's compiler threads included; Redis's own work not), over ${m.requests} requests of ${m.connections} connections after a warm-up of ${m.warmup}. Unlike req/s and CPU time the count does not depend on what else this shared machine is doing, so it compares stacks where the timed rounds above are too noisy; the same stack counted twice differs by up to about 5 %, mostly in how much JIT compilation and garbage collection fall into the window. Fewer instructions is faster: a ratio of 0.8 × floor is a stack doing 20 % less work than the floor.`,
+      '',
+      ...icountTable(icount.rows, true),
       '',
     );
   }
@@ -184,6 +196,7 @@ export async function docsPage(rows, meta) {
     'pnpm bench:quick      # 0.3 s per stack and route, checks answers only, writes nothing',
     'pnpm bench:remote     # /get through a latency proxy at RTT 0 and 0.5 ms (bench/remote.js)',
     'pnpm bench:sizes      # /get and /set CPU per request at 1, 10 and 100 KB sessions (bench/sizes.js)',
+    'pnpm bench:icount     # instructions per request under callgrind, steady on a busy machine (bench/icount.js)',
     'node bench/run.js --only=express-kv,express-session --duration=10   # a subset, longer',
     '```',
     '',

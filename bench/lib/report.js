@@ -372,3 +372,35 @@ export function remoteText(rows) {
 export function remoteMarkdown(rows) {
   return markdown(REMOTE_COLUMNS, rows.map(remoteCells), (i) => i === 1);
 }
+
+/**
+ * The instruction counts of bench/icount.js as aligned text lines (`markdown`: a Markdown table):
+ * thousands of instructions per request, and the ratio to the same framework's bare, floor and
+ * peer stack on the same route (below 1: fewer instructions than that stack).
+ */
+export function icountTable(rows, markdown = false) {
+  const ratio = (row, kind) => {
+    const base = rows.find((r) => r.route === row.route && r.framework === row.framework && r.kind === kind);
+    return base === undefined || base === row ? '-' : (row.perRequest / base.perRequest).toFixed(2);
+  };
+  const head = ['stack', 'route', 'k instructions/req', '× bare', '× floor', '× peer'];
+  const body = rows.map((r) => [
+    r.label,
+    r.route,
+    (r.perRequest / 1000).toFixed(1),
+    ratio(r, 'bare'),
+    ratio(r, 'floor'),
+    ratio(r, 'peer'),
+  ]);
+  if (markdown) {
+    return [
+      `| ${head.join(' | ')} |`,
+      `| ${head.map((_, i) => (i < 2 ? '---' : '---:')).join(' | ')} |`,
+      ...body.map((cells) => `| ${cells.join(' | ')} |`),
+    ];
+  }
+  const widths = head.map((_, i) => Math.max(...[head, ...body].map((line) => line[i].length)));
+  return [head, ...body].map((line) =>
+    line.map((cell, i) => (i < 2 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  '),
+  );
+}
