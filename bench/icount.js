@@ -108,7 +108,7 @@ async function count(stack, route, startRedis, freePort) {
       stack.id,
     ],
     {
-      env: { ...process.env, PORT: String(port), REDIS_URL: redis.url, BENCH_COMMAND_TIMEOUT: '60000' },
+      env: { ...process.env, PORT: String(port), REDIS_URL: redis.url, BENCH_SLOWDOWN: '50' },
       stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
     },
   );

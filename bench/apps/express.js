@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import express from 'express';
 import { MAX_AGE_MS, nextWrite, SECRET, SEED, withoutCookie } from './common.js';
-import { kvStorage } from './storage.js';
+import { kvStorage, slowdownOptions } from './storage.js';
 
 const json = (res, body) => res.type('application/json').send(body);
 
@@ -55,7 +55,13 @@ export async function start(kind, { port, redisUrl }) {
       session({
         ...(kind === 'peer'
           ? { store: new RedisStore({ client }) }
-          : { storage: new (await import('@kv-session/redis')).StorageRedisKV({ client, prefix: 'sess:' }) }),
+          : {
+              storage: new (await import('@kv-session/redis')).StorageRedisKV({
+                client,
+                prefix: 'sess:',
+                ...slowdownOptions(),
+              }),
+            }),
         secret: SECRET,
         resave: false,
         saveUninitialized: false,

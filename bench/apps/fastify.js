@@ -1,6 +1,6 @@
 import Fastify from 'fastify';
 import { MAX_AGE_MS, nextWrite, SECRET, SEED, withoutCookie } from './common.js';
-import { kvStorage } from './storage.js';
+import { kvStorage, slowdownOptions } from './storage.js';
 
 const json = (reply, body) => reply.type('application/json').send(body);
 
@@ -55,7 +55,13 @@ export async function start(kind, { port, redisUrl }) {
       secret: SECRET,
       ...(kind === 'peer'
         ? { store: new RedisStore({ client }) }
-        : { storage: new (await import('@kv-session/redis')).StorageRedisKV({ client, prefix: 'sess:' }) }),
+        : {
+            storage: new (await import('@kv-session/redis')).StorageRedisKV({
+              client,
+              prefix: 'sess:',
+              ...slowdownOptions(),
+            }),
+          }),
       saveUninitialized: false,
       cookie: { secure: false, maxAge: MAX_AGE_MS },
     });
