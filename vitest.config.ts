@@ -1,5 +1,8 @@
+import { availableParallelism } from 'node:os';
+import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 const pkgs = [
   'core',
@@ -24,6 +27,52 @@ if (nodeRedis !== undefined && nodeRedis !== '5' && nodeRedis !== '6') {
   throw new Error(`NODE_REDIS=${nodeRedis}: 5 (the default) or 6`);
 }
 
+/**
+ * Seconds a file took in a full `pnpm test` on a fresh 2-core machine: the order for a run without
+ * vitest's cache of durations (node_modules/.vite/vitest, absent on CI). Only the slow files; any other
+ * goes after them. Keep it roughly in line when a file gets much slower or faster.
+ */
+const SLOW_FILES: Record<string, number> = {
+  'repo:test/consumer/consumer.test.ts': 240, // npm install from an empty npm cache
+  'cli:packages/cli/test/cli.test.ts': 60,
+  'redis:packages/redis/test/failover.test.ts': 45,
+  'redis:packages/redis/test/storage-redis-conformance.test.ts': 32,
+  'fastify:packages/fastify/test/compat-types.test.ts': 28,
+  'redis:packages/redis/test/storage-redis-hash-conformance.test.ts': 24,
+  'examples:examples/koa/server.test.ts': 22,
+  'examples:examples/hono/server.test.ts': 20,
+  'examples:examples/express/server.test.ts': 17,
+  'examples:examples/fastify/server.test.ts': 16,
+  'repo:test/reliability/concurrency.test.ts': 15,
+  'express:packages/express/test/compat/types.test.ts': 14,
+  'redis:packages/redis/test/cost.test.ts': 14,
+  'koa:packages/koa/test/compat-types.test.ts': 13,
+  'redis:packages/redis/test/failures.test.ts': 12,
+  'examples:examples/express/account.test.ts': 11,
+  'express:packages/express/test/session-types.test.ts': 10,
+  'testing:packages/testing/test/redis-server.test.ts': 10,
+};
+
+/**
+ * Longest file first, across projects (vitest's own order runs the projects one after the other by
+ * name, so the slowest file, the consumer test in `repo`, started near the end): by the duration
+ * vitest cached from the last run, else by SLOW_FILES; files known to neither keep vitest's order.
+ * The workers then finish close together instead of one long file running alone at the end.
+ */
+class SlowestFirst extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const base = await super.sort(files);
+    const seconds = (spec: TestSpecification) => {
+      const key = `${spec.project.name}:${relative(this.ctx.config.root, spec.moduleId)}`;
+      const cached = this.ctx.cache.getFileTestResults(key)?.duration;
+      return cached !== undefined ? cached / 1000 : (SLOW_FILES[key] ?? 0);
+    };
+    const weight = new Map(base.map((spec) => [spec, seconds(spec)]));
+    // Array.prototype.sort is stable: equal weights keep vitest's order.
+    return base.sort((a, b) => weight.get(b)! - weight.get(a)!);
+  }
+}
+
 export default defineConfig({
   resolve: {
     // Tests run against the TypeScript sources; the build is checked separately (test/dist.test.ts).
@@ -44,6 +93,11 @@ export default defineConfig({
   test: {
     testTimeout: 20_000,
     hookTimeout: 60_000,
+    // Vitest's default is one worker per core but one, so a single worker on this 2-core machine ran
+    // every file one after the other, mostly waiting on redis-server, child processes, npm and
+    // sleeps (user CPU was a third of the wall time). Four workers on two cores overlap that waiting.
+    maxWorkers: Math.max(4, availableParallelism() - 1),
+    sequence: { sequencer: SlowestFirst },
     typecheck: { enabled: true, include: ['**/*.test-d.ts'], tsconfig: './tsconfig.json' },
     projects: [
       ...pkgs.map((name) => ({

@@ -203,7 +203,10 @@ describe('packed packages installed with npm into a project outside the workspac
     expect(result.keysAfter).toBe(0);
   });
 
-  it.each(['node16', 'bundler'])(
+  // The three type checks last, at once: each is seconds of CPU in its own TypeScript program (tsc
+  // processes, attw in this one) that needs nothing from the others, so their ~50 s in a row became
+  // the longest of them. (The lighter tests above stay one at a time under their 20 s timeout.)
+  it.concurrent.each(['node16', 'bundler'])(
     'types resolve with moduleResolution %s (tsc)',
     async (resolution) => {
       const tsc = join(root, 'node_modules/typescript/bin/tsc');
@@ -213,7 +216,7 @@ describe('packed packages installed with npm into a project outside the workspac
     120_000,
   );
 
-  it('@arethetypeswrong/cli finds no problem in any tarball (its esm-only profile)', async () => {
+  it.concurrent('@arethetypeswrong/cli finds no problem in any tarball (its esm-only profile)', async () => {
     // The CLI's own engine, in this process: one TypeScript load for all tarballs instead of one per
     // `attw` run (9 runs took 90 s on a busy 2-core machine). The esm-only profile, as `attw
     // --profile esm-only`, leaves out node10 and node16-from-CJS resolution: we ship ESM only, and
