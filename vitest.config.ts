@@ -28,9 +28,10 @@ if (nodeRedis !== undefined && nodeRedis !== '5' && nodeRedis !== '6') {
 }
 
 /**
- * Seconds a file took in a full `pnpm test` on a fresh 2-core machine: the order for a run without
- * vitest's cache of durations (node_modules/.vite/vitest, absent on CI). Only the slow files; any other
- * goes after them. Keep it roughly in line when a file gets much slower or faster.
+ * Seconds a file took in a full `pnpm test` on a 2-core machine (one worker; the consumer test from
+ * an empty npm cache on a fresh machine): the order for a run without vitest's cache of durations
+ * (node_modules/.vite/vitest, absent on CI), and a floor under the cached figure. Only the slow
+ * files; any other goes after them. Keep it roughly in line when a file gets much slower or faster.
  */
 const SLOW_FILES: Record<string, number> = {
   'repo:test/consumer/consumer.test.ts': 240, // npm install from an empty npm cache
@@ -56,28 +57,30 @@ const SLOW_FILES: Record<string, number> = {
  * Files that run after every other, so that they run (nearly) alone. The Sentinel failover test
  * asserts that no write reported failed (503) is applied later; under the CPU load of the other
  * workers a write sent to the new master can answer after its 500 ms command timeout and be
- * applied (one such failure in one run with four workers; none in six runs with that file alone or
- * one worker). Last, it costs its ~45 s at the end instead of breaking a run.
+ * applied: it failed so in the one full run with four workers, and passed alone (3 runs), next to
+ * the redis and cli files (2 runs), in the one-worker run and last. Last, it costs its ~45 s at the
+ * end instead of breaking a run.
  */
 const RUN_LAST = new Set(['redis:packages/redis/test/failover.test.ts']);
 
 /**
  * Longest file first, across projects (vitest's own order runs the projects one after the other by
  * name, so the slowest file, the consumer test in `repo`, started near the end): by the duration
- * vitest cached from the last run, else by SLOW_FILES; files known to neither keep vitest's order.
- * The workers then finish close together instead of one long file running alone at the end.
+ * vitest cached from the last run or SLOW_FILES, whichever is more; files known to neither keep
+ * vitest's order. The workers then finish close together instead of one long file running alone
+ * at the end. RUN_LAST files go after all.
  */
 class SlowestFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
     const base = await super.sort(files);
     const seconds = (spec: TestSpecification) => {
+      // The key of vitest's cache: `project:path from the root`.
       const key = `${spec.project.name}:${relative(this.ctx.config.root, spec.moduleId)}`;
-      const cached = this.ctx.cache.getFileTestResults(key)?.duration;
-      return cached !== undefined ? cached / 1000 : (SLOW_FILES[key] ?? 0);
+      if (RUN_LAST.has(key)) return -1;
+      // At least the listed figure: a run filtered with -t caches a file's duration as a fraction.
+      return Math.max((this.ctx.cache.getFileTestResults(key)?.duration ?? 0) / 1000, SLOW_FILES[key] ?? 0);
     };
-    const last = (spec: TestSpecification) =>
-      RUN_LAST.has(`${spec.project.name}:${relative(this.ctx.config.root, spec.moduleId)}`);
-    const weight = new Map(base.map((spec) => [spec, last(spec) ? -1 : seconds(spec)]));
+    const weight = new Map(base.map((spec) => [spec, seconds(spec)]));
     // Array.prototype.sort is stable: equal weights keep vitest's order.
     return base.sort((a, b) => weight.get(b)! - weight.get(a)!);
   }
