@@ -1,8 +1,17 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'node:crypto';
+
+/** Key objects of the secrets in use: an HMAC keyed by a string imports the key on every call. */
+const keys = new Map<string, KeyObject>();
 
 /** HMAC-SHA256 of `value`, base64 with `+` and `/` and without `=` padding, as cookie-signature writes it. */
 function mac(value: string, secret: string): string {
-  return createHmac('sha256', secret).update(value).digest('base64').replace(/=+$/, '');
+  let key = keys.get(secret);
+  if (key === undefined) {
+    if (keys.size >= 16) keys.clear(); // an app has a handful (rotation); stay bounded anyway
+    key = createSecretKey(Buffer.from(secret, 'utf8'));
+    keys.set(secret, key);
+  }
+  return createHmac('sha256', key).update(value).digest('base64').replace(/=+$/, '');
 }
 
 /**

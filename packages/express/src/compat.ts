@@ -46,10 +46,15 @@ export interface CompatMiddleware {
 /** Longest cookie value looked at; anything longer is not a session cookie. */
 const MAX_RAW_LENGTH = 512;
 
-/** Per-key JSON of a session's own enumerable properties (undefined and functions are not stored, as in JSON). */
-function snapshot(session: object): Map<string, string> {
+/**
+ * Per-key JSON of a session's own enumerable properties (undefined and functions are not stored, as
+ * in JSON). `cookie` is left out unless `withCookie`: only a write stores it, and its JSON (a date
+ * among others) would otherwise be made on every request for nothing.
+ */
+function snapshot(session: object, withCookie = true): Map<string, string> {
   const out = new Map<string, string>();
   for (const key of Object.keys(session)) {
+    if (!withCookie && key === 'cookie') continue;
     let json: string | undefined;
     try {
       json = JSON.stringify((session as Record<string, unknown>)[key]);
@@ -72,9 +77,11 @@ function sameData(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>
   return true;
 }
 
-function storedMaxAge(json: string | undefined): unknown {
-  if (json === undefined) return undefined;
-  return (JSON.parse(json) as { originalMaxAge?: unknown } | null)?.originalMaxAge;
+/** The `originalMaxAge` of a stored `cookie` value (undefined when it has none). */
+function storedMaxAge(cookie: unknown): unknown {
+  return typeof cookie === 'object' && cookie !== null
+    ? (cookie as { originalMaxAge?: unknown }).originalMaxAge
+    : undefined;
 }
 
 /** express-session's test for HTTPS: the socket, else (by `proxy`) X-Forwarded-Proto or Express's `req.secure`. */
@@ -113,9 +120,14 @@ class CompatRequest implements SessionHost {
   readonly #secrets: readonly string[];
   /** The id the cookie carried (verified), if any. */
   #cookieId: string | undefined;
-  /** The id and the data (per key JSON) at the start of the request: express-session's "modified" test. */
+  /**
+   * The id and the data (per key JSON, `cookie` aside) at the start of the request: express-session's
+   * "modified" test.
+   */
   #originalId = '';
   #original = new Map<string, string>();
+  /** The data keys (per key JSON) the last {@link #inflate} put on `req.session`. */
+  #inflated = new Map<string, string>();
   /** The core session behind the current `req.session`. */
   #core!: Session<SessionData>;
   /** The current `req.session` object. */
@@ -124,6 +136,8 @@ class CompatRequest implements SessionHost {
   #fresh = true;
   /** The data (per key JSON, with `cookie`) as stored, or as loaded; empty while fresh. */
   #saved = new Map<string, string>();
+  /** The `originalMaxAge` in the stored `cookie` (#saved's), to see a changed lifetime without parsing it. */
+  #savedMaxAge: unknown;
   #destroyed = false;
   /** The last save found the session stored (false when another request destroyed it meanwhile). */
   #live = true;
@@ -154,7 +168,8 @@ class CompatRequest implements SessionHost {
     this.#req.sessionID = this.#cookieId;
     if (this.#cookieId === undefined || !(await this.#inflate(this.#cookieId))) this.#generate();
     this.#originalId = this.#session!.id;
-    this.#original = snapshot(this.#session!);
+    // What #inflate put on the session: a snapshot of it again would give the same JSON.
+    this.#original = this.#fresh ? new Map() : this.#inflated;
   }
 
   /** Adopts the stored session `id` as `req.session`; false when it is not stored. */
@@ -169,13 +184,19 @@ class CompatRequest implements SessionHost {
       id,
       SessionCookie.fromStored(data.cookie, () => this.#newCookie()),
     );
+    const inflated = new Map<string, string>();
     for (const [key, json] of saved) {
       // As express-session: stored keys that name a method or `cookie` are not data.
-      if (!(key in session)) session[key] = JSON.parse(json);
+      if (!(key in session)) {
+        session[key] = JSON.parse(json);
+        inflated.set(key, json);
+      }
     }
     this.#core = core;
     this.#fresh = false;
     this.#saved = saved;
+    this.#savedMaxAge = storedMaxAge(data.cookie);
+    this.#inflated = inflated;
     this.#set(session);
     return true;
   }
@@ -193,6 +214,7 @@ class CompatRequest implements SessionHost {
     this.#core = core;
     this.#fresh = true;
     this.#saved = new Map();
+    this.#savedMaxAge = undefined;
     this.#set(new CompatSession(this, this.#req, id, this.#newCookie()));
   }
 
@@ -259,9 +281,10 @@ class CompatRequest implements SessionHost {
   /**
    * Saves what changed since the last save as a key-level change set (or, when nothing needs
    * saving, refreshes the expiry through core); the stored expiry follows the cookie's lifetime.
+   * Returns the data it looked at (per key JSON, `cookie` aside).
    */
-  async #persist(session: CompatSession, explicit: boolean): Promise<void> {
-    const now = snapshot(session);
+  async #persist(session: CompatSession, explicit: boolean): Promise<Map<string, string>> {
+    const data = snapshot(session, false);
     // express-session's rules: a new session is stored when saveUninitialized or modified; a
     // stored one when its data changed (resave: true refreshes the expiry instead of rewriting,
     // which would undo concurrent changes). Here also when the cookie's lifetime changed, so a
@@ -270,13 +293,11 @@ class CompatRequest implements SessionHost {
     if (explicit) write = true;
     else if (this.#fresh) {
       write =
-        this.#c.o.saveUninitialized || session.id !== this.#originalId || !sameData(now, this.#original);
+        this.#c.o.saveUninitialized || session.id !== this.#originalId || !sameData(data, this.#original);
     } else {
-      write =
-        !sameData(now, this.#saved) ||
-        storedMaxAge(this.#saved.get('cookie')) !== session.cookie.originalMaxAge;
+      write = !sameData(data, this.#saved) || this.#savedMaxAge !== session.cookie.originalMaxAge;
     }
-    if (this.#fresh && !write) return;
+    if (this.#fresh && !write) return data;
 
     const core = this.#core;
     const expires = session.cookie.expires;
@@ -284,10 +305,13 @@ class CompatRequest implements SessionHost {
     const lifetime =
       expires instanceof Date ? Math.max(1000, Math.ceil(expires.valueOf() - Date.now())) : this.#c.o.maxAge;
     await core.setMaxAge(lifetime, { persist: false });
+    let now: Map<string, string> | undefined;
     if (write) {
+      const next = snapshot(session);
+      now = next;
       const set: SessionData = {};
-      for (const [key, json] of now) if (this.#saved.get(key) !== json) set[key] = JSON.parse(json);
-      const removed = [...this.#saved.keys()].filter((key) => !now.has(key));
+      for (const [key, json] of next) if (this.#saved.get(key) !== json) set[key] = JSON.parse(json);
+      const removed = [...this.#saved.keys()].filter((key) => !next.has(key));
       if (Object.keys(set).length > 0) await core.setMany(set);
       if (removed.length > 0) await core.remove(...removed);
     }
@@ -295,10 +319,12 @@ class CompatRequest implements SessionHost {
     const outcome = await this.#c.manager.save(core);
     // Not live: another request destroyed the session meanwhile; it stays destroyed, no cookie for it.
     this.#live = outcome.live;
-    if (write) {
+    if (now !== undefined) {
       this.#saved = now;
+      this.#savedMaxAge = storedMaxAge(JSON.parse(now.get('cookie') ?? 'null'));
       this.#fresh = false;
     }
+    return data;
   }
 
   /** End of the request: express-session's save/touch/destroy, then its cookie. */
@@ -314,8 +340,8 @@ class CompatRequest implements SessionHost {
         return;
       }
       session.touch();
-      await this.#persist(session, false);
-      if (this.#res.headersSent || !this.#shouldSetCookie(session)) return;
+      const data = await this.#persist(session, false);
+      if (this.#res.headersSent || !this.#shouldSetCookie(session, data)) return;
       if (session.cookie.secure && !isSecure(this.#req, this.#c.o.proxy)) return;
       appendSetCookie(
         this.#res,
@@ -324,9 +350,10 @@ class CompatRequest implements SessionHost {
     });
   }
 
-  #shouldSetCookie(session: CompatSession): boolean {
+  /** express-session's rule for sending the cookie; `data` is the session's data as just saved. */
+  #shouldSetCookie(session: CompatSession, data: ReadonlyMap<string, string>): boolean {
     if (!this.#live) return false;
-    const modified = session.id !== this.#originalId || !sameData(snapshot(session), this.#original);
+    const modified = session.id !== this.#originalId || !sameData(data, this.#original);
     if (this.#cookieId !== session.id) return !this.#fresh && (this.#c.o.saveUninitialized || modified);
     return this.#c.o.rolling || (session.cookie.expires !== null && modified);
   }

@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'node:crypto';
 
 /** Cookie options of the compat plugin, as @fastify/session takes them (`maxAge` in milliseconds). */
 export interface CompatCookieOptions {
@@ -107,20 +107,21 @@ export interface CookieSigner {
  * switch-over. The first secret signs; all verify (rotation).
  */
 export class HmacSigner implements CookieSigner {
-  readonly #secrets: readonly string[];
+  /** Key objects of the secrets: an HMAC keyed by a string imports the key on every call. */
+  readonly #keys: readonly KeyObject[];
   readonly #algorithm: string;
 
   constructor(secrets: readonly string[], algorithm: string) {
-    this.#secrets = secrets;
+    this.#keys = secrets.map((secret) => createSecretKey(Buffer.from(secret, 'utf8')));
     this.#algorithm = algorithm;
   }
 
-  #mac(value: string, secret: string): string {
-    return createHmac(this.#algorithm, secret).update(value).digest('base64').replace(/=+$/, '');
+  #mac(value: string, key: KeyObject): string {
+    return createHmac(this.#algorithm, key).update(value).digest('base64').replace(/=+$/, '');
   }
 
   sign(value: string): string {
-    return `${value}.${this.#mac(value, this.#secrets[0]!)}`;
+    return `${value}.${this.#mac(value, this.#keys[0]!)}`;
   }
 
   unsign(signed: string): { valid: boolean; renew: boolean; value: string | null } {
@@ -128,8 +129,8 @@ export class HmacSigner implements CookieSigner {
     if (dot > 0 && dot < signed.length - 1) {
       const value = signed.slice(0, dot);
       const given = Buffer.from(signed.slice(dot + 1));
-      for (let i = 0; i < this.#secrets.length; i++) {
-        const expected = Buffer.from(this.#mac(value, this.#secrets[i]!));
+      for (let i = 0; i < this.#keys.length; i++) {
+        const expected = Buffer.from(this.#mac(value, this.#keys[i]!));
         if (expected.length === given.length && timingSafeEqual(expected, given)) {
           return { valid: true, renew: i > 0, value };
         }

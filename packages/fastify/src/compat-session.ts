@@ -64,13 +64,30 @@ function snapshotOf(s: CompatSession): Map<string, string> {
   return jsonSnapshot(Object.entries(s).filter(([key]) => key !== COOKIE_KEY));
 }
 
+/** What a request changed: keys to set and to remove, and the snapshot they were found in. */
+export type Changes = ReturnType<typeof snapshotChanges> & { now: Map<string, string> };
+
 /** What the request changed: keys to set and to remove, against what was loaded or last saved. */
-function changes(
-  s: CompatSession,
-  i: Internals,
-): ReturnType<typeof snapshotChanges> & { now: Map<string, string> } {
+function changes(s: CompatSession, i: Internals): Changes {
   const now = snapshotOf(s);
   return { ...snapshotChanges(i.snapshot, now), now };
+}
+
+/**
+ * What `s` changed so far (one snapshot of it), for the end of the request to decide on a save and
+ * hand the same changes to {@link commitCompat} rather than snapshot the session twice.
+ */
+export function pendingChanges(s: CompatSession): Changes & { modified: boolean } {
+  const c = changes(s, inside(s));
+  return { ...c, modified: Object.keys(c.set).length > 0 || c.remove.length > 0 };
+}
+
+/**
+ * Takes `signed` (the request's cookie value, verified and signed with the first secret by the
+ * plugin's deterministic signer) as the signed id, so the response need not compute the same HMAC again.
+ */
+export function adoptSigned(s: CompatSession, signed: string): void {
+  inside(s).signed = signed;
 }
 
 /**
@@ -146,8 +163,7 @@ export class CompatSession {
 
   /** Whether a property differs from what was loaded or last saved (the cookie does not count). */
   isModified(): boolean {
-    const c = changes(this, inside(this));
-    return Object.keys(c.set).length > 0 || c.remove.length > 0;
+    return pendingChanges(this).modified;
   }
 
   /** Whether `save()` (or `regenerate()`) stored this session during this request. */
@@ -245,9 +261,9 @@ export class CompatSession {
  * settings are written along with any change, as @fastify/session stores them). A session never
  * stored is created even when empty (`saveUninitialized`).
  */
-export async function commitCompat(s: CompatSession): Promise<CommitOutcome> {
+export async function commitCompat(s: CompatSession, pending?: Changes): Promise<CommitOutcome> {
   const i = inside(s);
-  const { set, remove, now } = changes(s, i);
+  const { set, remove, now } = pending ?? changes(s, i);
   const values: Record<string, JsonValue> = { ...set };
   if (Object.keys(set).length > 0 || remove.length > 0 || !i.stored || i.cookieChanged) {
     values[COOKIE_KEY] = JSON.parse(JSON.stringify(s.cookie)) as JsonValue;

@@ -14,12 +14,14 @@ import fp from 'fastify-plugin';
 import { z } from 'zod';
 import { type CompatCookieOptions, type CookieSigner, HmacSigner } from './compat-cookie.js';
 import {
+  adoptSigned,
   type CompatContext,
   CompatSession,
   type CoreSession,
   commitCompat,
   current,
   ownLifetime,
+  pendingChanges,
 } from './compat-session.js';
 
 export { CompatCookie, type CompatCookieOptions, type CookieSigner } from './compat-cookie.js';
@@ -217,15 +219,17 @@ const plugin: FastifyPluginAsync<FastifySessionCompatOptions> = async (app, opti
       return value === undefined ? undefined : cookieHeader(undefined);
     }
     const fresh = value !== s.encryptedSessionId;
-    const save = fresh ? saveUninitialized || s.isModified() : rolling || s.isModified();
+    // One snapshot of the session decides the save and is what the save writes.
+    const pending = pendingChanges(s);
+    const save = fresh ? saveUninitialized || pending.modified : rolling || pending.modified;
     const insecure = s.cookie.secure === true && request.protocol !== 'https';
     if (!save || insecure) {
       // Reading it refreshed the stored expiry to the plugin's lifetime: give it back its own.
-      if (!insecure && !fresh && ownLifetime(s) !== undefined) await commitCompat(s);
+      if (!insecure && !fresh && ownLifetime(s) !== undefined) await commitCompat(s, pending);
       if (s.isSaved()) return cookieHeader(s.encryptedSessionId, s);
       return value !== undefined && fresh ? cookieHeader(undefined) : undefined;
     }
-    const outcome = await commitCompat(s);
+    const outcome = await commitCompat(s, pending);
     if (outcome.live) return cookieHeader(s.encryptedSessionId, s);
     return value === undefined ? undefined : cookieHeader(undefined);
   };
@@ -260,7 +264,10 @@ const plugin: FastifyPluginAsync<FastifySessionCompatOptions> = async (app, opti
       stored = false; // nothing stored under the incoming id: a new session
       return context.newId(request);
     });
-    r.session = new CompatSession(context, request, core, stored ? data : {}, stored, https);
+    const session = new CompatSession(context, request, core, stored ? data : {}, stored, https);
+    // The cookie already holds the id signed with the first secret (HMAC is deterministic): the
+    // response reuses it instead of signing again. A custom signer may not be deterministic.
+    if (stored && unsigned?.renew === false && signer instanceof HmacSigner) adoptSigned(session, value!);
   });
 
   // onSend runs before the payload is written, so the save completes before the response leaves.

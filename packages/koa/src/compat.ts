@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomUUID, timingSafeEqual } from 'node:crypto';
 import {
   ConfigError,
   formatIssues,
@@ -140,8 +140,9 @@ class RequestState implements SessionOwner {
   constructor(
     readonly mw: Middleware,
     readonly ctx: Context,
+    core: CoreSession,
   ) {
-    this.core = mw.manager.sessionById('');
+    this.core = core;
     this.maxAge = mw.o.maxAge;
     this.session = null;
   }
@@ -302,16 +303,40 @@ class Middleware {
     setImmediate(() => this.app.emit(`session:${event}`, data));
   }
 
+  /**
+   * The session cookie's value, as `ctx.cookies.get(key, { signed })` returns it. That checks a
+   * signature through keygrip, whose constant-time comparison costs two more HMACs and random
+   * bytes per request; the common case, a signature by the first key, is checked here with one
+   * HMAC (`keys.sign`) and `timingSafeEqual`. Anything else (no or a wrong `.sig`, an older key)
+   * goes to `ctx.cookies.get`, which also deletes or re-signs the `.sig` cookie as koa-session's does.
+   */
+  #cookie(ctx: Context): string | undefined {
+    const o = this.o;
+    if (!o.signed) return ctx.cookies.get(o.key, { signed: false });
+    const keys = (ctx.cookies as { keys?: { sign?: unknown } }).keys;
+    if (typeof keys?.sign === 'function') {
+      const value = ctx.cookies.get(o.key, { signed: false });
+      if (value === undefined) return undefined;
+      const remote = ctx.cookies.get(`${o.key}.sig`, { signed: false });
+      if (remote) {
+        const given = Buffer.from(remote);
+        const expected = Buffer.from(String((keys.sign as (data: string) => unknown)(`${o.key}=${value}`)));
+        if (given.length === expected.length && timingSafeEqual(given, expected)) return value;
+      }
+    }
+    return ctx.cookies.get(o.key, { signed: true });
+  }
+
   /** Reads the external key and loads the session, as koa-session does before the handlers run. */
   async init(ctx: Context): Promise<RequestState> {
     const o = this.o;
-    const state = new RequestState(this, ctx);
-    const externalKey =
-      o.externalKey !== undefined ? o.externalKey.get(ctx) : ctx.cookies.get(o.key, { signed: o.signed });
+    const externalKey = o.externalKey !== undefined ? o.externalKey.get(ctx) : this.#cookie(ctx);
     const id = this.idOf(externalKey);
+    // One core session per request: under the cookie's id, or (none) one that gets a new id.
+    const state = new RequestState(this, ctx, this.manager.sessionById(id ?? ''));
     let data: Record<string, unknown> | undefined;
     if (id !== undefined) {
-      const core = this.manager.sessionById(id);
+      const core = state.core;
       const loaded = await core.data();
       let found = true;
       this.#pending = () => {
@@ -328,11 +353,7 @@ class Middleware {
         this.emit('expired', { key: externalKey, value: loaded, ctx });
       } else if (o.valid !== undefined && !o.valid(ctx, loaded)) {
         this.emit('invalid', { key: externalKey, value: loaded, ctx });
-      } else {
-        data = loaded;
-        state.core = core;
-      }
-      if (data === undefined) state.core = core;
+      } else data = loaded;
     }
     if (data === undefined) {
       // A new session under a fresh id (an unknown id is never adopted; an expired or invalid record

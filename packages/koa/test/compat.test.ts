@@ -135,6 +135,27 @@ describe('@kv-session/koa/compat: cookies and ctx.session', () => {
     expect(JSON.parse((await forged.get('/get')).body)).toEqual({});
   });
 
+  it('key rotation: a cookie signed with an older app key is read and its .sig re-signed with the first key', async () => {
+    const jar = new Jar(await start(compat()));
+    await jar.get('/set?k=a&v=1');
+    const oldSig = jar.cookies.get('koa.sess.sig');
+    const rotated = jar.clone(
+      await start(compat(), (app) => {
+        app.keys = ['a newer key, first in the list', ...KEYS];
+      }),
+    );
+    const r = await rotated.get('/get');
+    expect(JSON.parse(r.body)).toEqual({ a: '1' });
+    expect(r.setCookies.map((c) => c.split('=')[0])).toEqual(['koa.sess.sig']);
+    expect(rotated.cookies.get('koa.sess.sig')).not.toBe(oldSig);
+    // Only the new key left: the re-signed cookie still reads; the old one no longer does.
+    const onlyNew = await start(compat(), (app) => {
+      app.keys = ['a newer key, first in the list'];
+    });
+    expect(JSON.parse((await rotated.clone(onlyNew).get('/get')).body)).toEqual({ a: '1' });
+    expect(JSON.parse((await jar.clone(onlyNew).get('/get')).body)).toEqual({});
+  });
+
   it('an untouched new session is not saved; rolling re-sends the cookie', async () => {
     const jar = new Jar(await start(compat()));
     expect((await jar.get('/nothing')).setCookies).toEqual([]);
