@@ -48,16 +48,23 @@ interface Internals {
   cookieChanged: boolean;
 }
 
-const internals = new WeakMap<CompatSession, Internals>();
+/**
+ * The request's current compat session (also after `destroy()` set `request.session` to null): a
+ * request decorator under this symbol (the plugin declares it, so Fastify's request objects keep
+ * one shape; a WeakMap entry per request cost more, in the lookup and in the garbage collector).
+ */
+export const CURRENT = Symbol('kv-session.fastify-compat.current');
 
-/** The request's current compat session (also after `destroy()` set `request.session` to null). */
-export const current = new WeakMap<FastifyRequest, CompatSession>();
+/** A request as the compat session sees it. */
+type CompatRequest = FastifyRequest & { [CURRENT]?: CompatSession | null };
 
-function inside(s: CompatSession): Internals {
-  const i = internals.get(s);
-  if (i === undefined) throw new TypeError('not a session of @kv-session/fastify/compat');
-  return i;
+/** The request's current compat session, if the plugin made one. */
+export function currentSession(request: FastifyRequest): CompatSession | undefined {
+  return (request as CompatRequest)[CURRENT] ?? undefined;
 }
+
+/** A session's internals (a private field: no WeakMap entry per request). */
+let inside: (s: CompatSession) => Internals;
 
 /** Each stored top-level key of the session object with its JSON (the cookie is not data). */
 function snapshotOf(s: CompatSession): Map<string, string> {
@@ -100,6 +107,14 @@ export class CompatSession {
   [key: string]: unknown;
   /** The session cookie's settings (`maxAge`, `expires`, `path`, ...), as in @fastify/session. */
   declare cookie: CompatCookie;
+  readonly #i: Internals;
+
+  static {
+    inside = (s) => {
+      if (!(#i in s)) throw new TypeError('not a session of @kv-session/fastify/compat');
+      return s.#i;
+    };
+  }
 
   /** @internal Made by the plugin. */
   constructor(
@@ -127,7 +142,7 @@ export class CompatSession {
       https,
       cookieChanged: false,
     };
-    internals.set(this, i);
+    this.#i = i;
     this.cookie = new CompatCookie(own, https);
     for (const key of Object.keys(data)) {
       if (key === COOKIE_KEY) continue;
@@ -135,7 +150,7 @@ export class CompatSession {
       this[key] = value;
     }
     if (stored) i.snapshot = snapshotOf(this);
-    current.set(request, this);
+    (request as CompatRequest)[CURRENT] = this;
     (request as unknown as { session: unknown }).session = this;
   }
 

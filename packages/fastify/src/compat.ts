@@ -18,8 +18,9 @@ import {
   type CompatContext,
   CompatSession,
   type CoreSession,
+  CURRENT,
   commitCompat,
-  current,
+  currentSession,
   ownLifetime,
   pendingChanges,
 } from './compat-session.js';
@@ -112,6 +113,9 @@ const optionsSchema = z.looseObject({
   maxSize: z.number().optional(),
   onError: fn('(error, context) => void').optional(),
 });
+
+/** The request's save decision (the cookie to send), once `onSend` made it: a request decorator. */
+const FINISHED = Symbol('kv-session.fastify-compat.finished');
 
 /** @fastify/session's default ids: 24 random bytes, base64url (32 characters). */
 function defaultIdGenerator(): string {
@@ -211,7 +215,7 @@ const plugin: FastifyPluginAsync<FastifySessionCompatOptions> = async (app, opti
 
   /** Saves the request's session if it should be, and says which session cookie to send (if any). */
   const finish = async (request: FastifyRequest): Promise<string | undefined> => {
-    const s = current.get(request);
+    const s = currentSession(request);
     if (s === undefined) return undefined;
     const value = cookieValue(request);
     if ((request as unknown as { session: unknown }).session === null) {
@@ -242,6 +246,8 @@ const plugin: FastifyPluginAsync<FastifySessionCompatOptions> = async (app, opti
   };
 
   app.decorateRequest('session', null as never);
+  app.decorateRequest(CURRENT, null as never);
+  app.decorateRequest(FINISHED, null as never);
 
   app.addHook('onRequest', async (request) => {
     const r = request as unknown as { session: unknown };
@@ -273,12 +279,12 @@ const plugin: FastifyPluginAsync<FastifySessionCompatOptions> = async (app, opti
   // onSend runs before the payload is written, so the save completes before the response leaves.
   // It can run more than once for one request: for the error response after a failed save, or when
   // a hook and the handler both send. The save happens once; every response gets its cookie.
-  const finished = new WeakMap<FastifyRequest, Promise<string | undefined>>();
   app.addHook('onSend', async (request, reply) => {
-    const first = finished.get(request);
-    if (first !== undefined) return sendCookie(reply, await first.catch(() => undefined));
+    const r = request as FastifyRequest & { [FINISHED]: Promise<string | undefined> | null };
+    const first = r[FINISHED];
+    if (first !== null) return sendCookie(reply, await first.catch(() => undefined));
     const decision = finish(request);
-    finished.set(request, decision);
+    r[FINISHED] = decision;
     sendCookie(reply, await decision);
   });
 };

@@ -29,13 +29,8 @@ interface Internals {
   requireSave: boolean;
 }
 
-const internals = new WeakMap<KoaCompatSession, Internals>();
-
-function inside(s: KoaCompatSession): Internals {
-  const i = internals.get(s);
-  if (i === undefined) throw new TypeError('not a session of @kv-session/koa/compat');
-  return i;
-}
+/** A session's internals (a private field: a WeakMap entry per request cost more, also in the GC). */
+let inside: (s: KoaCompatSession) => Internals;
 
 /**
  * `ctx.session` of `@kv-session/koa/compat`: koa-session's session object. Data are its own
@@ -46,10 +41,18 @@ export class KoaCompatSession {
   [key: string]: unknown;
   /** True when the request brought no stored session. */
   declare isNew: boolean;
+  readonly #i: Internals;
+
+  static {
+    inside = (s) => {
+      if (!(#i in s)) throw new TypeError('not a session of @kv-session/koa/compat');
+      return s.#i;
+    };
+  }
 
   /** @internal Made by the middleware. */
   constructor(owner: SessionOwner, data: Record<string, unknown> | undefined) {
-    internals.set(this, { owner, requireSave: false });
+    this.#i = { owner, requireSave: false };
     Object.defineProperty(this, 'isNew', { value: data === undefined, enumerable: false, writable: true });
     for (const key of Object.keys(data ?? {})) {
       if (key.startsWith('_')) continue;
