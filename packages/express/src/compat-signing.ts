@@ -22,11 +22,31 @@ export function signCompatId(id: string, secret: string): string {
   return `s:${id}.${mac(id, secret)}`;
 }
 
+/** How many cookie values that verified are remembered (as core's `VERIFIED_CACHE_SIZE`). */
+const VERIFIED_CACHE_SIZE = 1024;
+
+/** Cookie values that verified lately: their id, and the secrets list (by identity) that verified it. */
+const verified = new Map<string, { id: string; secrets: readonly string[] }>();
+
 /**
  * The id in an express-session cookie value (already URL-decoded), when one of `secrets` signed it;
- * `undefined` for unsigned, tampered or foreign values. Timing-safe comparison.
+ * `undefined` for unsigned, tampered or foreign values. Timing-safe comparison. As core's managers
+ * do, the last {@link VERIFIED_CACHE_SIZE} values that verified are remembered with the secrets list
+ * that verified them, so a returning cookie costs a map lookup instead of an HMAC under the same
+ * list; values that fail are checked every time and never remembered.
  */
 export function unsignCompatId(raw: string, secrets: readonly string[]): string | undefined {
+  const known = verified.get(raw);
+  if (known !== undefined && known.secrets === secrets) return known.id;
+  const id = verify(raw, secrets);
+  if (id !== undefined) {
+    if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value!);
+    verified.set(raw, { id, secrets });
+  }
+  return id;
+}
+
+function verify(raw: string, secrets: readonly string[]): string | undefined {
   if (!raw.startsWith('s:')) return undefined;
   const dot = raw.lastIndexOf('.');
   if (dot <= 2) return undefined;

@@ -101,15 +101,24 @@ export interface CookieSigner {
   unsign(signed: string): { valid: boolean; renew: boolean; value: string | null };
 }
 
+/** How many signed values that verified a signer remembers (as core's `VERIFIED_CACHE_SIZE`). */
+const VERIFIED_CACHE_SIZE = 1024;
+
+/** What `unsign` answers. */
+type Unsigned = { valid: boolean; renew: boolean; value: string | null };
+
 /**
  * The signature format of @fastify/cookie's signer (which @fastify/session uses): `value.` plus the
  * HMAC in standard base64 without `=` padding. Another format would log every user out on
- * switch-over. The first secret signs; all verify (rotation).
+ * switch-over. The first secret signs; all verify (rotation). As core's managers do, it remembers
+ * the last {@link VERIFIED_CACHE_SIZE} values that verified, so a returning cookie costs a map
+ * lookup instead of an HMAC; values that fail are checked every time and never remembered.
  */
 export class HmacSigner implements CookieSigner {
   /** Key objects of the secrets: an HMAC keyed by a string imports the key on every call. */
   readonly #keys: readonly KeyObject[];
   readonly #algorithm: string;
+  readonly #verified = new Map<string, Readonly<Unsigned>>();
 
   constructor(secrets: readonly string[], algorithm: string) {
     this.#keys = secrets.map((secret) => createSecretKey(Buffer.from(secret, 'utf8')));
@@ -124,7 +133,9 @@ export class HmacSigner implements CookieSigner {
     return `${value}.${this.#mac(value, this.#keys[0]!)}`;
   }
 
-  unsign(signed: string): { valid: boolean; renew: boolean; value: string | null } {
+  unsign(signed: string): Unsigned {
+    const known = this.#verified.get(signed);
+    if (known !== undefined) return { ...known };
     const dot = signed.lastIndexOf('.');
     if (dot > 0 && dot < signed.length - 1) {
       const value = signed.slice(0, dot);
@@ -132,7 +143,12 @@ export class HmacSigner implements CookieSigner {
       for (let i = 0; i < this.#keys.length; i++) {
         const expected = Buffer.from(this.#mac(value, this.#keys[i]!));
         if (expected.length === given.length && timingSafeEqual(expected, given)) {
-          return { valid: true, renew: i > 0, value };
+          const result = { valid: true, renew: i > 0, value };
+          if (this.#verified.size >= VERIFIED_CACHE_SIZE) {
+            this.#verified.delete(this.#verified.keys().next().value!);
+          }
+          this.#verified.set(signed, result);
+          return { ...result };
         }
       }
     }

@@ -156,6 +156,23 @@ describe('switch-over between express-session + connect-redis and the drop-in', 
     expect(JSON.parse((await b.get('/show')).body)).toEqual({});
   });
 
+  it('a verified cookie is remembered per secrets list: a drop-in without its secret does not take it', async () => {
+    const b = new Browser(url.compat);
+    await b.get('/put?user=ada');
+    expect(JSON.parse((await b.get('/show')).body)).toEqual({ user: 'ada' }); // verified, remembered
+    const other = await listen(
+      dataApp(
+        session({
+          ...compatOptions(),
+          secret: 'a-different-secret-of-enough-length',
+        }) as unknown as RequestHandler,
+      ),
+    );
+    closers.push(other.close);
+    expect(JSON.parse((await on(b, other.url).get('/show')).body)).toEqual({});
+    expect(JSON.parse((await b.get('/show')).body)).toEqual({ user: 'ada' });
+  });
+
   it('"remember me": cookie.maxAge set on one session gives it its own stored expiry, kept on later requests', async () => {
     const b = new Browser(url.compat);
     await b.get('/put?user=ada');
