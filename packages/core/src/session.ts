@@ -139,6 +139,14 @@ export class Session<Data extends object = SessionData> {
   #sizes: Map<string, number> | undefined;
   #sizing: Promise<void> | undefined;
   #sizeSum = 0;
+  /**
+   * The stored record's byte size as the storage reported it on load (`StoredSession.size`), while
+   * it still describes #raw (loaded whole, no schema, no change before the load). With it the first
+   * write sizes the session from that total (see #ensureSizes) rather than stringifying every value.
+   */
+  #storedSize: { bytes: number; data: SessionData } | undefined;
+  /** #sizes holds only the keys measured so far; the others are measured from #raw on demand. */
+  #sizesLazy = false;
   #removed = new Set<string>();
   #changed = new Map<string, JsonValue>();
   #version: unknown;
@@ -371,10 +379,10 @@ export class Session<Data extends object = SessionData> {
     await this.#prepareWrite();
     const sizes = this.#ensureSizes();
     let sum = this.#sizeSum;
-    let count = sizes.size;
+    let count = this.#sizesLazy ? this.#raw.size : sizes.size;
     const seen = new Map<string, number>();
     for (const [key, json] of entries) {
-      const old = seen.get(key) ?? sizes.get(key);
+      const old = seen.get(key) ?? this.#sizeOf(key);
       if (old === undefined) count++;
       else sum -= old;
       const size = entrySize(key, byteLength(json));
@@ -406,15 +414,18 @@ export class Session<Data extends object = SessionData> {
   async remove(...keys: (keyof Data & string)[]): Promise<void> {
     if ((keys as string[]).includes(META_KEY)) throw reservedKeyError('remove');
     await this.#prepareWrite();
+    // The stored size describes #raw only until its first change: take it now (no serialization).
+    if (this.#storedSize !== undefined) this.#ensureSizes();
     for (const key of keys) {
       // Not set in what this request read (nor by it): nothing to remove, so nothing is written.
       // A flash middleware removing its absent key on every request then costs no EVALSHA.
       if (!this.#present(key)) continue;
+      // Measured before the value leaves #raw (sized lazily, it is measured from there).
+      const size = this.#sizes === undefined ? undefined : this.#sizeOf(key);
       this.#data.delete(key);
       this.#raw.delete(key);
       this.#changed.delete(key);
       this.#removed.add(key);
-      const size = this.#sizes?.get(key);
       if (size !== undefined) {
         this.#sizeSum -= size;
         this.#sizes!.delete(key);
@@ -606,6 +617,8 @@ export class Session<Data extends object = SessionData> {
     this.#sizes = undefined;
     this.#sizing = undefined;
     this.#sizeSum = 0;
+    this.#storedSize = undefined;
+    this.#sizesLazy = false;
     this.#removed = new Set();
     this.#changed = new Map();
     this.#version = undefined;
@@ -689,17 +702,48 @@ export class Session<Data extends object = SessionData> {
     this.#partial = undefined;
     // Sizes read earlier described the vanished record; recomputed from this request's data if needed.
     this.#sizes = undefined;
+    this.#sizesLazy = false;
+    this.#storedSize = undefined;
     this.#loaded = true;
   }
 
   #ensureSizes(): Map<string, number> {
     if (this.#sizes !== undefined) return this.#sizes;
+    const stored = this.#storedSize;
+    this.#storedSize = undefined;
+    if (stored !== undefined) {
+      // From the stored record's size: the data's entries are what is left once the braces, the
+      // commas and the `__kv` entry are taken away (`{` + entries joined by `,` + `}`). Exact for a
+      // record JSON.stringify wrote (this library, express-session); the storage's own check at the
+      // write is exact anyway. Each key's own size is measured only when a write replaces or
+      // removes it, so sizing a 100 KB session to set one small key costs no JSON.stringify of it.
+      const { bytes, data } = stored;
+      const keys = Object.keys(data).length;
+      const meta = data[META_KEY];
+      const metaEntry = meta === undefined ? 0 : entrySize(META_KEY, byteLength(JSON.stringify(meta)));
+      this.#sizes = new Map();
+      this.#sizesLazy = true;
+      this.#sizeSum = keys === 0 ? 0 : bytes - 2 - (keys - 1) - metaEntry;
+      return this.#sizes;
+    }
     const valueBytes = new Map<string, number>();
     for (const [key, value] of this.#raw) valueBytes.set(key, byteLength(JSON.stringify(value)));
     const { sizes, sum } = entrySizes(valueBytes);
     this.#sizes = sizes;
     this.#sizeSum = sum;
     return sizes;
+  }
+
+  /** The size `maxSize` counts for `key` as the session holds it now (undefined: not set). */
+  #sizeOf(key: string): number | undefined {
+    const sizes = this.#sizes!;
+    const known = sizes.get(key);
+    if (known !== undefined || !this.#sizesLazy) return known;
+    const value = this.#raw.get(key);
+    if (value === undefined) return undefined;
+    const size = entrySize(key, byteLength(JSON.stringify(value)));
+    sizes.set(key, size);
+    return size;
   }
 
   /** The map for #raw: #data itself without a schema, a separate one with. */
@@ -771,11 +815,18 @@ export class Session<Data extends object = SessionData> {
         this.#clearStored = true;
         this.#repair = true;
       } else {
+        const sizable =
+          stored.size !== undefined &&
+          this.#o.schema === undefined &&
+          this.#changed.size === 0 &&
+          this.#removed.size === 0;
         this.#adoptUnderChanges(id, splitMeta(stored.data).data);
         this.#partial = undefined;
         this.#exists = true;
         this.#version = stored.version;
         this.#expiresAt = stored.expiresAt;
+        // Kept as is: counted only if this request writes (a read pays nothing for it).
+        if (sizable) this.#storedSize = { bytes: stored.size!, data: stored.data };
       }
     } catch (error) {
       if (!(error instanceof CorruptDataError)) throw wrapStorageError(error, 'load');
@@ -789,6 +840,7 @@ export class Session<Data extends object = SessionData> {
     }
     // Sizes read by loadSizes described the stored record alone: recomputed from the data if needed.
     this.#sizes = undefined;
+    this.#sizesLazy = false;
     this.#loaded = true;
   }
 

@@ -14,6 +14,13 @@ export interface StoredSession {
    * while loading reports `now + maxAgeMs`, and core then skips {@link Storage.touch}.
    */
   expiresAt?: number;
+  /**
+   * The UTF-8 byte length of the stored record as JSON text (`__kv` included), when the storage
+   * knows it without work (it read the text). Optional: with it, the first write of a request
+   * checks `maxSize` from this size and the sizes of the keys it changes, instead of serializing
+   * every value of the session once more (at 100 KB, a `JSON.stringify` of the whole session).
+   */
+  size?: number;
 }
 
 /** What {@link Storage.loadSizes} returns: how big each stored key is, without the values. */

@@ -3,6 +3,7 @@ import {
   type ApplyOptions,
   type ApplyResult,
   applyChangeSet,
+  byteLength,
   type ChangeSet,
   CorruptDataError,
   isValidId,
@@ -14,12 +15,14 @@ import {
   redactId,
   type SessionData,
   SessionDataError,
+  SessionTooLargeError,
   type Storage,
   StorageError,
   type StoredSession,
   serializeSession,
 } from '@kv-session/core';
 import { isErrorReply, type RedisClientLike, RedisCommands, replyText } from './client.js';
+import { mergeIntoText } from './merge-text.js';
 import { type ResolvedRedisOptions, resolveRedisOptions, type StorageRedisKVOptions } from './options.js';
 import { RedisOwnerIndex } from './owner-index.js';
 import { CAS, type CompareMode, MOVED_MARKER, PEEK, WRONG_TYPE } from './script.js';
@@ -62,6 +65,34 @@ function integerReply(reply: unknown): number | undefined {
   return typeof reply === 'number' || typeof reply === 'bigint' || typeof reply === 'string'
     ? Number(reply)
     : undefined;
+}
+
+/**
+ * The text to store: `changes` merged into `base`. Text this storage loaded or wrote (`trusted`) is
+ * merged as text (see {@link mergeIntoText}: no parse, no serialization of the kept values); any
+ * other (a conflict's current value, which may be anything) is parsed, and reads as empty when it is
+ * not a JSON object. Throws SessionTooLargeError over `maxSize`.
+ */
+function mergeChanges(
+  base: string | undefined,
+  trusted: boolean,
+  changes: ChangeSet,
+  maxSize: number,
+): string {
+  if (base !== undefined && trusted && !changes.clear) {
+    const json = mergeIntoText(base, changes);
+    if (json !== undefined) {
+      // UTF-8 takes 1 to 3 bytes per UTF-16 unit: the exact length only when it can matter.
+      if (json.length > maxSize || (json.length * 3 > maxSize && byteLength(json) > maxSize)) {
+        throw new SessionTooLargeError(byteLength(json), maxSize);
+      }
+      return json;
+    }
+  }
+  return serializeSession(
+    applyChangeSet(base === undefined ? undefined : parseSessionData(base), changes),
+    maxSize,
+  );
 }
 
 function detectClientSideCache(client: object): boolean {
@@ -188,7 +219,8 @@ export class StorageRedisKV implements Storage {
         { version: text },
       );
     }
-    return { data, version: text, expiresAt };
+    // The stored size comes with the text: core then sizes a write without serializing the session.
+    return { data, version: text, expiresAt, size: byteLength(text) };
   }
 
   async save(id: string, data: SessionData, maxAgeMs: number): Promise<void> {
@@ -247,6 +279,8 @@ export class StorageRedisKV implements Storage {
     let expected: string;
     // The stored text the change set is merged into, as far as we know it.
     let base: string | undefined;
+    // base is text that loaded as a JSON object or that this storage wrote: merged as text.
+    let trusted = true;
     if (state.written !== undefined) {
       // A write of this process that finished while this one waited its turn: the likeliest value.
       mode = 'v';
@@ -286,12 +320,7 @@ export class StorageRedisKV implements Storage {
     }
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const blind = mode === 'h' && expected === '';
-      const json = blind
-        ? ''
-        : serializeSession(
-            applyChangeSet(base === undefined ? undefined : parseSessionData(base), changes),
-            options.maxSize,
-          );
+      const json = blind ? '' : mergeChanges(base, trusted, changes, options.maxSize);
       const now = Date.now();
       const reply = await this.#redis.script('apply', CAS, {
         keys: [key],
@@ -323,6 +352,7 @@ export class StorageRedisKV implements Storage {
       if (Array.isArray(reply) && reply.length === 2) {
         // Lost a race (or guessed): merge into what is stored now and compare against its hash.
         base = replyText(reply[0], 'apply');
+        trusted = false;
         if (base === MOVED_MARKER && options.mode === 'update') {
           // regenerate() in another request moved the session: say so rather than drop the write.
           state.written = undefined;
