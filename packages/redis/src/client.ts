@@ -6,7 +6,8 @@ import { type IoredisClientLike, IoredisDriver, isIoredisClient } from './driver
 /** Options of a script call, as node-redis's `eval`/`evalSha` take them. */
 export interface ScriptCallOptions {
   keys: string[];
-  arguments: string[];
+  /** Strings, or Buffers sent as they are (a value read as a Buffer goes back without re-encoding). */
+  arguments: (string | Buffer)[];
 }
 
 /**
@@ -94,6 +95,8 @@ class OfflineDeadline<C extends object> {
   readonly #timeoutMs: number;
   readonly #sliceMs: number;
   #proxy: C;
+  /** #proxy with bulk strings answered as Buffers; made on first use in a slice. */
+  #bufferProxy: C | undefined;
   #signal: AbortSignal | undefined;
   #until = 0;
 
@@ -125,11 +128,30 @@ class OfflineDeadline<C extends object> {
       setTimeout(() => controller.abort(), this.#timeoutMs).unref();
       this.#signal = controller.signal;
       this.#proxy = this.#withOptions({ ...this.#own, abortSignal: controller.signal });
+      this.#bufferProxy = undefined;
       this.#until = now + this.#sliceMs;
     }
     return this.#proxy;
   }
+
+  /** {@link client}, answering bulk strings as Buffers (the client itself where it cannot). */
+  get bufferClient(): C {
+    const proxy = this.client;
+    if (this.#withOptions === undefined || this.#signal === undefined) return proxy;
+    if (this.#bufferProxy === undefined) {
+      const own = this.#own as { typeMapping?: object } | undefined;
+      this.#bufferProxy = this.#withOptions({
+        ...own,
+        abortSignal: this.#signal,
+        typeMapping: { ...own?.typeMapping, [BLOB_STRING]: Buffer },
+      });
+    }
+    return this.#bufferProxy;
+  }
 }
+
+/** node-redis's RESP type of a bulk string reply (`RESP_TYPES.BLOB_STRING`, `$`), in node-redis 5 and 6. */
+const BLOB_STRING = 36;
 
 /** How often a command waiting for a Sentinel client's master checks again. */
 const READY_POLL_MS = 10;
@@ -245,8 +267,11 @@ export interface ScriptClient {
  * {@link OfflineDeadline}) or ioredis's (through {@link IoredisDriver}, in node-redis's shape).
  */
 interface RedisDriver<C> {
-  /** The commands of a call whose deadline is `deadline` (performance.now() ms). */
-  commands(deadline: number): C;
+  /**
+   * The commands of a call whose deadline is `deadline` (performance.now() ms); with `buffers`,
+   * bulk string replies come as Buffers where the client can (a string otherwise).
+   */
+  commands(deadline: number, buffers: boolean): C;
   guard: ClientGuard;
 }
 
@@ -256,12 +281,15 @@ function driverOf<C extends object>(client: C | IoredisClientLike, timeoutMs: nu
     const driver = new IoredisDriver(client);
     return {
       // The driver speaks every command of RedisClientLike, a superset of what any storage uses.
-      commands: (deadline) => driver.commands(deadline) as unknown as C,
+      commands: (deadline, buffers) => driver.commands(deadline, buffers) as unknown as C,
       guard: { ready: () => driver.ready(), closed: () => driver.closed() },
     };
   }
   const offline = new OfflineDeadline(client, timeoutMs);
-  return { commands: () => offline.client, guard: clientGuard(client) };
+  return {
+    commands: (_deadline, buffers) => (buffers ? offline.bufferClient : offline.client),
+    guard: clientGuard(client),
+  };
 }
 
 /**
@@ -279,11 +307,20 @@ export class RedisCommands<C extends ScriptClient> {
     this.#driver = driverOf(client, timeoutMs);
   }
 
-  /** Runs one Redis call, `call(client)`, as described on the class. */
-  run<T>(operation: string, call: (client: C) => Promise<T>): Promise<T> {
+  /**
+   * Runs one Redis call, `call(client)`, as described on the class. With `buffers`, bulk string
+   * replies come as Buffers where the client allows it (node-redis with command options, ioredis);
+   * the caller takes a string too.
+   */
+  run<T>(operation: string, call: (client: C) => Promise<T>, buffers = false): Promise<T> {
     const deadline = performance.now() + this.#timeoutMs;
     const driver = this.#driver;
-    return boundedCommand(operation, this.#timeoutMs, () => call(driver.commands(deadline)), driver.guard);
+    return boundedCommand(
+      operation,
+      this.#timeoutMs,
+      () => call(driver.commands(deadline, buffers)),
+      driver.guard,
+    );
   }
 
   /** Runs a script with `EVALSHA`, loading it with `EVAL` when the server does not have it yet. */

@@ -37,12 +37,14 @@ interface IoredisCommand {
   toWritable(socket: unknown): unknown;
 }
 
-type Call = (...args: (string | number)[]) => Promise<unknown>;
+type Call = (...args: (string | number | Buffer)[]) => Promise<unknown>;
 
 /** The commands the driver sends, called on a view of the client (see {@link IoredisDriver}). */
 interface IoredisView {
   get: Call;
   getex: Call;
+  /** ioredis's `getex` answering a Buffer (every ioredis major has the `...Buffer` variants). */
+  getexBuffer?: Call;
   set: Call;
   pexpire: Call;
   del: Call;
@@ -116,9 +118,12 @@ export class IoredisDriver {
     return this.#client.status === 'end';
   }
 
-  /** node-redis-shaped commands whose writes to Redis stop at `deadline` (performance.now() ms). */
-  commands(deadline: number): RedisClientLike {
-    return new IoredisCommands(this, deadline);
+  /**
+   * node-redis-shaped commands whose writes to Redis stop at `deadline` (performance.now() ms);
+   * with `buffers`, `getEx` answers a Buffer.
+   */
+  commands(deadline: number, buffers = false): RedisClientLike {
+    return new IoredisCommands(this, deadline, buffers);
   }
 
   /** Calls `call` on the view with `deadline` as the deadline of the command it makes. */
@@ -132,10 +137,12 @@ export class IoredisDriver {
 class IoredisCommands implements RedisClientLike {
   readonly #driver: IoredisDriver;
   readonly #deadline: number;
+  readonly #buffers: boolean;
 
-  constructor(driver: IoredisDriver, deadline: number) {
+  constructor(driver: IoredisDriver, deadline: number, buffers: boolean) {
     this.#driver = driver;
     this.#deadline = deadline;
+    this.#buffers = buffers;
   }
 
   get(key: string): Promise<unknown> {
@@ -143,7 +150,11 @@ class IoredisCommands implements RedisClientLike {
   }
 
   getEx(key: string, options: { type: 'PX'; value: number }): Promise<unknown> {
-    return this.#driver.send(this.#deadline, (r) => r.getex(key, options.type, options.value));
+    return this.#driver.send(this.#deadline, (r) =>
+      this.#buffers && r.getexBuffer !== undefined
+        ? r.getexBuffer(key, options.type, options.value)
+        : r.getex(key, options.type, options.value),
+    );
   }
 
   set(

@@ -366,11 +366,17 @@ export class StorageRedisHash implements Storage {
     const reply = await this.#run('load', SCRIPTS.load, [this.key(id)], [String(maxAgeMs)]);
     if (reply === null || reply === undefined) return undefined;
     if (!Array.isArray(reply)) throw this.#corrupt(id, 'is not a hash');
-    return { data: this.#decodeAll(id, reply), expiresAt };
+    // The size of the session as one JSON object, from the field texts at hand: core then sizes a
+    // write from it rather than serializing every value again.
+    const size = { bytes: 0 };
+    return { data: this.#decodeAll(id, reply, size), expiresAt, size: Math.max(2, size.bytes) };
   }
 
-  /** The session data of an HGETALL reply, in the stored key order; CorruptDataError for a non-JSON value. */
-  #decodeAll(id: string, reply: readonly unknown[]): SessionData {
+  /**
+   * The session data of an HGETALL reply, in the stored key order; CorruptDataError for a non-JSON
+   * value. With `size`, adds the byte length the data has as one JSON object (`{`, entries, `,`, `}`).
+   */
+  #decodeAll(id: string, reply: readonly unknown[], size?: { bytes: number }): SessionData {
     const values = new Map<string, string>();
     let order: unknown;
     for (let i = 0; i + 1 < reply.length; i += 2) {
@@ -392,6 +398,7 @@ export class StorageRedisHash implements Storage {
       values.delete(field);
       const key = keyOf(field)!;
       setOwn(data, key, this.#decode(id, key, json));
+      if (size !== undefined) size.bytes += (size.bytes === 0 ? 2 : 1) + entrySize(key, byteLength(json));
     };
     if (Array.isArray(order)) for (const field of order) if (typeof field === 'string') add(field);
     // Fields written by someone else (an operator's HSET) come last, in hash order.

@@ -41,10 +41,32 @@ function backoff(attempt: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(2 * (attempt + 1), 25)));
 }
 
+/**
+ * A stored value as this storage hands it out as `version` and keeps what it wrote: its text, and
+ * its bytes as they travel (a Buffer when Redis's reply could be had as one), which the
+ * compare-and-set sends back as the expected value as they are: no second UTF-8 encoding of a
+ * value Redis already has.
+ */
+interface StoredValue {
+  readonly text: string;
+  readonly raw: string | Buffer;
+}
+
+function isStoredValue(value: unknown): value is StoredValue {
+  return typeof value === 'object' && value !== null && typeof (value as StoredValue).text === 'string';
+}
+
+/** A string reply (a string or a Buffer) as a {@link StoredValue}; undefined for nil. */
+function storedValue(reply: unknown, operation: string): StoredValue | undefined {
+  if (Buffer.isBuffer(reply)) return { text: reply.toString('utf8'), raw: reply };
+  const text = replyText(reply, operation);
+  return text === undefined ? undefined : { text, raw: text };
+}
+
 /** What the writers of one session in this process share while they take turns. */
 interface WriteState {
   /** The value the last successful write stored. */
-  written: string | undefined;
+  written: StoredValue | undefined;
 }
 
 interface WriteLink {
@@ -185,19 +207,23 @@ export class StorageRedisKV implements Storage {
   async load(id: string, maxAgeMs: number): Promise<StoredSession | undefined> {
     const key = this.key(id);
     const now = Date.now();
-    let text: string | undefined;
+    let stored: StoredValue | undefined;
     let expiresAt = now + maxAgeMs;
     const freshUntil = this.#cached ? this.#freshUntil.get(id) : undefined;
     if (freshUntil !== undefined && freshUntil > now) {
       // Refreshed by this process less than a window ago: a cacheable GET, usually answered locally.
-      text = replyText(await this.#redis.run('load', (client) => client.get(key)), 'GET');
+      stored = storedValue(await this.#redis.run('load', (client) => client.get(key)), 'GET');
       expiresAt = freshUntil - this.#window(maxAgeMs) + maxAgeMs;
     } else {
-      const reply = await this.#redis.run('load', (client) =>
-        client.getEx(key, { type: 'PX', value: maxAgeMs }).catch((error: unknown) => {
-          if (isErrorReply(error) && error.message.startsWith('WRONGTYPE')) return WRONG_TYPE;
-          throw error;
-        }),
+      // As a Buffer: decoded once for JSON.parse, and sent back as is by the compare-and-set.
+      const reply = await this.#redis.run(
+        'load',
+        (client) =>
+          client.getEx(key, { type: 'PX', value: maxAgeMs }).catch((error: unknown) => {
+            if (isErrorReply(error) && error.message.startsWith('WRONGTYPE')) return WRONG_TYPE;
+            throw error;
+          }),
+        true,
       );
       if (reply === WRONG_TYPE) {
         throw new CorruptDataError(
@@ -205,22 +231,23 @@ export class StorageRedisKV implements Storage {
           { version: WRONG_TYPE },
         );
       }
-      text = replyText(reply, 'GETEX');
-      if (this.#cached && text !== undefined) this.#markFresh(id, now, maxAgeMs);
+      stored = storedValue(reply, 'GETEX');
+      if (this.#cached && stored !== undefined) this.#markFresh(id, now, maxAgeMs);
     }
-    if (text === undefined || text === MOVED_MARKER) {
+    if (stored === undefined || stored.text === MOVED_MARKER) {
       this.#freshUntil.delete(id);
       return undefined;
     }
-    const data = parseSessionData(text);
+    const data = parseSessionData(stored.text);
     if (data === undefined) {
       throw new CorruptDataError(
         `Redis key ${this.#o.prefix}${redactId(id)} does not hold a JSON object; the session reads as empty`,
-        { version: text },
+        { version: stored.text },
       );
     }
-    // The stored size comes with the text: core then sizes a write without serializing the session.
-    return { data, version: text, expiresAt, size: byteLength(text) };
+    // The stored size comes with the value: core then sizes a write without serializing the session.
+    const size = typeof stored.raw === 'string' ? byteLength(stored.raw) : stored.raw.length;
+    return { data, version: stored, expiresAt, size };
   }
 
   async save(id: string, data: SessionData, maxAgeMs: number): Promise<void> {
@@ -276,7 +303,7 @@ export class StorageRedisKV implements Storage {
   ): Promise<ApplyResult> {
     const key = this.key(id);
     let mode: CompareMode;
-    let expected: string;
+    let expected: string | Buffer;
     // The stored text the change set is merged into, as far as we know it.
     let base: string | undefined;
     // base is text that loaded as a JSON object or that this storage wrote: merged as text.
@@ -284,12 +311,16 @@ export class StorageRedisKV implements Storage {
     if (state.written !== undefined) {
       // A write of this process that finished while this one waited its turn: the likeliest value.
       mode = 'v';
-      expected = state.written;
-      base = state.written;
+      expected = state.written.raw;
+      base = state.written.text;
     } else if (options.version === WRONG_TYPE) {
       // Loaded as corrupt (a list, hash... under the key): replace it, unless it changed meanwhile.
       mode = 't';
       expected = '';
+    } else if (isStoredValue(options.version)) {
+      mode = 'v';
+      expected = options.version.raw;
+      base = options.version.text;
     } else if (typeof options.version === 'string') {
       mode = 'v';
       expected = options.version;
@@ -305,7 +336,7 @@ export class StorageRedisKV implements Storage {
         }),
       );
       if (reply !== null && reply !== undefined) {
-        state.written = json;
+        state.written = { text: json, raw: json };
         if (this.#cached) this.#markFresh(id, now, maxAgeMs);
         return { existed: false, written: true };
       }
@@ -321,14 +352,16 @@ export class StorageRedisKV implements Storage {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const blind = mode === 'h' && expected === '';
       const json = blind ? '' : mergeChanges(base, trusted, changes, options.maxSize);
+      // Encoded once: sent now, and sent again as the expected value by this process's next write.
+      const raw = blind ? '' : Buffer.from(json, 'utf8');
       const now = Date.now();
       const reply = await this.#redis.script('apply', CAS, {
         keys: [key],
-        arguments: [mode, expected, json, String(maxAgeMs)],
+        arguments: [mode, expected, raw, String(maxAgeMs)],
       });
       const status = integerReply(reply);
       if (status === 1) {
-        state.written = json;
+        state.written = { text: json, raw };
         if (this.#cached) this.#markFresh(id, now, maxAgeMs);
         return { existed: mode !== 'n', written: true };
       }
@@ -395,7 +428,10 @@ export class StorageRedisKV implements Storage {
     const to = this.key(toId);
     let current: string | typeof WRONG_TYPE | undefined;
     let sha = '';
-    if (typeof options.version === 'string' || options.version === WRONG_TYPE) {
+    if (isStoredValue(options.version)) {
+      current = options.version.text;
+      sha = createHash('sha1').update(options.version.raw).digest('hex');
+    } else if (typeof options.version === 'string' || options.version === WRONG_TYPE) {
       current = options.version;
       if (typeof current === 'string') sha = createHash('sha1').update(current).digest('hex');
     } else {

@@ -65,6 +65,22 @@ describe('StorageRedisHash on a single node', () => {
     expect(pttl).toBeGreaterThan(HOUR - 60_000);
   });
 
+  it('load reports the size the data has as one JSON object (what maxSize counts)', async () => {
+    const id = generateId();
+    const data = {
+      s: 'text \u00e9\ud83d\ude00',
+      n: 42,
+      o: { a: [1, null] },
+      '\u0000k': 'nul key',
+      __kv: { created: 1 },
+    };
+    await storage.apply(id, changes(data), HOUR, { mode: 'create', maxSize: MAX });
+    const loaded = await storage.load(id, HOUR);
+    expect(loaded?.size).toBe(Buffer.byteLength(JSON.stringify(loaded?.data)));
+    await storage.apply(id, changes({}, [], true), HOUR, { mode: 'update', maxSize: MAX });
+    expect((await storage.load(id, HOUR))?.size).toBe(2);
+  });
+
   it('writes only the changed fields: an operator edit of another field survives a save', async () => {
     const id = generateId();
     await storage.apply(id, changes({ a: 1, b: 2, c: 3 }), HOUR, { mode: 'create', maxSize: MAX });
@@ -105,7 +121,7 @@ describe('StorageRedisHash on a single node', () => {
     const id = generateId();
     await storage.apply(id, changes({ a: 1, b: 2 }), HOUR, { mode: 'create', maxSize: MAX });
     await storage.apply(id, changes({}, ['a', 'b']), HOUR, { mode: 'update', maxSize: MAX });
-    expect(await storage.load(id, HOUR)).toEqual({ data: {}, expiresAt: expect.any(Number) });
+    expect(await storage.load(id, HOUR)).toEqual({ data: {}, expiresAt: expect.any(Number), size: 2 });
     await storage.apply(id, changes({ c: 3 }), HOUR, { mode: 'update', maxSize: MAX });
     await storage.apply(id, changes({ d: 4 }, [], true), HOUR, { mode: 'update', maxSize: MAX });
     expect((await storage.load(id, HOUR))?.data).toEqual({ d: 4 });
