@@ -42,25 +42,35 @@ function backoff(attempt: number): Promise<void> {
 }
 
 /**
- * A stored value as this storage hands it out as `version` and keeps what it wrote: its text, and
- * its bytes as they travel (a Buffer when Redis's reply could be had as one), which the
- * compare-and-set sends back as the expected value as they are: no second UTF-8 encoding of a
- * value Redis already has.
+ * A stored value as this storage hands it out as `version` and keeps what it wrote: its bytes as
+ * they travel (a Buffer when Redis's reply could be had as one), which the compare-and-set sends
+ * back as the expected value as they are (no second UTF-8 encoding of a value Redis already has),
+ * and its text when at hand. A loaded value keeps only the bytes: the text it was parsed from is
+ * garbage right after the load (a read-only request of a 100 KB session does not hold 100 KB more
+ * on the JS heap until its end), and a write decodes the bytes again.
  */
 interface StoredValue {
-  readonly text: string;
   readonly raw: string | Buffer;
+  readonly text?: string;
 }
 
 function isStoredValue(value: unknown): value is StoredValue {
-  return typeof value === 'object' && value !== null && typeof (value as StoredValue).text === 'string';
+  if (typeof value !== 'object' || value === null) return false;
+  const raw = (value as { raw?: unknown }).raw;
+  return typeof raw === 'string' || Buffer.isBuffer(raw);
 }
 
-/** A string reply (a string or a Buffer) as a {@link StoredValue}; undefined for nil. */
-function storedValue(reply: unknown, operation: string): StoredValue | undefined {
-  if (Buffer.isBuffer(reply)) return { text: reply.toString('utf8'), raw: reply };
-  const text = replyText(reply, operation);
-  return text === undefined ? undefined : { text, raw: text };
+function textOf(value: StoredValue): string {
+  return value.text ?? (typeof value.raw === 'string' ? value.raw : value.raw.toString('utf8'));
+}
+
+/**
+ * A bulk string reply's Buffer to keep: node-redis answers a reply that arrived in one socket read
+ * as a view of that read's buffer (64 KB), so a small one is copied rather than holding the whole
+ * read for the length of the request.
+ */
+function ownBuffer(reply: Buffer): Buffer {
+  return reply.buffer.byteLength > 2 * reply.length + 8192 ? Buffer.from(reply) : reply;
 }
 
 /** What the writers of one session in this process share while they take turns. */
@@ -207,16 +217,16 @@ export class StorageRedisKV implements Storage {
   async load(id: string, maxAgeMs: number): Promise<StoredSession | undefined> {
     const key = this.key(id);
     const now = Date.now();
-    let stored: StoredValue | undefined;
+    let reply: unknown;
     let expiresAt = now + maxAgeMs;
     const freshUntil = this.#cached ? this.#freshUntil.get(id) : undefined;
     if (freshUntil !== undefined && freshUntil > now) {
       // Refreshed by this process less than a window ago: a cacheable GET, usually answered locally.
-      stored = storedValue(await this.#redis.run('load', (client) => client.get(key)), 'GET');
+      reply = await this.#redis.run('load', (client) => client.get(key));
       expiresAt = freshUntil - this.#window(maxAgeMs) + maxAgeMs;
     } else {
       // As a Buffer: decoded once for JSON.parse, and sent back as is by the compare-and-set.
-      const reply = await this.#redis.run(
+      reply = await this.#redis.run(
         'load',
         (client) =>
           client.getEx(key, { type: 'PX', value: maxAgeMs }).catch((error: unknown) => {
@@ -231,23 +241,24 @@ export class StorageRedisKV implements Storage {
           { version: WRONG_TYPE },
         );
       }
-      stored = storedValue(reply, 'GETEX');
-      if (this.#cached && stored !== undefined) this.#markFresh(id, now, maxAgeMs);
+      if (this.#cached && reply !== null && reply !== undefined) this.#markFresh(id, now, maxAgeMs);
     }
-    if (stored === undefined || stored.text === MOVED_MARKER) {
+    const buffer = Buffer.isBuffer(reply) ? reply : undefined;
+    const text = buffer === undefined ? replyText(reply, 'load') : buffer.toString('utf8');
+    if (text === undefined || text === MOVED_MARKER) {
       this.#freshUntil.delete(id);
       return undefined;
     }
-    const data = parseSessionData(stored.text);
+    const data = parseSessionData(text);
     if (data === undefined) {
       throw new CorruptDataError(
         `Redis key ${this.#o.prefix}${redactId(id)} does not hold a JSON object; the session reads as empty`,
-        { version: stored.text },
+        { version: text },
       );
     }
     // The stored size comes with the value: core then sizes a write without serializing the session.
-    const size = typeof stored.raw === 'string' ? byteLength(stored.raw) : stored.raw.length;
-    return { data, version: stored, expiresAt, size };
+    const version: StoredValue = { raw: buffer === undefined ? text : ownBuffer(buffer) };
+    return { data, version, expiresAt, size: buffer === undefined ? byteLength(text) : buffer.length };
   }
 
   async save(id: string, data: SessionData, maxAgeMs: number): Promise<void> {
@@ -312,7 +323,7 @@ export class StorageRedisKV implements Storage {
       // A write of this process that finished while this one waited its turn: the likeliest value.
       mode = 'v';
       expected = state.written.raw;
-      base = state.written.text;
+      base = textOf(state.written);
     } else if (options.version === WRONG_TYPE) {
       // Loaded as corrupt (a list, hash... under the key): replace it, unless it changed meanwhile.
       mode = 't';
@@ -320,7 +331,7 @@ export class StorageRedisKV implements Storage {
     } else if (isStoredValue(options.version)) {
       mode = 'v';
       expected = options.version.raw;
-      base = options.version.text;
+      base = textOf(options.version);
     } else if (typeof options.version === 'string') {
       mode = 'v';
       expected = options.version;
@@ -429,7 +440,7 @@ export class StorageRedisKV implements Storage {
     let current: string | typeof WRONG_TYPE | undefined;
     let sha = '';
     if (isStoredValue(options.version)) {
-      current = options.version.text;
+      current = textOf(options.version);
       sha = createHash('sha1').update(options.version.raw).digest('hex');
     } else if (typeof options.version === 'string' || options.version === WRONG_TYPE) {
       current = options.version;
