@@ -6,14 +6,14 @@
 // switched on (callgrind_control -i on) only after a warm-up, so start-up, JIT compilation of the
 // warm-up and the sessions' creation are left out. Redis's own work is not in the count.
 //
-//   node bench/icount.js [--only=id,id] [--routes=get,ping] [--requests=n] [--warmup=n]
+//   node bench/icount.js [--only=id,id] [--routes=get,ping] [--requests=n] [--warmup=n] [--merge]
 //   pnpm bench:icount
 //
 // Needs valgrind (Debian's package; on every machine of this project). Slow: a stack and route take
 // 20-60 s, as node runs about 50 times slower under valgrind.
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,6 +32,8 @@ const { values: flags } = parseArgs({
     warmup: { type: 'string', default: '2500' },
     connections: { type: 'string', default: '10' },
     'no-save': { type: 'boolean', default: false },
+    // Keep the other rows of the last saved run (a subset of stacks or routes counted again).
+    merge: { type: 'boolean', default: false },
   },
 });
 const requests = Number(flags.requests);
@@ -178,7 +180,8 @@ async function main() {
     const dir = fileURLToPath(new URL('./results/', import.meta.url));
     mkdirSync(dir, { recursive: true });
     const meta = runMeta({ requests, warmup, connections });
-    const saved = rows.map((r) => ({
+    const file = join(dir, 'icount.json');
+    const fresh = rows.map((r) => ({
       id: r.stack.id,
       label: r.stack.label,
       framework: r.stack.framework,
@@ -186,7 +189,14 @@ async function main() {
       route: r.route.id,
       perRequest: Math.round(r.perRequest),
     }));
-    writeFileSync(join(dir, 'icount.json'), `${JSON.stringify({ meta, rows: saved }, null, 2)}\n`);
+    const kept = flags.merge && existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')).rows : [];
+    const order = (r) =>
+      STACKS.findIndex((s) => s.id === r.id) + 1000 * ROUTES.findIndex((x) => x.id === r.route);
+    const saved = [
+      ...kept.filter((k) => !fresh.some((f) => f.id === k.id && f.route === k.route)),
+      ...fresh,
+    ].sort((a, b) => order(a) - order(b));
+    writeFileSync(file, `${JSON.stringify({ meta, rows: saved }, null, 2)}\n`);
   }
 }
 
