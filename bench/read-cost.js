@@ -8,6 +8,7 @@ import { StorageRedisKV } from '@kv-session/redis';
 import { startRedis } from '@kv-session/testing';
 import { createClient } from 'redis';
 import { MAX_AGE_MS, SECRET, SEED } from './apps/common.js';
+import { inFlight } from './lib/in-flight.js';
 
 const { values } = parseArgs({ options: { reads: { type: 'string', default: '20000' } } });
 const reads = Number(values.reads);
@@ -22,13 +23,7 @@ await client.set(`floor:${id}`, JSON.stringify(SEED));
 const headers = { cookie: `sid=${sign(id, SECRET)}` };
 
 async function measure(label, read) {
-  const run = async (n) => {
-    let i = 0;
-    const worker = async () => {
-      while (i++ < n) await read();
-    };
-    await Promise.all(Array.from({ length: 10 }, worker));
-  };
+  const run = (n) => inFlight(n, read);
   await run(reads / 4); // warm-up
   const cpu = process.cpuUsage();
   await run(reads);

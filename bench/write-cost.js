@@ -11,6 +11,7 @@ import { StorageRedisKV } from '@kv-session/redis';
 import { startRedis } from '@kv-session/testing';
 import { createClient } from 'redis';
 import { MAX_AGE_MS, SECRET } from './apps/common.js';
+import { inFlight } from './lib/in-flight.js';
 
 const { values } = parseArgs({
   options: {
@@ -49,13 +50,7 @@ async function redisCpuUs() {
 
 /** Node and Redis CPU µs per call of `write`, 10 calls in flight. */
 async function measure(writes, write) {
-  const run = async (n) => {
-    let i = 0;
-    const worker = async () => {
-      while (i++ < n) await write();
-    };
-    await Promise.all(Array.from({ length: 10 }, worker));
-  };
+  const run = (n) => inFlight(n, write);
   await run(writes / 4); // warm-up
   const redisBefore = await redisCpuUs();
   const cpu = process.cpuUsage();

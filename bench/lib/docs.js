@@ -96,7 +96,7 @@ function extraSections() {
     out.push(
       '## Instructions per request',
       '',
-      `\`pnpm bench:icount\` (${m.date.slice(0, 16).replace('T', ' ')} UTC, commit ${m.commit}): each stack's server under valgrind's callgrind, which counts the instructions it executes (JIT-compiled code, the garbage collector and V8's compiler threads included; Redis's own work not), over ${m.requests} requests of ${m.connections} connections after a warm-up of ${m.warmup}. Unlike req/s and CPU time the count does not depend on what else this shared machine is doing, so it compares stacks where the timed rounds above are too noisy; the same stack counted twice differs by up to about 5 %, mostly in how much JIT compilation and garbage collection fall into the window. Fewer instructions is faster: a ratio of 0.8 × floor is a stack doing 20 % less work than the floor.`,
+      `\`pnpm bench:icount\` (${m.date.slice(0, 16).replace('T', ' ')} UTC, commit ${m.commit}): each stack's server under valgrind's callgrind, which counts the instructions it executes (JIT-compiled code, the garbage collector and V8's compiler threads included; Redis's own work not), over ${m.requests} requests of ${m.connections} connections after a warm-up of ${m.warmup}. Unlike req/s and CPU time the count does not depend on what else this shared machine is doing, so it compares stacks where the timed rounds above are too noisy; the same stack counted in two runs has differed by up to about 15 % (bench/NOTES.md), mostly in how much JIT compilation and garbage collection fall into the window; figures of one run compare best. Fewer instructions is faster: a ratio of 0.8 × floor is a stack doing 20 % less work than the floor.`,
       '',
       ...icountTable(icount.rows, true),
       '',

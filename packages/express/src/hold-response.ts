@@ -19,18 +19,24 @@ const replaced = new WeakMap<object, Replacements>();
 const dispatching = new WeakSet<object>();
 
 /**
- * The prototype right above Node's `ServerResponse.prototype` in `res`'s chain: Express's response
- * object, which every app (and mounted sub-app) of one copy of Express shares. Undefined for a bare
- * `node:http` response (or a framework's own ServerResponse subclass: its methods are its own).
+ * The prototype right above `base` in `obj`'s chain. For an Express request or response (base
+ * `IncomingMessage.prototype` or `ServerResponse.prototype`) that is Express's `request` or
+ * `response` object, which every app (and mounted sub-app) of one copy of Express shares. Undefined
+ * when `base` is `obj`'s own prototype (a bare `node:http` object) or not in its chain.
  */
-function frameworkPrototype(res: ServerResponse): object | undefined {
-  let target = Object.getPrototypeOf(res) as object | null;
-  while (target !== null && target !== ServerResponse.prototype) {
+export function prototypeAbove(obj: object, base: object): object | undefined {
+  let target = Object.getPrototypeOf(obj) as object | null;
+  while (target !== null && target !== base) {
     const parent = Object.getPrototypeOf(target) as object | null;
-    if (parent === ServerResponse.prototype) return target;
+    if (parent === base) return target;
     target = parent;
   }
   return undefined;
+}
+
+/** Express's response prototype of `res` (see {@link prototypeAbove}). */
+function frameworkPrototype(res: ServerResponse): object | undefined {
+  return prototypeAbove(res, ServerResponse.prototype);
 }
 
 /**

@@ -9,7 +9,7 @@ import {
   type SessionSchema,
 } from '@kv-session/core';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { dispatchHolds, holdUntilSaved } from './hold-response.js';
+import { dispatchHolds, holdUntilSaved, prototypeAbove } from './hold-response.js';
 
 /**
  * The shape of `req.session` data. Empty by default (any key, JSON values); augment it to type your
@@ -103,17 +103,6 @@ const accessor: PropertyDescriptor = {
 /** Request prototypes already extended. */
 const extended = new WeakSet<object>();
 
-/** The prototype Express's request objects share: the one right above node's IncomingMessage. */
-function expressPrototype(req: object): object | undefined {
-  let target = Object.getPrototypeOf(req) as object | null;
-  while (target !== null && target !== IncomingMessage.prototype) {
-    const parent = Object.getPrototypeOf(target) as object | null;
-    if (parent === IncomingMessage.prototype) return target;
-    target = parent;
-  }
-  return undefined;
-}
-
 /**
  * Gives `req` the lazy `req.session` accessor. Express sets each request's prototype to its app's
  * `app.request`, whose own prototype is Express's `request` object, shared by every app (and
@@ -125,7 +114,7 @@ function expressPrototype(req: object): object | undefined {
 function lazyRequest(req: Request, res: Response): boolean {
   const proto = Object.getPrototypeOf(req) as object;
   if (extended.has(proto)) return true;
-  const reqProto = expressPrototype(req);
+  const reqProto = prototypeAbove(req, IncomingMessage.prototype);
   // The response's held methods dispatch from Express's response prototype (see holdUntilSaved), so
   // that `res.end(await req.session.data())`, which reads `res.end` before the first
   // `req.session` installs the hold, still waits for the save.
