@@ -65,6 +65,16 @@ const MAX_RAW_LENGTH = 512;
  */
 export const VERIFIED_CACHE_SIZE = 1024;
 
+/**
+ * Remembers a signed value that verified, with what it verified to, in `cache`, dropping the oldest
+ * entry beyond {@link VERIFIED_CACHE_SIZE}: the cache of core's managers, and of compat layers that
+ * verify their own cookie format. Only remember values that verified.
+ */
+export function rememberVerified<K, V>(cache: Map<K, V>, signed: K, result: V): void {
+  if (cache.size >= VERIFIED_CACHE_SIZE) cache.delete(cache.keys().next().value!);
+  cache.set(signed, result);
+}
+
 function header(headers: RequestHeaders, name: string): string | string[] | undefined {
   if (typeof headers.get === 'function') {
     return (headers as { get(name: string): string | null }).get(name) ?? undefined;
@@ -131,9 +141,7 @@ export class HttpEdge {
       unsigned = unsign(raw, o.secrets);
       if (unsigned === undefined || !isValidId(unsigned.value))
         return incoming(undefined, false, true, secure);
-      if (this.#verified.size >= VERIFIED_CACHE_SIZE)
-        this.#verified.delete(this.#verified.keys().next().value!);
-      this.#verified.set(raw, unsigned);
+      rememberVerified(this.#verified, raw, unsigned);
     }
     return incoming(unsigned.value, unsigned.rotated, false, secure);
   }

@@ -22,6 +22,7 @@ export {
   type RequestHeaders,
   type RequestInfo,
   type RequestProtocol,
+  rememberVerified,
   requestInfo,
 } from './http.js';
 export { generateId, ID_PATTERN, isValidId, redactId } from './id.js';
@@ -60,7 +61,7 @@ export type {
   SessionTypes,
 } from './schema.js';
 export { type CommitOutcome, Session } from './session.js';
-export { sign, type Unsigned, unsign } from './signing.js';
+export { secretKey, sign, type Unsigned, unsign } from './signing.js';
 export type {
   ApplyOptions,
   ApplyResult,

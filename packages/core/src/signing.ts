@@ -3,14 +3,22 @@ import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'no
 /** Key objects of the secrets in use (an app has a handful), so each HMAC skips importing the key. */
 const keys = new Map<string, KeyObject>();
 
-function mac(value: string, secret: string): string {
+/**
+ * The key object of an HMAC secret, imported once: `createHmac` keyed by a string imports the key
+ * on every call. For compat layers that sign their own cookie format (core's `sign` uses it too).
+ */
+export function secretKey(secret: string): KeyObject {
   let key = keys.get(secret);
   if (key === undefined) {
     if (keys.size >= 16) keys.clear(); // never more than a few in real use; stay bounded anyway
     key = createSecretKey(Buffer.from(secret, 'utf8'));
     keys.set(secret, key);
   }
-  return createHmac('sha256', key).update(value).digest('base64url');
+  return key;
+}
+
+function mac(value: string, secret: string): string {
+  return createHmac('sha256', secretKey(secret)).update(value).digest('base64url');
 }
 
 /** Signs `value` as `<value>.<base64url HMAC-SHA256>`. */

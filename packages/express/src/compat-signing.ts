@@ -1,17 +1,9 @@
-import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'node:crypto';
-
-/** Key objects of the secrets in use: an HMAC keyed by a string imports the key on every call. */
-const keys = new Map<string, KeyObject>();
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { rememberVerified, secretKey } from '@kv-session/core';
 
 /** HMAC-SHA256 of `value`, base64 with `+` and `/` and without `=` padding, as cookie-signature writes it. */
 function mac(value: string, secret: string): string {
-  let key = keys.get(secret);
-  if (key === undefined) {
-    if (keys.size >= 16) keys.clear(); // an app has a handful (rotation); stay bounded anyway
-    key = createSecretKey(Buffer.from(secret, 'utf8'));
-    keys.set(secret, key);
-  }
-  return createHmac('sha256', key).update(value).digest('base64').replace(/=+$/, '');
+  return createHmac('sha256', secretKey(secret)).update(value).digest('base64').replace(/=+$/, '');
 }
 
 /**
@@ -22,16 +14,13 @@ export function signCompatId(id: string, secret: string): string {
   return `s:${id}.${mac(id, secret)}`;
 }
 
-/** How many cookie values that verified are remembered (as core's `VERIFIED_CACHE_SIZE`). */
-const VERIFIED_CACHE_SIZE = 1024;
-
 /** Cookie values that verified lately: their id, and the secrets list (by identity) that verified it. */
 const verified = new Map<string, { id: string; secrets: readonly string[] }>();
 
 /**
  * The id in an express-session cookie value (already URL-decoded), when one of `secrets` signed it;
  * `undefined` for unsigned, tampered or foreign values. Timing-safe comparison. As core's managers
- * do, the last {@link VERIFIED_CACHE_SIZE} values that verified are remembered with the secrets list
+ * do, the last 1,024 values that verified are remembered (core's `rememberVerified`) with the secrets list
  * that verified them, so a returning cookie costs a map lookup instead of an HMAC under the same
  * list; values that fail are checked every time and never remembered.
  */
@@ -39,10 +28,7 @@ export function unsignCompatId(raw: string, secrets: readonly string[]): string 
   const known = verified.get(raw);
   if (known !== undefined && known.secrets === secrets) return known.id;
   const id = verify(raw, secrets);
-  if (id !== undefined) {
-    if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value!);
-    verified.set(raw, { id, secrets });
-  }
+  if (id !== undefined) rememberVerified(verified, raw, { id, secrets });
   return id;
 }
 

@@ -1,4 +1,5 @@
-import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'node:crypto';
+import { createHmac, type KeyObject, timingSafeEqual } from 'node:crypto';
+import { rememberVerified, secretKey } from '@kv-session/core';
 
 /** Cookie options of the compat plugin, as @fastify/session takes them (`maxAge` in milliseconds). */
 export interface CompatCookieOptions {
@@ -101,9 +102,6 @@ export interface CookieSigner {
   unsign(signed: string): { valid: boolean; renew: boolean; value: string | null };
 }
 
-/** How many signed values that verified a signer remembers (as core's `VERIFIED_CACHE_SIZE`). */
-const VERIFIED_CACHE_SIZE = 1024;
-
 /** What `unsign` answers. */
 type Unsigned = { valid: boolean; renew: boolean; value: string | null };
 
@@ -111,7 +109,7 @@ type Unsigned = { valid: boolean; renew: boolean; value: string | null };
  * The signature format of @fastify/cookie's signer (which @fastify/session uses): `value.` plus the
  * HMAC in standard base64 without `=` padding. Another format would log every user out on
  * switch-over. The first secret signs; all verify (rotation). As core's managers do, it remembers
- * the last {@link VERIFIED_CACHE_SIZE} values that verified, so a returning cookie costs a map
+ * the last 1,024 values that verified (core's `rememberVerified`), so a returning cookie costs a map
  * lookup instead of an HMAC; values that fail are checked every time and never remembered.
  */
 export class HmacSigner implements CookieSigner {
@@ -121,7 +119,7 @@ export class HmacSigner implements CookieSigner {
   readonly #verified = new Map<string, Readonly<Unsigned>>();
 
   constructor(secrets: readonly string[], algorithm: string) {
-    this.#keys = secrets.map((secret) => createSecretKey(Buffer.from(secret, 'utf8')));
+    this.#keys = secrets.map(secretKey);
     this.#algorithm = algorithm;
   }
 
@@ -144,10 +142,7 @@ export class HmacSigner implements CookieSigner {
         const expected = Buffer.from(this.#mac(value, this.#keys[i]!));
         if (expected.length === given.length && timingSafeEqual(expected, given)) {
           const result = { valid: true, renew: i > 0, value };
-          if (this.#verified.size >= VERIFIED_CACHE_SIZE) {
-            this.#verified.delete(this.#verified.keys().next().value!);
-          }
-          this.#verified.set(signed, result);
+          rememberVerified(this.#verified, signed, result);
           return { ...result };
         }
       }
