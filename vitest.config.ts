@@ -112,7 +112,11 @@ export default defineConfig({
     // waiting; four made the CPU-bound tests (child processes, tsc) slow enough to hit timeouts.
     maxWorkers: Math.max(3, availableParallelism() - 1),
     sequence: { sequencer: SlowestFirst },
-    typecheck: { enabled: true, include: ['**/*.test-d.ts'], tsconfig: './tsconfig.json' },
+    typecheck: {
+      enabled: true,
+      include: ['**/*.test-d.ts'],
+      tsconfig: fileURLToPath(new URL('./tsconfig.test-d.json', import.meta.url)),
+    },
     projects: [
       ...pkgs.map((name) => ({
         extends: true as const,
