@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   type ApplyOptions,
   type ApplyResult,
@@ -21,11 +21,18 @@ import {
   type StoredSession,
   serializeSession,
 } from '@kv-session/core';
-import { isErrorReply, type RedisClientLike, RedisCommands, replyText } from './client.js';
+import {
+  isErrorReply,
+  type RedisClientLike,
+  RedisCommands,
+  replyText,
+  type ScriptCallOptions,
+} from './client.js';
+import { isIoredisClient } from './driver-ioredis.js';
 import { mergeIntoText } from './merge-text.js';
 import { type ResolvedRedisOptions, resolveRedisOptions, type StorageRedisKVOptions } from './options.js';
 import { RedisOwnerIndex } from './owner-index.js';
-import { CAS, type CompareMode, MOVED_MARKER, PEEK, WRONG_TYPE } from './script.js';
+import { CAS, CAS_LARGE, type CompareMode, MOVED_MARKER, PEEK, WRONG_TYPE } from './script.js';
 
 /**
  * Compare-and-set attempts of one `apply` before giving up. Every round of conflicting writers lets one
@@ -35,6 +42,56 @@ const MAX_ATTEMPTS = 100;
 /** Above this many remembered refresh times, forget the stale ones. */
 const REFRESHED_SOFT_LIMIT = 10_000;
 const REFRESHED_HARD_LIMIT = 100_000;
+
+/**
+ * From this many bytes (the new value or the expected one), `apply` compares and sets through
+ * temporary keys ({@link CAS_LARGE}) instead of passing the values to Lua: every 100 KB string
+ * entering Lua costs Redis about 150 µs, and {@link CAS} takes three. Below it the one-command
+ * {@link CAS} costs Redis less than the temporary keys' `SET`s, `RENAME` and `DEL`s.
+ */
+let largeValueBytes = 8192;
+
+/**
+ * Internal (tests and benchmarks; not exported by the package): sets the threshold of
+ * {@link largeValueBytes} and returns the previous one.
+ */
+export function setLargeValueBytes(bytes: number): number {
+  const previous = largeValueBytes;
+  largeValueBytes = bytes;
+  return previous;
+}
+
+/** After the server refused the temporary keys (ACL, unknown command), how long `apply` uses CAS only. */
+const LARGE_REFUSED_MS = 60_000;
+
+/** Replies that mean the server will not run the temporary-key compare-and-set for this client. */
+const LARGE_REFUSED = /NOPERM|unknown command|Unknown Redis command|CROSSSLOT/i;
+
+/** The temporary-key compare-and-set was not made (or made nothing): use {@link CAS}. */
+const NOT_SENT: unique symbol = Symbol('kv-session.redis.not-sent');
+
+/** The part of a key that Redis Cluster hashes to its slot: the first non-empty `{...}`, or the whole key. */
+function hashedPart(key: string): string {
+  const open = key.indexOf('{');
+  if (open >= 0) {
+    const close = key.indexOf('}', open + 1);
+    if (close > open + 1) return key.slice(open + 1, close);
+  }
+  return key;
+}
+
+/**
+ * The start of the names of a write's temporary keys, `{<key>}:cas:<token>:` (or `<key>:cas:<token>:`
+ * when the key has a hash tag of its own), such that they hash to the slot of `key`; undefined
+ * when no such name can be made (a key holding a `}` but no hash tag). `clientPrefix` is what the
+ * client puts before every key (ioredis's `keyPrefix`).
+ */
+function tempKeyBase(key: string, clientPrefix: string, token: string): string | undefined {
+  const full = clientPrefix + key;
+  const slot = hashedPart(full);
+  const base = `${slot === full ? `{${full}}` : key}:cas:${token}:`;
+  return hashedPart(`${clientPrefix}${base}0:new`) === slot ? base : undefined;
+}
 
 /** Random delay before retrying a conflict: up to 2 ms per attempt so far, at most 25 ms. */
 function backoff(attempt: number): Promise<void> {
@@ -140,7 +197,9 @@ function detectClientSideCache(client: object): boolean {
  *
  * Cost: `load` is one command (`GETEX ... PX`, which also refreshes the expiry); a change set is one
  * `EVALSHA` compare-and-set of the key, merged in JavaScript and retried on conflict, so concurrent
- * requests that change different keys of a session all keep their changes. With a client created
+ * requests that change different keys of a session all keep their changes. From 8 KB the values
+ * travel by `SET`s to temporary keys in the key's slot, pipelined with the script (still one round
+ * trip), so that they never enter Lua (see `#casLarge` and docs/redis.md). With a client created
  * with RESP3 and `clientSideCache`, repeated reads are served from the client's cache (0 round
  * trips) and the expiry is refreshed at most once per `refreshInterval`.
  */
@@ -155,12 +214,24 @@ export class StorageRedisKV implements Storage {
   readonly #writes = new Map<string, WriteLink>();
   /** Owner index: a sorted set per owner (see {@link RedisOwnerIndex}). */
   readonly #owners: RedisOwnerIndex<RedisClientLike>;
+  /** What the client puts before every key (ioredis's `keyPrefix`): temporary keys must hash like the key. */
+  readonly #clientPrefix: string;
+  /** Names this storage's temporary keys apart from other processes' ones. */
+  readonly #tempToken = randomBytes(6).toString('base64url');
+  #tempCount = 0;
+  /** Until when (epoch ms) `apply` uses CAS only, since the server refused the temporary keys. */
+  #largeOffUntil = 0;
 
   constructor(options: StorageRedisKVOptions) {
     this.#o = resolveRedisOptions(options);
     this.#cached = this.#o.clientSideCache ?? detectClientSideCache(this.#o.client);
     this.#redis = new RedisCommands(this.#o.client, this.#o.commandTimeoutMs);
     this.#owners = new RedisOwnerIndex(this.#redis, this.#o.prefix);
+    const client: unknown = this.#o.client;
+    const keyPrefix = isIoredisClient(client)
+      ? (client.options as { keyPrefix?: unknown }).keyPrefix
+      : undefined;
+    this.#clientPrefix = typeof keyPrefix === 'string' ? keyPrefix : '';
   }
 
   /** The Redis key of an owner's index: `<prefix>owner:<owner>` (ids never hold `:`). */
@@ -366,10 +437,20 @@ export class StorageRedisKV implements Storage {
       // Encoded once: sent now, and sent again as the expected value by this process's next write.
       const raw = blind ? '' : Buffer.from(json, 'utf8');
       const now = Date.now();
-      const reply = await this.#redis.script('apply', CAS, {
-        keys: [key],
-        arguments: [mode, expected, raw, String(maxAgeMs)],
-      });
+      let reply: unknown = NOT_SENT;
+      if (
+        !blind &&
+        (raw.length >= largeValueBytes || (mode === 'v' && expected.length >= largeValueBytes)) &&
+        now >= this.#largeOffUntil
+      ) {
+        reply = await this.#casLarge(key, mode, expected, raw as Buffer, maxAgeMs);
+      }
+      if (reply === NOT_SENT) {
+        reply = await this.#redis.script('apply', CAS, {
+          keys: [key],
+          arguments: [mode, expected, raw, String(maxAgeMs)],
+        });
+      }
       const status = integerReply(reply);
       if (status === 1) {
         state.written = { text: json, raw };
@@ -403,17 +484,84 @@ export class StorageRedisKV implements Storage {
           this.#freshUntil.delete(id);
           return { existed: false, written: false, moved: true };
         }
-        expected = replyText(reply[1], 'apply') ?? '';
+        if (Buffer.isBuffer(reply[0])) {
+          // Its exact bytes (CAS_LARGE answers Buffers): compared natively next time, not hashed in Lua.
+          mode = 'v';
+          expected = ownBuffer(reply[0]);
+        } else {
+          mode = 'h';
+          expected = replyText(reply[1], 'apply') ?? '';
+        }
         // A real conflict (not the blind first read): writers that lost together would collide
         // again in lockstep, so spread the retries a little.
         if (!blind) await backoff(attempt);
-        mode = 'h';
         continue;
       }
       throw new StorageError(`Redis apply returned an unexpected reply: ${String(reply)}`);
     }
     throw new StorageError(
       `Redis apply gave up after ${MAX_ATTEMPTS} conflicting concurrent writes to one session`,
+    );
+  }
+
+  /**
+   * One attempt of the compare-and-set with temporary keys ({@link CAS_LARGE}), in one round trip:
+   * `SET` of the expected value (mode `v`) and of the new one to temporary keys in the key's slot,
+   * with a time to live of the command timeout plus a second (they vanish if this process dies
+   * halfway), and the script, written together in one pipeline. Answers what {@link CAS} would, or
+   * {@link NOT_SENT} when nothing was written and {@link CAS} is to be used instead: the key cannot
+   * have temporary keys in its slot, the new value's key was gone, or the server refused (ACL
+   * `NOPERM`, unknown command; then for {@link LARGE_REFUSED_MS} every write uses CAS).
+   */
+  async #casLarge(
+    key: string,
+    mode: CompareMode,
+    expected: string | Buffer,
+    raw: Buffer,
+    maxAgeMs: number,
+  ): Promise<unknown> {
+    const base = tempKeyBase(key, this.#clientPrefix, this.#tempToken);
+    if (base === undefined) return NOT_SENT;
+    const names = `${base}${++this.#tempCount}:`;
+    const oldKey = `${names}old`;
+    const newKey = `${names}new`;
+    const temp = { expiration: { type: 'PX' as const, value: this.#o.commandTimeoutMs + 1000 } };
+    const options: ScriptCallOptions = {
+      keys: [key, oldKey, newKey, `${names}x`],
+      arguments: [mode, mode === 'h' ? expected : '', String(maxAgeMs)],
+    };
+    return await this.#redis.run(
+      'apply',
+      async (client) => {
+        // Not awaited one by one: node-redis writes commands of one tick as one pipeline.
+        // RedisClientLike types values as strings; both clients send a Buffer as it is.
+        const sets: Promise<unknown>[] = [];
+        if (mode === 'v') sets.push(client.set(oldKey, expected as string, temp));
+        sets.push(client.set(newKey, raw as unknown as string, temp));
+        const script = client.evalSha(CAS_LARGE.sha, options).catch((error: unknown) => {
+          // First use on this server: EVAL loads it (the temporary keys are still there).
+          if (!isErrorReply(error) || !error.message.startsWith('NOSCRIPT')) throw error;
+          return client.eval(CAS_LARGE.source, options);
+        });
+        const [done, ...stored] = await Promise.allSettled([script, ...sets]);
+        // Written: a failed SET cannot lead here (the script finds no new key, or no expected one).
+        if (done?.status === 'fulfilled' && integerReply(done.value) === 1) return done.value;
+        let refused = false;
+        for (const result of [done, ...stored]) {
+          if (result?.status !== 'rejected') continue;
+          const error: unknown = result.reason;
+          if (!isErrorReply(error) || !LARGE_REFUSED.test(error.message)) throw error;
+          refused = true;
+        }
+        const status = done?.status === 'fulfilled' ? integerReply(done.value) : undefined;
+        if (refused || status === -3) {
+          this.#largeOffUntil = Date.now() + LARGE_REFUSED_MS;
+          return NOT_SENT;
+        }
+        if (status === -2) return NOT_SENT;
+        return done?.status === 'fulfilled' ? done.value : NOT_SENT;
+      },
+      true,
     );
   }
 
