@@ -84,9 +84,9 @@ function hashedPart(key: string): string {
  * The start of the names of a write's temporary keys, `{<key>}:cas:<token>:` (or `<key>:cas:<token>:`
  * when the key has a hash tag of its own), such that they hash to the slot of `key`; undefined
  * when no such name can be made (a key holding a `}` but no hash tag). `clientPrefix` is what the
- * client puts before every key (ioredis's `keyPrefix`).
+ * client puts before every key (ioredis's `keyPrefix`). Exported for tests, not by the package.
  */
-function tempKeyBase(key: string, clientPrefix: string, token: string): string | undefined {
+export function tempKeyBase(key: string, clientPrefix: string, token: string): string | undefined {
   const full = clientPrefix + key;
   const slot = hashedPart(full);
   const base = `${slot === full ? `{${full}}` : key}:cas:${token}:`;
