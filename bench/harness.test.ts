@@ -72,6 +72,20 @@ describe('round trips', () => {
     expect(parseMonitor([lines[0]!])).toEqual({ byCommand: { getex: 1 }, nestedPerScript: 0 });
   });
 
+  it('MONITOR: the SETs of temporary keys pipelined with a script are part of its round trip', () => {
+    const large = [
+      '+1764070000.000001 [0 127.0.0.1:50001] "GETEX" "kv-session:abc" "PX" "86400000"',
+      '+1764070000.000002 [0 127.0.0.1:50001] "SET" "{kv-session:abc}:cas:8ZYh-q_a:1:old" "{}" "PX" "6000"',
+      '+1764070000.000003 [0 127.0.0.1:50001] "SET" "{kv-session:abc}:cas:8ZYh-q_a:1:new" "{}" "PX" "6000"',
+      '+1764070000.000004 [0 127.0.0.1:50001] "EVALSHA" "0123abcd" "4" "kv-session:abc"',
+      '+1764070000.000005 [0 lua] "RENAME" "{kv-session:abc}:cas:8ZYh-q_a:1:new" "kv-session:abc"',
+      '+1764070000.000006 [0 127.0.0.1:50001] "SET" "kv-session:cas:1:new" "{}"',
+    ];
+    // The last SET is an app's own key of that shape without a token: a round trip.
+    expect(parseMonitor(large)).toEqual({ byCommand: { getex: 1, set: 1, evalsha: 1 }, nestedPerScript: 3 });
+    expect(roundTripsPerRequest({ getex: 1, set: 3, evalsha: 1, rename: 1 }, 3, 1)).toBe(3);
+  });
+
   it('commandstats deltas minus what scripts ran inside', () => {
     // 100 requests: each GETEX plus one EVALSHA whose script ran a GET and a SET.
     const delta = { getex: 100, evalsha: 100, get: 100, set: 100 };

@@ -95,9 +95,17 @@ export function cpuPerRequest(before, after, requests) {
 const SCRIPT_CALLS = ['eval', 'evalsha', 'eval_ro', 'evalsha_ro', 'fcall', 'fcall_ro'];
 
 /**
+ * A `SET` of a temporary key of StorageRedisKV's large-value compare-and-set
+ * (`{<key>}:cas:<token>:<n>:old` / `:new`): written in one pipeline with the script call that
+ * follows it, so part of that call's round trip, not one of its own.
+ */
+const PIPELINED_SET = /^"SET" "[^"]*:cas:[\w-]+:\d+:(?:old|new)"/i;
+
+/**
  * What `MONITOR` lines (`+1700000000.123456 [0 127.0.0.1:5000] "GETEX" ...`) show: round trips by
- * command (what clients sent; the harness's own commands left out), and how many commands Lua
- * scripts ran (`[0 lua]`) per script call.
+ * command (what clients sent; the harness's own commands left out), and per script call how many
+ * commands are not round trips of their own: those the script ran (`[0 lua]`), and the `SET`s of
+ * temporary keys pipelined with it (see `PIPELINED_SET`).
  */
 export function parseMonitor(lines) {
   const byCommand = {};
@@ -106,7 +114,7 @@ export function parseMonitor(lines) {
   for (const line of lines) {
     const m = /^\+\d+\.\d+ \[\d+ ([^\]]+)\] "([^"]+)"/.exec(line);
     if (!m) continue;
-    if (m[1] === 'lua') {
+    if (m[1] === 'lua' || PIPELINED_SET.test(line.slice(line.indexOf('] ') + 2))) {
       nested += 1;
       continue;
     }
@@ -120,7 +128,8 @@ export function parseMonitor(lines) {
 
 /**
  * Round trips per request from INFO commandstats deltas: Redis counts the commands a script runs
- * as well as the script call, so those are taken out at the rate `parseMonitor` saw.
+ * as well as the script call, and a pipeline's commands one by one, so those are taken out at the
+ * rate `parseMonitor` saw.
  */
 export function roundTripsPerRequest(delta, nestedPerScript, requests) {
   if (requests <= 0) return 0;
