@@ -174,7 +174,7 @@ function masterReadiness(client: object): (() => boolean) | undefined {
   return () => getMasterNode.call(client) !== undefined;
 }
 
-/** What {@link boundedCommand} may ask of the client behind a call. */
+/** What {@link RedisCommands.run} may ask of the client behind a call. */
 interface ClientGuard {
   /** Sentinel clients only: whether a master is connected (see `masterReadiness`). */
   ready: (() => boolean) | undefined;
@@ -190,51 +190,116 @@ function clientGuard(client: object): ClientGuard {
   };
 }
 
+/** One call of {@link RedisCommands.run} that has not settled yet, in its storage's {@link Deadlines}. */
+interface PendingCall {
+  /** performance.now() ms after which the call fails with StorageUnavailableError. */
+  readonly deadline: number;
+  readonly operation: string;
+  readonly reject: (error: Error) => void;
+  /** The deadline passed and the call was rejected: its late answer is ignored. */
+  expired: boolean;
+  prev: PendingCall | undefined;
+  next: PendingCall | undefined;
+}
+
 /**
- * Runs one Redis call bounded by `timeoutMs`, whatever the client's own settings, and maps its
- * failures to kv-session errors (a timeout is {@link StorageUnavailableError}). With a guard whose
- * `ready` is set, the call is only handed to the client once `ready()` is true; if that does not
- * happen before the deadline, the call is never made. Any failure of a client that is not open
- * (a Cluster client that never connected throws a `TypeError` from inside node-redis) is
- * {@link StorageUnavailableError}.
+ * The deadlines of one storage's pending calls, served by ONE timer rather than a timer (and a
+ * `Promise.race`) per call. Every call of a storage gets the same `timeoutMs`, so calls join the
+ * list in deadline order: a doubly linked list, oldest deadline first, appended at the tail and
+ * unlinked in O(1) when a call settles. The timer is armed for the head's deadline; when it fires it
+ * rejects every call whose deadline passed and re-arms for the next head. It is not re-armed when a
+ * call settles (a fire with nothing due only re-arms), and it holds the process open only while a
+ * call is pending (unref'd when the list empties), as the per-call timers it replaces did.
  */
-async function boundedCommand<T>(
-  operation: string,
-  timeoutMs: number,
-  run: () => Promise<T>,
-  guard: ClientGuard,
-): Promise<T> {
-  const ready = guard.ready;
-  let timer: NodeJS.Timeout | undefined;
-  let expired = false;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      expired = true;
-      reject(
-        new StorageUnavailableError(
-          `Redis did not answer ${operation} within ${timeoutMs} ms (option commandTimeout)`,
-        ),
-      );
-    }, timeoutMs);
-  });
-  try {
-    const pending = ready === undefined || ready() ? run() : whenReady(ready, () => expired).then(run);
-    // The race may be lost to the timeout: keep a late rejection from being unhandled.
-    pending.catch(() => undefined);
-    return await Promise.race([pending, timeout]);
-  } catch (error) {
-    if (error instanceof SessionError) throw error;
-    if (guard.closed()) {
-      const message = error instanceof Error ? error.message : String(error);
-      throw new StorageUnavailableError(
-        `Redis is unavailable (${operation}): the client is not open (connect() it first): ${message}`,
-        { cause: error },
-      );
-    }
-    throw toStorageError(error, operation);
-  } finally {
-    clearTimeout(timer);
+class Deadlines {
+  readonly #timeoutMs: number;
+  #head: PendingCall | undefined;
+  #tail: PendingCall | undefined;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(timeoutMs: number) {
+    this.#timeoutMs = timeoutMs;
   }
+
+  add(call: PendingCall): void {
+    const tail = this.#tail;
+    if (tail === undefined) {
+      this.#head = call;
+      this.#timer?.ref();
+    } else {
+      tail.next = call;
+      call.prev = tail;
+    }
+    this.#tail = call;
+    this.#timer ??= setTimeout(this.#fire, this.#timeoutMs);
+  }
+
+  remove(call: PendingCall): void {
+    const { prev, next } = call;
+    if (prev === undefined) this.#head = next;
+    else prev.next = next;
+    if (next === undefined) this.#tail = prev;
+    else next.prev = prev;
+    call.prev = undefined;
+    call.next = undefined;
+    if (this.#head === undefined) this.#timer?.unref();
+  }
+
+  readonly #fire = (): void => {
+    this.#timer = undefined;
+    const now = performance.now();
+    let call = this.#head;
+    while (call !== undefined && call.deadline <= now) {
+      this.remove(call);
+      call.expired = true;
+      call.reject(timeoutError(call.operation, this.#timeoutMs));
+      call = this.#head;
+    }
+    // Timers fire on whole milliseconds: never re-armed for less than 1 ms.
+    if (call !== undefined) this.#timer = setTimeout(this.#fire, Math.max(1, Math.ceil(call.deadline - now)));
+  };
+}
+
+/** The timeout error of a call of `operation` under `commandTimeout` `timeoutMs`. */
+function timeoutError(operation: string, timeoutMs: number): StorageUnavailableError {
+  return new StorageUnavailableError(
+    `Redis did not answer ${operation} within ${timeoutMs} ms (option commandTimeout)`,
+  );
+}
+
+/**
+ * True for node-redis's `AbortError` ("The command was aborted"): the abort signal of
+ * {@link OfflineDeadline} fired for a command not written yet. Recognised by class name, as
+ * {@link isErrorReply} does.
+ */
+function isAbortError(error: unknown): boolean {
+  let proto: unknown = error instanceof Error ? Object.getPrototypeOf(error) : null;
+  while (proto !== null && proto !== Error.prototype) {
+    if ((proto as { constructor?: { name?: unknown } }).constructor?.name === 'AbortError') return true;
+    proto = Object.getPrototypeOf(proto);
+  }
+  return false;
+}
+
+/**
+ * Maps a failure of one Redis call to a kv-session error (see {@link RedisCommands.run}). Any
+ * failure of a client that is not open (a Cluster client that never connected throws a `TypeError`
+ * from inside node-redis) is {@link StorageUnavailableError}. node-redis's abort of a command still
+ * queued is its deadline passing (the signal of {@link OfflineDeadline} fires at most `timeoutMs`
+ * after the call began, possibly a moment before the shared timer of {@link Deadlines}): it reads
+ * as the timeout it is.
+ */
+function callError(error: unknown, operation: string, guard: ClientGuard, timeoutMs: number): Error {
+  if (error instanceof SessionError) return error;
+  if (isAbortError(error)) return timeoutError(operation, timeoutMs);
+  if (guard.closed()) {
+    const message = error instanceof Error ? error.message : String(error);
+    return new StorageUnavailableError(
+      `Redis is unavailable (${operation}): the client is not open (connect() it first): ${message}`,
+      { cause: error },
+    );
+  }
+  return toStorageError(error, operation);
 }
 
 /** Resolves once `ready()` is true; rejects once `expired()` is (the caller has timed out). */
@@ -294,33 +359,71 @@ function driverOf<C extends object>(client: C | IoredisClientLike, timeoutMs: nu
 
 /**
  * How both Redis storages send commands: each call bounded by `timeoutMs` with its failures mapped
- * to kv-session errors ({@link boundedCommand}), never written to Redis after its deadline (node-redis:
+ * to kv-session errors ({@link RedisCommands.run}, one shared timer: {@link Deadlines}), never written to Redis after its deadline (node-redis:
  * {@link OfflineDeadline}; ioredis: {@link IoredisDriver}), and, for a Sentinel client, only while it
  * has a master.
  */
 export class RedisCommands<C extends ScriptClient> {
   readonly #timeoutMs: number;
   readonly #driver: RedisDriver<C>;
+  readonly #deadlines: Deadlines;
 
   constructor(client: C | IoredisClientLike, timeoutMs: number) {
     this.#timeoutMs = timeoutMs;
     this.#driver = driverOf(client, timeoutMs);
+    this.#deadlines = new Deadlines(timeoutMs);
   }
 
   /**
-   * Runs one Redis call, `call(client)`, as described on the class. With `buffers`, bulk string
-   * replies come as Buffers where the client allows it (node-redis with command options, ioredis);
-   * the caller takes a string too.
+   * Runs one Redis call, `call(client)`, as described on the class: bounded by `timeoutMs` from now
+   * whatever the client's own settings (a timeout is {@link StorageUnavailableError}), its failures
+   * mapped to kv-session errors. For a Sentinel client the call is only handed to the client once
+   * it has a master; if that does not happen before the deadline, the call is never made. With
+   * `buffers`, bulk string replies come as Buffers where the client allows it (node-redis with
+   * command options, ioredis); the caller takes a string too.
    */
   run<T>(operation: string, call: (client: C) => Promise<T>, buffers = false): Promise<T> {
-    const deadline = performance.now() + this.#timeoutMs;
+    const timeoutMs = this.#timeoutMs;
+    const deadline = performance.now() + timeoutMs;
     const driver = this.#driver;
-    return boundedCommand(
-      operation,
-      this.#timeoutMs,
-      () => call(driver.commands(deadline, buffers)),
-      driver.guard,
-    );
+    const deadlines = this.#deadlines;
+    return new Promise<T>((resolve, reject) => {
+      const pendingCall: PendingCall = {
+        deadline,
+        operation,
+        reject,
+        expired: false,
+        prev: undefined,
+        next: undefined,
+      };
+      deadlines.add(pendingCall);
+      const guard = driver.guard;
+      const ready = guard.ready;
+      let pending: Promise<T>;
+      try {
+        pending =
+          ready === undefined || ready()
+            ? call(driver.commands(deadline, buffers))
+            : whenReady(ready, () => pendingCall.expired).then(() =>
+                call(driver.commands(deadline, buffers)),
+              );
+      } catch (error) {
+        pending = Promise.reject(error);
+      }
+      pending.then(
+        (value) => {
+          if (pendingCall.expired) return;
+          deadlines.remove(pendingCall);
+          resolve(value);
+        },
+        (error: unknown) => {
+          // After the deadline the call was already rejected with the timeout: a late failure is dropped.
+          if (pendingCall.expired) return;
+          deadlines.remove(pendingCall);
+          reject(callError(error, operation, guard, timeoutMs));
+        },
+      );
+    });
   }
 
   /** Runs a script with `EVALSHA`, loading it with `EVAL` when the server does not have it yet. */
