@@ -2,6 +2,8 @@
 // Pins the behaviour of the `cookie` package version we depend on (1.x: it declares Node >= 18,
 // where 2.x declares Node >= 22 while we support 20.19), so a change of that dependency shows here.
 
+import { parseCookie } from 'cookie';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { readCookie, sessionCookie } from '../src/cookie.js';
 
@@ -48,6 +50,74 @@ describe('readCookie', () => {
     expect(readCookie('sid=', 'sid')).toBe('');
     expect(readCookie('sid', 'sid')).toBeUndefined();
     expect(readCookie('sid; other=1', 'sid')).toBeUndefined();
+  });
+});
+
+describe('readCookie is parseCookie(header)[name] of the cookie package', () => {
+  // Headers made of the pieces that decide a parse: names that contain, extend or repeat each
+  // other, separators, blanks (trimmed: space, tab; not trimmed: newline), quotes, valid and
+  // invalid percent-escapes, and __proto__.
+  const piece = fc.constantFrom(
+    'sid',
+    'sid',
+    'xsid',
+    'sidx',
+    'app.sid',
+    '__proto__',
+    '=',
+    '=',
+    ';',
+    ';',
+    '; ',
+    ' ',
+    '\t',
+    '\n',
+    '"',
+    '%',
+    '%3A',
+    '%E0%A4%A',
+    '%41',
+    'a',
+    'b c',
+    's:v.x',
+  );
+  const header = fc.oneof(
+    fc.array(piece, { maxLength: 24 }).map((pieces) => pieces.join('')),
+    fc.string({ maxLength: 40 }),
+  );
+  const name = fc.oneof(
+    fc.constantFrom('sid', 'xsid', 'app.sid', '__proto__', 'a', 'b c', 's', ' sid', 'sid ', 'a=b', 'a;b', ''),
+    fc.string({ minLength: 1, maxLength: 4 }),
+  );
+
+  it('for every header and name (the first of duplicates, decoding, blanks, malformed pairs)', () => {
+    fc.assert(
+      fc.property(header, name, (h, n) => {
+        expect(readCookie(h, n)).toBe(parseCookie(h)[n]);
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+
+  it('on hand-picked edges', () => {
+    const cases: [string, string][] = [
+      ['sid=1', 'sid'],
+      ['a', 'a'],
+      ['=', ''],
+      ['=x', ''],
+      [' sid =  a b  ; sid=2', 'sid'],
+      ['x; y=1; sid', 'sid'],
+      ['sid; sid=2', 'sid'],
+      ['x=sid=1; sid=2', 'sid'],
+      ['x= sid=1;sid=2', 'sid'],
+      ['\tsid\t=\t"q"\t', 'sid'],
+      ['\nsid=1', 'sid'],
+      ['sid=%zz; sid=ok', 'sid'],
+      ['sid=;', 'sid'],
+      ['__proto__=1', '__proto__'],
+      ['constructor=1', 'toString'],
+    ];
+    for (const [h, n] of cases) expect(readCookie(h, n), `${JSON.stringify(h)} ${n}`).toBe(parseCookie(h)[n]);
   });
 });
 
