@@ -104,6 +104,25 @@ export function nestedDeeperThan(value: unknown, max: number): boolean {
   return false;
 }
 
+/**
+ * Fewest UTF-8 bytes of JSON text that a stored session record (an object: level 1) nested deeper
+ * than `MAX_VALUE_DEPTH + 1` levels can take, i.e. with a value under some key nested deeper than
+ * {@link MAX_VALUE_DEPTH}: the record's own braces (2), the shortest key and its colon (`"":`, 3),
+ * and `MAX_VALUE_DEPTH + 1` arrays or objects nested in one another, two brackets each
+ * (`[[...]]`). Nothing else in JSON text is needed, and whitespace or more keys only add bytes.
+ * Below it, the depth walk of a loaded record ({@link nestedDeeperThan}) cannot find anything and
+ * is skipped: 135 bytes for MAX_VALUE_DEPTH 64.
+ */
+export const MIN_BYTES_TOO_DEEP = 2 + 3 + 2 * (MAX_VALUE_DEPTH + 1);
+
+/**
+ * Whether a stored record of `bytes` UTF-8 bytes of JSON text (`StoredSession.size`; undefined:
+ * not known) may nest deeper than MAX_VALUE_DEPTH + 1 levels, so that it must be walked.
+ */
+export function mayNestTooDeep(bytes: number | undefined): boolean {
+  return bytes === undefined || bytes >= MIN_BYTES_TOO_DEEP;
+}
+
 /** Assigns an own property, even for the key `__proto__` (which `obj[key] = v` would not). */
 export function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
   if (key === '__proto__') {

@@ -21,7 +21,7 @@ import {
 } from './lifecycle.js';
 import { type ResolvedOptions, resolveOptions, type SessionOptions } from './options.js';
 import type { RegisteredSessionData } from './schema.js';
-import { type CommitOutcome, commitSession, Session } from './session.js';
+import { type CommitOutcome, commitSession, Session, sessionEdge, sessionIncoming } from './session.js';
 
 /**
  * The framework-agnostic engine the adapters call: `session()` at the start of a request (no I/O),
@@ -35,9 +35,8 @@ import { type CommitOutcome, commitSession, Session } from './session.js';
 export class SessionManager<Data extends object = RegisteredSessionData> {
   /** The validated options with defaults filled in. */
   readonly options: ResolvedOptions;
+  /** Also kept on each session it makes, with what the request carried (see {@link #incoming}). */
   readonly #edge: HttpEdge;
-  /** What each session's request carried, for the response headers after its commit. */
-  readonly #requests = new WeakMap<Session<Data>, Incoming>();
 
   constructor(options: SessionOptions<Data> = {}) {
     this.options = resolveOptions(options);
@@ -49,9 +48,11 @@ export class SessionManager<Data extends object = RegisteredSessionData> {
    * malformed, unsigned or forged value counts as no id, and no storage call is ever made for it.
    */
   session(request: RequestInfo = {}): Session<Data> {
-    const incoming = this.#edge.read(request);
+    const edge = this.#edge;
+    const incoming = edge.read(request);
     const session = new Session<Data>(this.options, incoming.id);
-    this.#requests.set(session, incoming);
+    session[sessionEdge] = edge;
+    session[sessionIncoming] = incoming;
     return session;
   }
 
@@ -72,7 +73,8 @@ export class SessionManager<Data extends object = RegisteredSessionData> {
   sessionById(id: string): Session<Data> {
     const valid = isValidId(id) ? id : undefined;
     const session = new Session<Data>(this.options, valid);
-    this.#requests.set(session, this.#edge.known(valid));
+    session[sessionEdge] = this.#edge;
+    session[sessionIncoming] = this.#edge.known(valid);
     return session;
   }
 
@@ -91,8 +93,15 @@ export class SessionManager<Data extends object = RegisteredSessionData> {
    * response is sent; it rejects with a `SessionError` (`status` 503 when storage is unavailable).
    */
   async commit(session: Session<Data>): Promise<CommitResult> {
-    const request = this.#requests.get(session) ?? this.#edge.known(undefined);
+    const request = this.#incoming(session);
     return this.#edge.respond(request, await session[commitSession]());
+  }
+
+  /** What the request of a session this manager made carried; for any other session, nothing. */
+  #incoming(session: Session<Data>): Incoming {
+    return session[sessionEdge] === this.#edge
+      ? (session[sessionIncoming] as Incoming)
+      : this.#edge.known(undefined);
   }
 
   /**

@@ -27,7 +27,11 @@ export class RequestSessions<Request extends object, Data extends object = Regis
   readonly manager: SessionManager<Data>;
   readonly #trustProxy: boolean;
   readonly #read: ReadRequest<Request>;
-  readonly #sessions = new WeakMap<Request, Session<Data>>();
+  /**
+   * The field of a request where {@link session} keeps its session: a private symbol of this
+   * instance, rather than a WeakMap entry (a lookup and an entry per request).
+   */
+  readonly #field = Symbol('kv-session.request-session');
 
   /** Validates the options (throws `ConfigError`); `read` takes what core needs from a request. */
   constructor(options: SessionOptions<Data> & ProxyOptions, read: ReadRequest<Request>) {
@@ -41,13 +45,13 @@ export class RequestSessions<Request extends object, Data extends object = Regis
   session(request: Request): Session<Data> {
     const { headers, secure } = this.#read(request);
     const session = this.manager.sessionFromHeaders(headers, { secure, trustProxy: this.#trustProxy });
-    this.#sessions.set(request, session);
+    (request as Record<symbol, unknown>)[this.#field] = session;
     return session;
   }
 
   /** The session {@link session} last made for `request`; throws when there is none. */
   of(request: Request): Session<Data> {
-    const session = this.#sessions.get(request);
+    const session = (request as Record<symbol, unknown>)[this.#field] as Session<Data> | undefined;
     if (session === undefined) throw new Error('kv-session: no session was created for this request');
     return session;
   }

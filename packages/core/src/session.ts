@@ -15,6 +15,7 @@ import {
   entrySize,
   type JsonValue,
   MAX_VALUE_DEPTH,
+  mayNestTooDeep,
   nestedDeeperThan,
   type SessionData,
   setOwn,
@@ -73,6 +74,12 @@ export interface CommitOutcome {
 
 /** @internal Called by the manager at the end of a request. */
 export const commitSession: unique symbol = Symbol('kv-session.commit');
+
+/** @internal The field where the manager that made a session keeps its edge (see manager.ts). */
+export const sessionEdge: unique symbol = Symbol('kv-session.edge');
+
+/** @internal The field where that manager keeps what the session's request carried. */
+export const sessionIncoming: unique symbol = Symbol('kv-session.incoming');
 
 const EMPTY_SET: ReadonlySet<string> = new Set();
 
@@ -167,6 +174,14 @@ export class Session<Data extends object = SessionData> {
   #vanished = false;
   /** This request's own lifetime (`setMaxAge(ms, { persist: false })`, the compat layers' way). */
   #maxAge: number | undefined;
+  /**
+   * @internal The HTTP edge of the manager that made this session, and what its request carried,
+   * for the response headers after its commit: fields rather than WeakMap entries (a lookup and
+   * an entry per request), read only by that manager.
+   */
+  [sessionEdge]: object | undefined = undefined;
+  /** @internal See {@link sessionEdge}. */
+  [sessionIncoming]: unknown = undefined;
 
   /**
    * Use {@link SessionManager.session} or {@link SessionManager.sessionById} rather than
@@ -752,17 +767,21 @@ export class Session<Data extends object = SessionData> {
   }
 
   /**
-   * Validates freshly loaded data against the schema and applies `invalidStoredData`. Throws the
-   * mismatch error with 'fail' (nothing is kept, the next access loads again).
+   * Takes freshly loaded data (the stored record: its `__kv` entry is left out). Without a schema
+   * the entries go straight into the session's map; with one they are validated against it and
+   * `invalidStoredData` applies. Throws the mismatch error with 'fail' (nothing is kept, the next
+   * access loads again).
    */
-  #adopt(id: string, data: SessionData): void {
+  #adopt(id: string, record: SessionData): void {
     const schema = this.#o.schema;
     if (schema === undefined) {
-      this.#data = new Map(Object.entries(data));
-      this.#raw = this.#data as Map<string, JsonValue>;
+      const data = new Map<string, unknown>();
+      for (const key of Object.keys(record)) if (key !== META_KEY) data.set(key, record[key]);
+      this.#data = data;
+      this.#raw = data as Map<string, JsonValue>;
       return;
     }
-    const decoded = decodeStored(schema, data);
+    const decoded = decodeStored(schema, splitMeta(record).data);
     if (decoded.issues.length > 0) {
       const policy = this.#o.invalidStoredData;
       const error = storedDataError(decoded, policy);
@@ -798,7 +817,7 @@ export class Session<Data extends object = SessionData> {
         this.#missing();
       } else if (!this.#takeMeta(readMeta(stored.data[META_KEY]))) {
         await this.#expire(id);
-      } else if (nestedDeeperThan(stored.data, MAX_VALUE_DEPTH + 1)) {
+      } else if (mayNestTooDeep(stored.size) && nestedDeeperThan(stored.data, MAX_VALUE_DEPTH + 1)) {
         // Written around this library (set() refuses such values): merging into it or serializing
         // it would overflow the stack, so it is corrupt data. Reported, read as empty, and the next
         // write replaces the whole record (a storage merging into it would overflow the stack).
@@ -820,7 +839,7 @@ export class Session<Data extends object = SessionData> {
           this.#o.schema === undefined &&
           this.#changed.size === 0 &&
           this.#removed.size === 0;
-        this.#adoptUnderChanges(id, splitMeta(stored.data).data);
+        this.#adoptUnderChanges(id, stored.data);
         this.#partial = undefined;
         this.#exists = true;
         this.#version = stored.version;
@@ -849,6 +868,10 @@ export class Session<Data extends object = SessionData> {
    * before it is loaded).
    */
   #adoptUnderChanges(id: string, data: SessionData): void {
+    if (this.#changed.size === 0 && this.#removed.size === 0) {
+      this.#adopt(id, data);
+      return;
+    }
     const changed = [...this.#changed.keys()].map((key) => [key, this.#data.get(key)] as const);
     this.#adopt(id, data);
     for (const key of this.#removed) {

@@ -8,7 +8,7 @@ import {
 } from '@kv-session/core';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { assertJsonValue } from '../src/json.js';
+import { assertJsonValue, MIN_BYTES_TOO_DEEP, mayNestTooDeep } from '../src/json.js';
 import { CountingStorage, cookieOf } from './helpers.js';
 
 class Point {
@@ -299,5 +299,55 @@ describe('nesting depth is bounded (MAX_VALUE_DEPTH)', () => {
     await read.set('b', 2);
     await manager.commit(read);
     expect((await storage.load(first.id))!.data).toEqual({ b: 2 });
+  });
+
+  describe('the depth walk of a loaded record is skipped below MIN_BYTES_TOO_DEEP bytes', () => {
+    /** StorageMemory, reporting the record's byte size as StorageRedisKV does. */
+    class SizedStorage extends StorageMemory {
+      override async load(id: string) {
+        const stored = await super.load(id);
+        return stored && { ...stored, size: Buffer.byteLength(JSON.stringify(stored.data)) };
+      }
+    }
+    /** The smallest record nesting `levels` deep (itself level 1): `{"":[[...]]}`. */
+    const smallest = (levels: number) => {
+      let value: unknown = [];
+      for (let i = 2; i < levels; i++) value = [value];
+      return { '': value };
+    };
+
+    it('is derived from MAX_VALUE_DEPTH: braces, `"":`, and two brackets per level past the record', () => {
+      expect(MIN_BYTES_TOO_DEEP).toBe(2 + 3 + 2 * (MAX_VALUE_DEPTH + 1));
+      expect(JSON.stringify(smallest(MAX_VALUE_DEPTH + 2))).toHaveLength(MIN_BYTES_TOO_DEEP);
+      expect(JSON.stringify(smallest(MAX_VALUE_DEPTH + 1))).toHaveLength(MIN_BYTES_TOO_DEEP - 2);
+      expect(mayNestTooDeep(MIN_BYTES_TOO_DEEP - 1)).toBe(false);
+      expect(mayNestTooDeep(MIN_BYTES_TOO_DEEP)).toBe(true);
+      expect(mayNestTooDeep(undefined)).toBe(true);
+    });
+
+    it('at the boundary: the smallest record one level too deep is still corrupt; one level less reads as stored', async () => {
+      const storage = new SizedStorage();
+      const errors: unknown[] = [];
+      const manager = new SessionManager({ storage, onError: (e) => errors.push(e) });
+      const id = 'depthboundary000000000';
+      const read = async () =>
+        manager
+          .sessionById(id)
+          .data()
+          .then((data) => [data, errors.splice(0)] as const);
+
+      await storage.save(id, smallest(MAX_VALUE_DEPTH + 2) as never, 60_000);
+      expect((await storage.load(id))!.size).toBe(MIN_BYTES_TOO_DEEP);
+      const [tooDeep, reported] = await read();
+      expect(tooDeep).toEqual({});
+      expect(reported).toHaveLength(1);
+      expect(reported[0]).toBeInstanceOf(CorruptDataError);
+
+      await storage.save(id, smallest(MAX_VALUE_DEPTH + 1) as never, 60_000);
+      expect((await storage.load(id))!.size).toBe(MIN_BYTES_TOO_DEEP - 2);
+      const [deepest, none] = await read();
+      expect(deepest).toEqual(smallest(MAX_VALUE_DEPTH + 1));
+      expect(none).toEqual([]);
+    });
   });
 });
