@@ -7,7 +7,7 @@
 // With --icount each step is counted in instructions per read instead of timed: this script runs
 // itself under valgrind's callgrind (as bench/icount.js runs the servers), warms each step up with
 // counting off, then counts `--reads` reads of it (callgrind_control -z / -i on / -i off / -d from
-// this, the parent process), each count starting after a full garbage collection. Needs valgrind; node runs about 50 times slower under it.
+// this, the parent process). Needs valgrind; node runs about 50 times slower under it.
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -108,8 +108,6 @@ async function icountChild() {
     for (let round = 0; round < Number(values.rounds); round++) {
       for (const [label, read] of list) {
         await inFlight(warmup, read);
-        // Every count starts from a collected heap: less of the spread of garbage collection.
-        globalThis.gc?.();
         await ask({ type: 'start', label, round });
         await inFlight(reads, read);
         await ask({ type: 'stop', label, round });
@@ -142,7 +140,6 @@ async function icount() {
       '--smc-check=all-non-file',
       `--callgrind-out-file=${out}`,
       process.execPath,
-      '--expose-gc',
       fileURLToPath(import.meta.url),
       `--icount-child=${reads},${warmup}`,
       `--rounds=${values.rounds}`,
