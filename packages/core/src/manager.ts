@@ -85,16 +85,29 @@ export class SessionManager<Data extends object = RegisteredSessionData> {
    * storage is unavailable).
    */
   save(session: Session<Data>): Promise<CommitOutcome> {
-    return session[commitSession]();
+    try {
+      const outcome = session[commitSession]();
+      return outcome instanceof Promise ? outcome : Promise.resolve(outcome);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /**
    * Saves the session (or refreshes its expiry) and returns the headers to send. Call it before the
    * response is sent; it rejects with a `SessionError` (`status` 503 when storage is unavailable).
    */
-  async commit(session: Session<Data>): Promise<CommitResult> {
-    const request = this.#incoming(session);
-    return this.#edge.respond(request, await session[commitSession]());
+  commit(session: Session<Data>): Promise<CommitResult> {
+    try {
+      const request = this.#incoming(session);
+      const outcome = session[commitSession]();
+      // Nothing to store (the session was never used, or its expiry needs no refresh): no await.
+      if (!(outcome instanceof Promise)) return Promise.resolve(this.#edge.respond(request, outcome));
+      return outcome.then((done) => this.#edge.respond(request, done));
+    } catch (error) {
+      // A promise either way, as before: never a synchronous throw.
+      return Promise.reject(error);
+    }
   }
 
   /** What the request of a session this manager made carried; for any other session, nothing. */

@@ -931,10 +931,13 @@ export class Session<Data extends object = SessionData> {
     }
   }
 
-  /** @internal Saves or refreshes the session and says what happened. */
-  async [commitSession](): Promise<CommitOutcome> {
+  /**
+   * @internal Saves or refreshes the session and says what happened. Synchronous (a value, no
+   * promise) when there is nothing to store: a session never read or changed, or a read-only one
+   * whose stored expiry needs no refresh; a promise otherwise.
+   */
+  [commitSession](): CommitOutcome | Promise<CommitOutcome> {
     const o = this.#o;
-    let written = false;
     // After a 'reset' of off-schema stored data, the first write replaces the whole stored value.
     const clear = this.#repair || (this.#clearStored && (this.#removed.size > 0 || this.#changed.size > 0));
     const now = Date.now();
@@ -956,50 +959,8 @@ export class Session<Data extends object = SessionData> {
     const changes: ChangeSet = { clear, remove: this.#removed, set: this.#changed };
     // Removing keys from a session that was never stored writes nothing (no empty record, no cookie).
     if (!this.#exists && this.#changed.size === 0) this.#removed = new Set();
-    else if (!isEmptyChangeSet(changes) || this.#metaDirty) {
-      const id = this.id;
-      const set = this.#withMeta(changes.set, clear);
-      const write: ChangeSet = set === changes.set ? changes : { clear, remove: changes.remove, set };
-      // Into the index before the record names its owner: the index may hold more, never less.
-      await this.#reindex(undefined, id);
-      const options: ApplyOptions = { mode: this.#exists ? 'update' : 'create', maxSize: o.maxSize };
-      if (this.#version !== undefined) options.version = this.#version;
-      // Writes made while this save is in flight (a streamed response) start a fresh change set.
-      const removed = this.#removed;
-      const changed = this.#changed;
-      this.#removed = new Set();
-      this.#changed = new Map();
-      let result: ApplyResult;
-      try {
-        result = await this.#apply(id, write, options);
-        // Moved to a new id by a concurrent regenerate(): fail loudly rather than lose the write.
-        if (result.moved === true) throw new SessionConflictError();
-      } catch (error) {
-        // Nothing was written: keep every change for a later commit, the newer ones on top.
-        for (const key of this.#removed) {
-          changed.delete(key);
-          removed.add(key);
-        }
-        for (const [key, value] of this.#changed) {
-          removed.delete(key);
-          changed.set(key, value);
-        }
-        this.#removed = removed;
-        this.#changed = changed;
-        throw error;
-      }
-      written = result.written;
-      if (written) {
-        this.#metaDirty = false;
-        this.#lifetimeChanged = false;
-      }
-      if (clear) {
-        this.#clearStored = false;
-        this.#repair = false;
-      }
-      // Not written in update mode: another request removed the session; it stays removed.
-      this.#exists = written;
-    } else if (
+    else if (!isEmptyChangeSet(changes) || this.#metaDirty) return this.#write(changes, clear, refresh);
+    else if (
       (this.#loaded || this.#partial !== undefined || this.#sizes !== undefined) &&
       this.#exists &&
       this.#id !== undefined
@@ -1011,14 +972,72 @@ export class Session<Data extends object = SessionData> {
       // one setMaxAge gave this session, or than absoluteTimeout leaves; 1 s of slack for storages
       // that round to seconds): the stored expiry is set to exactly that lifetime from now.
       if (left === undefined || left < maxAge - this.#refreshWindow(maxAge) || left > maxAge + 1000) {
-        try {
-          await o.storage.touch(this.#id, maxAge);
-        } catch (error) {
-          throw wrapStorageError(error, 'touch');
-        }
+        return this.#touch(this.#id, maxAge, refresh);
       }
     }
+    return this.#outcome(false, refresh);
+  }
 
+  /** The commit's write of this request's changes (and metadata): see {@link commitSession}. */
+  async #write(changes: ChangeSet, clear: boolean, refresh: boolean): Promise<CommitOutcome> {
+    const o = this.#o;
+    const id = this.id;
+    const set = this.#withMeta(changes.set, clear);
+    const write: ChangeSet = set === changes.set ? changes : { clear, remove: changes.remove, set };
+    // Into the index before the record names its owner: the index may hold more, never less.
+    await this.#reindex(undefined, id);
+    const options: ApplyOptions = { mode: this.#exists ? 'update' : 'create', maxSize: o.maxSize };
+    if (this.#version !== undefined) options.version = this.#version;
+    // Writes made while this save is in flight (a streamed response) start a fresh change set.
+    const removed = this.#removed;
+    const changed = this.#changed;
+    this.#removed = new Set();
+    this.#changed = new Map();
+    let result: ApplyResult;
+    try {
+      result = await this.#apply(id, write, options);
+      // Moved to a new id by a concurrent regenerate(): fail loudly rather than lose the write.
+      if (result.moved === true) throw new SessionConflictError();
+    } catch (error) {
+      // Nothing was written: keep every change for a later commit, the newer ones on top.
+      for (const key of this.#removed) {
+        changed.delete(key);
+        removed.add(key);
+      }
+      for (const [key, value] of this.#changed) {
+        removed.delete(key);
+        changed.set(key, value);
+      }
+      this.#removed = removed;
+      this.#changed = changed;
+      throw error;
+    }
+    const written = result.written;
+    if (written) {
+      this.#metaDirty = false;
+      this.#lifetimeChanged = false;
+    }
+    if (clear) {
+      this.#clearStored = false;
+      this.#repair = false;
+    }
+    // Not written in update mode: another request removed the session; it stays removed.
+    this.#exists = written;
+    return this.#outcome(written, refresh);
+  }
+
+  /** The commit's refresh of the stored expiry of a read-only session: see {@link commitSession}. */
+  async #touch(id: string, maxAge: number, refresh: boolean): Promise<CommitOutcome> {
+    try {
+      await this.#o.storage.touch(id, maxAge);
+    } catch (error) {
+      throw wrapStorageError(error, 'touch');
+    }
+    return this.#outcome(false, refresh);
+  }
+
+  /** What a commit did, once its storage call (if any) is done. */
+  #outcome(written: boolean, refresh: boolean): CommitOutcome {
     const live = this.#exists && this.#id !== undefined;
     return {
       id: live ? this.#id : undefined,
@@ -1026,7 +1045,7 @@ export class Session<Data extends object = SessionData> {
       issued: live && (this.#regenerated || (written && this.#id !== this.#incomingId)),
       // Under absoluteTimeout a cookie whose session is gone is expired too: the record may have
       // reached its capped expiry before this read, and the cookie must end with it.
-      destroyed: this.#destroyed || (o.absoluteTimeout !== undefined && this.#vanished),
+      destroyed: this.#destroyed || (this.#o.absoluteTimeout !== undefined && this.#vanished),
       maxAge: this.#ttl(),
       refresh: live && refresh,
     };

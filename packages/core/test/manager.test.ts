@@ -262,3 +262,47 @@ describe('forwardedHttps', () => {
     expect(forwardedHttps(undefined)).toBeUndefined();
   });
 });
+
+describe('a commit with nothing to store is synchronous', () => {
+  /** Whether `promise` settles within one microtask turn (the session's commit took no await). */
+  async function settlesAtOnce(promise: Promise<unknown>): Promise<boolean> {
+    let settled = false;
+    void promise.then(() => {
+      settled = true;
+    });
+    await Promise.resolve();
+    return settled;
+  }
+
+  it('an untouched session, fresh or with a cookie: no storage call, settled in one microtask turn', async () => {
+    const storage = new CountingStorage();
+    const manager = new SessionManager({ storage, secret: SECRET });
+    const id = await storedId(manager);
+    storage.reset();
+    expect(await settlesAtOnce(manager.commit(manager.session()))).toBe(true);
+    const withCookie = manager.session({ cookie: `sid=${sign(id, SECRET)}` });
+    expect(await settlesAtOnce(manager.commit(withCookie))).toBe(true);
+    expect(await settlesAtOnce(manager.save(manager.session()))).toBe(true);
+    expect(await manager.commit(manager.session())).toEqual({ setCookie: undefined, headers: {} });
+    expect(storage.count()).toBe(0);
+  });
+
+  it('a read-only session whose expiry needs no refresh settles at once; one that needs a touch does not', async () => {
+    const storage = new CountingStorage();
+    const manager = new SessionManager({ storage, secret: SECRET });
+    const cookie = `sid=${sign(await storedId(manager), SECRET)}`;
+    const fresh = manager.session({ cookie });
+    expect(await fresh.get('a')).toBe(1);
+    expect(await settlesAtOnce(manager.commit(fresh))).toBe(true);
+    expect(storage.count('touch')).toBe(0);
+    // Stored with a longer lifetime than this manager's maxAge: the read sets the expiry to it.
+    const shorter = new CountingStorage(storage.inner);
+    const stale = new SessionManager({ storage: shorter, secret: SECRET, maxAge: 10_000 });
+    const read = stale.session({ cookie });
+    expect(await read.get('a')).toBe(1);
+    const touched = stale.commit(read);
+    expect(await settlesAtOnce(touched)).toBe(false);
+    await touched;
+    expect(shorter.count('touch')).toBe(1);
+  });
+});
