@@ -66,9 +66,39 @@ export function currentSession(request: FastifyRequest): CompatSession | undefin
 /** A session's internals (a private field: no WeakMap entry per request). */
 let inside: (s: CompatSession) => Internals;
 
+/** `value`'s JSON (undefined when JSON leaves it out); core's error naming `key` when it has none. */
+function jsonOf(key: string, value: unknown): string | undefined {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    // core's jsonSnapshot throws the SessionDataError naming the key (and keeps the cause).
+    jsonSnapshot([[key, value]]);
+    throw new TypeError(`session key "${key}" cannot be stored as JSON`);
+  }
+}
+
 /** Each stored top-level key of the session object with its JSON (the cookie is not data). */
 function snapshotOf(s: CompatSession): Map<string, string> {
-  return jsonSnapshot(Object.entries(s).filter(([key]) => key !== COOKIE_KEY));
+  const out = new Map<string, string>();
+  for (const key of Object.keys(s)) {
+    if (key === COOKIE_KEY) continue;
+    const json = jsonOf(key, s[key]);
+    if (json !== undefined) out.set(key, json);
+  }
+  return out;
+}
+
+/** Whether every stored top-level key of `s` still has the JSON of `snapshot`, and no key was added. */
+function matches(s: CompatSession, snapshot: ReadonlyMap<string, string>): boolean {
+  let seen = 0;
+  for (const key of Object.keys(s)) {
+    if (key === COOKIE_KEY) continue;
+    const json = jsonOf(key, s[key]);
+    if (json === undefined) continue;
+    if (snapshot.get(key) !== json) return false;
+    seen += 1;
+  }
+  return seen === snapshot.size;
 }
 
 /** What a request changed: keys to set and to remove, and the snapshot they were found in. */
@@ -76,8 +106,11 @@ export type Changes = ReturnType<typeof snapshotChanges> & { now: Map<string, st
 
 /** What the request changed: keys to set and to remove, against what was loaded or last saved. */
 function changes(s: CompatSession, i: Internals): Changes {
+  // The common case, a request that changed nothing, builds no second snapshot.
+  if (matches(s, i.snapshot)) return { set: {}, remove: [], now: i.snapshot };
   const now = snapshotOf(s);
-  return { ...snapshotChanges(i.snapshot, now), now };
+  const { set, remove } = snapshotChanges(i.snapshot, now);
+  return { set, remove, now };
 }
 
 /**
@@ -85,8 +118,18 @@ function changes(s: CompatSession, i: Internals): Changes {
  * hand the same changes to {@link commitCompat} rather than snapshot the session twice.
  */
 export function pendingChanges(s: CompatSession): Changes & { modified: boolean } {
-  const c = changes(s, inside(s));
-  return { ...c, modified: Object.keys(c.set).length > 0 || c.remove.length > 0 };
+  const c = changes(s, inside(s)) as Changes & { modified: boolean };
+  c.modified = c.remove.length > 0 || Object.keys(c.set).length > 0;
+  return c;
+}
+
+/**
+ * Whether saving `s` would write nothing but what core's own save decides (an expiry refresh): no
+ * change in `pending`, a record already stored, no cookie settings or own lifetime to write.
+ */
+export function nothingToWrite(s: CompatSession, pending: { modified: boolean }): boolean {
+  const i = inside(s);
+  return !pending.modified && i.stored && !i.cookieChanged && ownLifetime(s) === undefined;
 }
 
 /**
@@ -279,13 +322,16 @@ export class CompatSession {
 export async function commitCompat(s: CompatSession, pending?: Changes): Promise<CommitOutcome> {
   const i = inside(s);
   const { set, remove, now } = pending ?? changes(s, i);
-  const values: Record<string, JsonValue> = { ...set };
-  if (Object.keys(set).length > 0 || remove.length > 0 || !i.stored || i.cookieChanged) {
-    values[COOKIE_KEY] = JSON.parse(JSON.stringify(s.cookie)) as JsonValue;
-  }
+  // Nothing changed, stored, same settings: the save only refreshes the stored expiry (if core's
+  // refresh window asks for it), with no change set to build.
+  const write = remove.length > 0 || !i.stored || i.cookieChanged || Object.keys(set).length > 0;
   const lifetime = ownLifetime(s);
   if (lifetime !== undefined) await i.core.setMaxAge(lifetime, { persist: false });
-  if (Object.keys(values).length > 0) await i.core.setMany(values);
+  if (write) {
+    const values: Record<string, JsonValue> = { ...set };
+    values[COOKIE_KEY] = JSON.parse(JSON.stringify(s.cookie)) as JsonValue;
+    await i.core.setMany(values);
+  }
   if (remove.length > 0) await i.core.remove(...remove);
   const outcome = await i.context.manager.save(i.core);
   i.cookieChanged = false;

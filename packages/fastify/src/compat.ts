@@ -12,7 +12,12 @@ import { stringifySetCookie } from 'cookie';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { z } from 'zod';
-import { type CompatCookieOptions, type CookieSigner, HmacSigner } from './compat-cookie.js';
+import {
+  type CompatCookie,
+  type CompatCookieOptions,
+  type CookieSigner,
+  HmacSigner,
+} from './compat-cookie.js';
 import {
   adoptSigned,
   type CompatContext,
@@ -116,6 +121,11 @@ const optionsSchema = z.looseObject({
 
 /** The request's save decision (the cookie to send), once `onSend` made it: a request decorator. */
 const FINISHED = Symbol('kv-session.fastify-compat.finished');
+/**
+ * The request's cookie value (prefix removed; '' when it has none), read once: a request decorator,
+ * null until read.
+ */
+const COOKIE = Symbol('kv-session.fastify-compat.cookie');
 
 /** @fastify/session's default ids: 24 random bytes, base64url (32 characters). */
 function defaultIdGenerator(): string {
@@ -153,6 +163,7 @@ const plugin: FastifyPluginAsync<FastifySessionCompatOptions> = async (app, opti
   const idGenerator =
     (o.idGenerator as ((request: FastifyRequest) => string) | undefined) ?? defaultIdGenerator;
   const { cookieName, cookiePrefix, rolling, saveUninitialized } = o;
+  const cookiePath = cookieOptions.path ?? '/';
 
   // Core makes ids lazily (`session.id`); the compat layer reads that getter synchronously right after
   // setting `pending`, so the id comes from this request's idGenerator (and is checked against
@@ -190,34 +201,99 @@ const plugin: FastifyPluginAsync<FastifySessionCompatOptions> = async (app, opti
     return raw.startsWith(cookiePrefix) ? raw.slice(cookiePrefix.length) : undefined;
   };
 
+  /** {@link cookieValue}, parsed once per request (onRequest keeps it in a request decorator). */
+  const requestCookie = (request: FastifyRequest): string | undefined => {
+    const r = request as FastifyRequest & { [COOKIE]: string | null };
+    let value = r[COOKIE];
+    if (value === null) {
+      value = cookieValue(request) ?? '';
+      r[COOKIE] = value;
+    }
+    return value === '' ? undefined : value;
+  };
+
+  /**
+   * The attributes part of the last `Set-Cookie` value built (all but `name=value`) and every input
+   * it was built from: a rolling cookie is re-sent on every response, and its attributes change only
+   * with the session's cookie settings and with the second of its `Expires` (which the header
+   * carries in whole seconds), so one string serves every session until the second turns.
+   */
+  let attributes:
+    | {
+        path: string;
+        domain: string | null | undefined;
+        httpOnly: boolean;
+        secure: boolean | null;
+        sameSite: CompatCookie['sameSite'];
+        partitioned: boolean | undefined;
+        /** The `Expires` second, or null for a browser-session cookie. */
+        second: number | null;
+        text: string;
+      }
+    | undefined;
+
   /** A `Set-Cookie` value for `value` (signed id) with the session's cookie settings; none expires it. */
   const cookieHeader = (value: string | undefined, s?: CompatSession): string => {
     const c = s?.cookie;
+    const path = c?.path ?? cookieOptions.path ?? '/';
     const domain = c?.domain ?? cookieOptions.domain;
-    return stringifySetCookie({
+    if (c === undefined) {
+      return stringifySetCookie({
+        name: cookieName,
+        value: '',
+        path,
+        ...(domain ? { domain } : {}),
+        expires: new Date(0),
+      });
+    }
+    const text = value === undefined ? '' : cookiePrefix + value;
+    const pair = stringifySetCookie({ name: cookieName, value: text });
+    // NaN (an invalid date) never matches: such a cookie is built, and refused, every time.
+    const second = c.expires === null ? null : Math.floor(c.expires.getTime() / 1000);
+    const a = attributes;
+    if (
+      a !== undefined &&
+      a.second === second &&
+      a.path === path &&
+      a.domain === domain &&
+      a.httpOnly === c.httpOnly &&
+      a.secure === c.secure &&
+      a.sameSite === c.sameSite &&
+      a.partitioned === c.partitioned
+    ) {
+      return pair + a.text;
+    }
+    const header = stringifySetCookie({
       name: cookieName,
-      value: value === undefined ? '' : cookiePrefix + value,
-      path: c?.path ?? cookieOptions.path ?? '/',
+      value: text,
+      path,
       ...(domain ? { domain } : {}),
-      ...(c === undefined
-        ? { expires: new Date(0) }
-        : {
-            httpOnly: c.httpOnly,
-            ...(c.secure ? { secure: true } : {}),
-            ...(c.sameSite === null || c.sameSite === false
-              ? {}
-              : { sameSite: c.sameSite === true ? 'strict' : c.sameSite }),
-            ...(c.partitioned ? { partitioned: true } : {}),
-            ...(c.expires === null ? {} : { expires: c.expires }),
-          }),
+      httpOnly: c.httpOnly,
+      ...(c.secure ? { secure: true } : {}),
+      ...(c.sameSite === null || c.sameSite === false
+        ? {}
+        : { sameSite: c.sameSite === true ? 'strict' : c.sameSite }),
+      ...(c.partitioned ? { partitioned: true } : {}),
+      ...(c.expires === null ? {} : { expires: c.expires }),
     });
+    attributes = {
+      path,
+      domain,
+      httpOnly: c.httpOnly,
+      secure: c.secure,
+      sameSite: c.sameSite,
+      partitioned: c.partitioned,
+      second,
+      text: header.slice(pair.length),
+    };
+    return header;
   };
 
   /** Saves the request's session if it should be, and says which session cookie to send (if any). */
   const finish = async (request: FastifyRequest): Promise<string | undefined> => {
     const s = currentSession(request);
     if (s === undefined) return undefined;
-    const value = cookieValue(request);
+    const value = requestCookie(request);
     if ((request as unknown as { session: unknown }).session === null) {
       // destroy(): the stored record is gone; unlike @fastify/session, the cookie is expired too.
       return value === undefined ? undefined : cookieHeader(undefined);
@@ -241,20 +317,25 @@ const plugin: FastifyPluginAsync<FastifySessionCompatOptions> = async (app, opti
   const sendCookie = (reply: FastifyReply, header: string | undefined): void => {
     if (header === undefined) return;
     const previous = reply.getHeader('set-cookie');
-    const list = previous === undefined ? [] : Array.isArray(previous) ? previous : [String(previous)];
+    if (previous === undefined) {
+      reply.header('set-cookie', [header]);
+      return;
+    }
+    const list = Array.isArray(previous) ? previous : [String(previous)];
     reply.header('set-cookie', [...list.filter((v) => !v.startsWith(`${cookieName}=`)), header]);
   };
 
   app.decorateRequest('session', null as never);
   app.decorateRequest(CURRENT, null as never);
   app.decorateRequest(FINISHED, null as never);
+  app.decorateRequest(COOKIE, null as never);
 
   app.addHook('onRequest', async (request) => {
     const r = request as unknown as { session: unknown };
     r.session = {};
-    if (!underPath(request.url.split('?', 1)[0]!, cookieOptions.path ?? '/')) return;
+    if (cookiePath !== '/' && !underPath(request.url.split('?', 1)[0]!, cookiePath)) return;
     const https = request.protocol === 'https';
-    const value = cookieValue(request);
+    const value = requestCookie(request);
     const unsigned = value === undefined ? undefined : signer.unsign(value);
     const incoming = unsigned?.valid && isValidId(unsigned.value) ? unsigned.value : undefined;
     let core: CoreSession;

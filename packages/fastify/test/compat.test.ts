@@ -10,7 +10,7 @@ import { type RedisServer, startRedis } from '@kv-session/testing';
 import { redisClient, unavailableStorage } from '@kv-session/testing/adapters';
 import { RedisStore } from 'connect-redis';
 import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyRequest } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { concurrentWrites, gate, Jar, listen } from './support/compat.js';
 
 // The peer plugin and passport-local are loaded without their types: @fastify/session's declaration
@@ -147,6 +147,53 @@ describe('@kv-session/fastify/compat: the cookie and the session object', () => 
     const still = new Jar(await start(compat({ rolling: false })));
     await still.get('/set?k=a&v=1');
     expect((await still.get('/get')).setCookies).toHaveLength(0);
+  });
+
+  it('the rolling cookie of each response carries its own session settings and Expires second', async () => {
+    // The plugin reuses the attributes of the last Set-Cookie it built while nothing they are made of
+    // changed: another session's settings, or the next second, must give another header.
+    const maxAge = 60_000;
+    const base = await start(compat({ cookie: { secure: false, maxAge } }), (app) => {
+      app.get('/own', async (request) => {
+        const q = request.query as Record<string, string>;
+        sessionOf(request).options(JSON.parse(q.o!) as Record<string, unknown>);
+        return 'ok';
+      });
+    });
+    const plain = new Jar(base);
+    const own = new Jar(base);
+    await plain.get('/set?k=a&v=1');
+    await own.get('/set?k=a&v=1');
+    const t0 = Date.UTC(2031, 0, 1, 0, 0, 0, 500);
+    vi.useFakeTimers({ toFake: ['Date'], now: t0 });
+    try {
+      const attributes = (header: string) => header.slice(header.indexOf(';'));
+      const expiresOf = (header: string) => /Expires=([^;]+)/.exec(header)![1]!;
+      const first = (await plain.get('/get')).setCookies[0]!;
+      expect(attributes(first)).toBe(`; Path=/; Expires=${new Date(t0 + maxAge).toUTCString()}; HttpOnly`);
+      // One setting at a time, each between two responses of the plain session.
+      const settings: [Record<string, unknown>, string][] = [
+        [{ domain: 'example.test' }, '; Domain=example.test'],
+        [{ sameSite: 'strict' }, '; SameSite=Strict'],
+        [{ path: '/x' }, '; Path=/x'],
+        [{ httpOnly: false }, `Expires=${new Date(t0 + maxAge).toUTCString()}`],
+        [{ partitioned: true }, '; Partitioned'],
+      ];
+      for (const [options, shows] of settings) {
+        const other = (await own.get(`/own?o=${encodeURIComponent(JSON.stringify(options))}`)).setCookies[0]!;
+        expect(other).toContain(shows);
+        expect(attributes(other)).not.toBe(attributes(first));
+        expect(attributes((await plain.get('/get')).setCookies[0]!)).toBe(attributes(first));
+      }
+      vi.setSystemTime(t0 + 400); // the same second
+      expect((await plain.get('/get')).setCookies[0]).toBe(first);
+      vi.setSystemTime(t0 + 600); // the next one
+      const later = (await plain.get('/get')).setCookies[0]!;
+      expect(expiresOf(later)).toBe(new Date(t0 + 600 + maxAge).toUTCString());
+      expect(Date.parse(expiresOf(later)) - Date.parse(expiresOf(first))).toBe(1000);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('property access and get/set are the same data; nested changes are saved', async () => {
