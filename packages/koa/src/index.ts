@@ -60,8 +60,12 @@ interface LazyContext {
   secure: boolean;
 }
 
-/** Context prototypes (`app.context`) that already have the `session` accessor. */
-const extended = new WeakSet<object>();
+/**
+ * Set (true) on a context prototype (`app.context`) that has the `session` accessor: a property
+ * read through the prototype, which V8 caches per call site, where a `WeakSet` lookup per request
+ * hashed the prototype every time.
+ */
+const EXTENDED = Symbol('kv-session.koa.extended');
 
 /**
  * Puts the `ctx.session` accessor on the context's prototype (`app.context`), once per app: the
@@ -70,10 +74,11 @@ const extended = new WeakSet<object>();
  * route's throughput; an accessor on the prototype costs nothing until it is used.
  */
 function lazyContext(ctx: object): void {
+  if ((ctx as { [EXTENDED]?: true })[EXTENDED] === true) return;
   const proto = Object.getPrototypeOf(ctx) as object | null;
-  if (proto === null || extended.has(proto)) return;
-  extended.add(proto);
+  if (proto === null || Object.hasOwn(proto, EXTENDED)) return;
   Object.defineProperties(proto, {
+    [EXTENDED]: { value: true },
     [MANAGER]: { value: undefined, writable: true },
     [SESSION]: { value: undefined, writable: true },
     session: {
