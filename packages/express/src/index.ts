@@ -57,11 +57,21 @@ interface LazyState {
   session: Session<object> | undefined;
 }
 
-// Symbol.for: two copies of this module in one process (two versions installed) share the key.
-const STATE = Symbol.for('kv-session.express.state');
+/**
+ * Each request's state, from the middleware to the `req.session` getter. A `WeakMap`, not a
+ * property of the request: Express sets every request's prototype per request, and a property
+ * added to such a request made V8 build a new map (hidden class) for it every time, which
+ * `bench/icount.js` counted at about 15 k instructions of a `/ping` that never reads the session
+ * (express-kv /ping 613-621 k -> 601-603 k; bare Express 570-577 k). Registered under a global
+ * symbol: two copies of this module in one process (two versions installed) share it, as the
+ * getter one of them put on Express's request prototype serves the middleware of both.
+ */
+const STATES = Symbol.for('kv-session.express.states');
+const registry = globalThis as { [STATES]?: WeakMap<object, LazyState> };
+registry[STATES] ??= new WeakMap<object, LazyState>();
+const states = registry[STATES];
 
 interface LazyRequest {
-  [STATE]: LazyState | undefined;
   headers: Request['headers'];
   secure: boolean;
 }
@@ -89,7 +99,7 @@ function sessionOf(req: LazyRequest, state: LazyState): Session<object> {
 
 const accessor: PropertyDescriptor = {
   get(this: LazyRequest): Session<object> | undefined {
-    const state = this[STATE];
+    const state = states.get(this);
     if (state === undefined) return undefined; // no kv-session middleware ran for this request
     return state.session ?? sessionOf(this, state);
   },
@@ -104,6 +114,13 @@ const accessor: PropertyDescriptor = {
 const extended = new WeakSet<object>();
 
 /**
+ * Set (true) on an app's request prototype (`app.request`) once {@link lazyRequest} extended it: a
+ * property read through the prototype chain, which V8 caches per call site, where a `WeakSet` lookup
+ * per request hashed the prototype every time.
+ */
+const EXTENDED = Symbol('kv-session.express.extended');
+
+/**
  * Gives `req` the lazy `req.session` accessor. Express sets each request's prototype to its app's
  * `app.request`, whose own prototype is Express's `request` object, shared by every app (and
  * mounted sub-app) of that copy of Express: the accessor goes there, once, so a route that never
@@ -112,6 +129,7 @@ const extended = new WeakSet<object>();
  * Express request (a bare `node:http` one): the caller then does the work eagerly.
  */
 function lazyRequest(req: Request, res: Response): boolean {
+  if ((req as unknown as { [EXTENDED]?: true })[EXTENDED] === true) return true;
   const proto = Object.getPrototypeOf(req) as object;
   if (extended.has(proto)) return true;
   const reqProto = prototypeAbove(req, IncomingMessage.prototype);
@@ -124,6 +142,7 @@ function lazyRequest(req: Request, res: Response): boolean {
     extended.add(reqProto);
   }
   extended.add(proto);
+  Object.defineProperty(proto, EXTENDED, { value: true });
   return true;
 }
 
@@ -150,14 +169,14 @@ export function session(options: SessionOptions<object> = {}): SessionMiddleware
   function middleware(req: Request, res: Response, next: NextFunction): void {
     const lazy = req as unknown as LazyRequest;
     // Mounted twice (e.g. on a router and the app), or another library set req.session: keep it.
-    if (lazy[STATE] !== undefined || Object.hasOwn(req, 'session')) {
+    if (states.has(req) || Object.hasOwn(req, 'session')) {
       next();
       return;
     }
     // Nothing is read, verified or built here, and the response is not held: the `req.session`
     // getter does all of that on first use (see lazyRequest).
     const state: LazyState = { manager, res, next, session: undefined };
-    lazy[STATE] = state;
+    states.set(req, state);
     if (!lazyRequest(req, res)) {
       // Not an Express request (a bare node:http one): made and hooked now, as an own property.
       const s = sessionOf(lazy, state);

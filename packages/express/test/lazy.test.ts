@@ -35,7 +35,26 @@ describe('express: untouched sessions cost nothing', () => {
       return fromHeaders(...args);
     };
     const app = express();
+    // The request's own properties before the session middleware ran, for /own-keys.
+    const before = new WeakMap<object, (string | symbol)[]>();
+    app.use((req, _res, next) => {
+      before.set(req, Reflect.ownKeys(req));
+      next();
+    });
     app.use(mw);
+    const added = new WeakMap<object, string[]>();
+    app.use((req, _res, next) => {
+      added.set(
+        req,
+        Reflect.ownKeys(req)
+          .filter((k) => !before.get(req)!.includes(k))
+          .map(String),
+      );
+      next();
+    });
+    app.get('/own-keys', (req, res) => {
+      res.json(added.get(req));
+    });
     // Held: the first write waits for the save, so the headers have not left right after it.
     // Own methods: the hold must not add any to `res` (that slows Node's HTTP code down on it).
     const held = (res: express.Response): void => {
@@ -99,6 +118,12 @@ describe('express: untouched sessions cost nothing', () => {
     // Touching it afterwards still reads the stored session, once per request.
     expect(JSON.parse((await c.get('/get')).body)).toEqual({ user: 'ada' });
     expect(made - madeBefore).toBe(1);
+  });
+
+  it('the middleware adds no property to req (V8 would build a new hidden class for each request)', async () => {
+    const c = new Client(url);
+    await c.get('/login');
+    expect(JSON.parse((await c.get('/own-keys')).body)).toEqual([]);
   });
 
   it('res.end(await <first touch of req.session>): the save still precedes the response and its cookie', async () => {
