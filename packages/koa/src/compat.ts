@@ -3,6 +3,7 @@ import {
   ConfigError,
   formatIssues,
   jsonSnapshot,
+  rememberVerified,
   type SessionData,
   type SessionError,
   SessionManager,
@@ -247,6 +248,12 @@ class RequestState implements SessionOwner {
 class Middleware {
   readonly manager: SessionManager<SessionData>;
   #pending: (() => string) | undefined;
+  /**
+   * `value.signature` of cookies whose `.sig` verified with the first of `app.keys` (which
+   * {@link #verifiedWith} holds): core's bounded cache of verified values, emptied when the key changes.
+   */
+  readonly #verified = new Map<string, true>();
+  #verifiedWith: string | undefined;
 
   constructor(
     readonly o: Resolved,
@@ -319,9 +326,26 @@ class Middleware {
       if (value === undefined) return undefined;
       const remote = ctx.cookies.get(`${o.key}.sig`, { signed: false });
       if (remote) {
+        // Koa signs with `app.keys[0]` when `app.keys` is an array (a new Keygrip of it per request):
+        // while that key is the same string, a value and signature that verified before still do.
+        const appKeys = (ctx.app as { keys?: unknown }).keys;
+        const first = Array.isArray(appKeys) && typeof appKeys[0] === 'string' ? appKeys[0] : undefined;
+        // Looked up as one string (value and signature), as core's cache does: a hash lookup, not a
+        // comparison of the given signature with a valid one.
+        const pair = `${value}.${remote}`;
+        if (first !== undefined && first === this.#verifiedWith && this.#verified.has(pair)) return value;
         const given = Buffer.from(remote);
         const expected = Buffer.from(String((keys.sign as (data: string) => unknown)(`${o.key}=${value}`)));
-        if (given.length === expected.length && timingSafeEqual(given, expected)) return value;
+        if (given.length === expected.length && timingSafeEqual(given, expected)) {
+          if (first !== undefined) {
+            if (first !== this.#verifiedWith) {
+              this.#verified.clear();
+              this.#verifiedWith = first;
+            }
+            rememberVerified(this.#verified, pair, true);
+          }
+          return value;
+        }
       }
     }
     return ctx.cookies.get(o.key, { signed: true });

@@ -156,6 +156,23 @@ describe('@kv-session/koa/compat: cookies and ctx.session', () => {
     expect(JSON.parse((await jar.clone(onlyNew).get('/get')).body)).toEqual({});
   });
 
+  it('app.keys changed at runtime: a cookie that verified before is checked again with the new keys', async () => {
+    let app: Koa | undefined;
+    const base = await start(compat(), (a) => {
+      a.keys = [...KEYS];
+      app = a;
+    });
+    const jar = new Jar(base);
+    await jar.get('/set?k=a&v=1');
+    expect(JSON.parse((await jar.clone().get('/get')).body)).toEqual({ a: '1' }); // verified once more
+    app!.keys = ['another key altogether'];
+    expect(JSON.parse((await jar.clone().get('/get')).body)).toEqual({});
+    app!.keys = [...KEYS];
+    expect(JSON.parse((await jar.clone().get('/get')).body)).toEqual({ a: '1' });
+    (app!.keys as string[])[0] = 'the first key changed in place';
+    expect(JSON.parse((await jar.clone().get('/get')).body)).toEqual({});
+  });
+
   it('an untouched new session is not saved; rolling re-sends the cookie', async () => {
     const jar = new Jar(await start(compat()));
     expect((await jar.get('/nothing')).setCookies).toEqual([]);
