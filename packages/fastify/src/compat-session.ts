@@ -124,15 +124,6 @@ export function pendingChanges(s: CompatSession): Changes & { modified: boolean 
 }
 
 /**
- * Whether saving `s` would write nothing but what core's own save decides (an expiry refresh): no
- * change in `pending`, a record already stored, no cookie settings or own lifetime to write.
- */
-export function nothingToWrite(s: CompatSession, pending: { modified: boolean }): boolean {
-  const i = inside(s);
-  return !pending.modified && i.stored && !i.cookieChanged && ownLifetime(s) === undefined;
-}
-
-/**
  * Takes `signed` (the request's cookie value, verified and signed with the first secret by the
  * plugin's deterministic signer) as the signed id, so the response need not compute the same HMAC again.
  */

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import fastifyCookie, { signerFactory } from '@fastify/cookie';
 import fastifyFlash from '@fastify/flash';
 import { Authenticator } from '@fastify/passport';
-import { StorageUnavailableError } from '@kv-session/core';
+import { SessionDataError, StorageUnavailableError } from '@kv-session/core';
 import fastifySession, { type CompatSession } from '@kv-session/fastify/compat';
 import { StorageRedisKV } from '@kv-session/redis';
 import { type RedisServer, startRedis } from '@kv-session/testing';
@@ -194,6 +194,26 @@ describe('@kv-session/fastify/compat: the cookie and the session object', () => 
     } finally {
       vi.useRealTimers();
     }
+  });
+
+  it('a value JSON cannot hold fails the request with a SessionDataError naming the key; nothing is written', async () => {
+    const errors: unknown[] = [];
+    const base = await start(compat(), (app) => {
+      app.setErrorHandler((error, _request, reply) => {
+        errors.push(error);
+        void reply.status(500).send('failed');
+      });
+      app.get('/bigint', async (request) => {
+        sessionOf(request).n = 1n;
+        return 'ok';
+      });
+    });
+    const jar = new Jar(base);
+    await jar.get('/set?k=a&v=1');
+    expect((await jar.get('/bigint')).status).toBe(500);
+    expect(errors[0]).toBeInstanceOf(SessionDataError);
+    expect((errors[0] as Error).message).toContain('"n"');
+    expect(JSON.parse((await jar.get('/get')).body)).toEqual({ a: '1' });
   });
 
   it('property access and get/set are the same data; nested changes are saved', async () => {
