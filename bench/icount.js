@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
+import { callgrindArgs, totalInstructions } from './lib/callgrind.js';
 import { runMeta } from './lib/docs.js';
 import { icountTable } from './lib/report.js';
 import { ROUTES, STACKS } from './stacks.js';
@@ -86,34 +87,14 @@ async function load(agent, port, route, cookies, n) {
   );
 }
 
-/** The total of the first event (Ir: instructions) in a callgrind output file. */
-function totalInstructions(file) {
-  const text = readFileSync(file, 'utf8');
-  const line = text.split('\n').find((l) => l.startsWith('totals:'));
-  if (line === undefined) throw new Error(`no totals in ${file}`);
-  return Number(line.split(/\s+/)[1]);
-}
-
 async function count(stack, route, startRedis, freePort) {
   const redis = await startRedis();
   const port = await freePort();
   const out = join(tmpdir(), `kv-icount-${process.pid}-${stack.id}-${route.id}.out`);
-  const child = spawn(
-    'valgrind',
-    [
-      '--tool=callgrind',
-      '--instr-atstart=no',
-      '--smc-check=all-non-file',
-      `--callgrind-out-file=${out}`,
-      process.execPath,
-      serverJs,
-      stack.id,
-    ],
-    {
-      env: { ...process.env, PORT: String(port), REDIS_URL: redis.url, BENCH_SLOWDOWN: '50' },
-      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
-    },
-  );
+  const child = spawn('valgrind', [...callgrindArgs(out), process.execPath, serverJs, stack.id], {
+    env: { ...process.env, PORT: String(port), REDIS_URL: redis.url, BENCH_SLOWDOWN: '50' },
+    stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+  });
   let stderr = '';
   child.stderr.on('data', (d) => {
     stderr += d;

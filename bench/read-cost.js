@@ -10,7 +10,7 @@
 // this, the parent process). Needs valgrind; node runs about 50 times slower under it.
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +20,7 @@ import { StorageRedisKV } from '@kv-session/redis';
 import { startRedis } from '@kv-session/testing';
 import { createClient } from 'redis';
 import { MAX_AGE_MS, SECRET, SEED } from './apps/common.js';
+import { callgrindArgs, totalInstructions } from './lib/callgrind.js';
 import { inFlight } from './lib/in-flight.js';
 
 const { values } = parseArgs({
@@ -117,15 +118,6 @@ async function icountChild() {
   process.disconnect();
 }
 
-/** The total of the first event (Ir: instructions) in a callgrind output file. */
-function totalInstructions(file) {
-  const line = readFileSync(file, 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith('totals:'));
-  if (line === undefined) throw new Error(`no totals in ${file}`);
-  return Number(line.split(/\s+/)[1]);
-}
-
 /** Counted: runs this script under callgrind and prints instructions per read of each step. */
 async function icount() {
   const run = promisify(execFile);
@@ -135,10 +127,7 @@ async function icount() {
   const child = spawn(
     'valgrind',
     [
-      '--tool=callgrind',
-      '--instr-atstart=no',
-      '--smc-check=all-non-file',
-      `--callgrind-out-file=${out}`,
+      ...callgrindArgs(out),
       process.execPath,
       fileURLToPath(import.meta.url),
       `--icount-child=${reads},${warmup}`,
