@@ -116,7 +116,15 @@ export class SessionCookie {
       // express-session's own message, which apps may match on.
       throw new SessionDataError('maxAge must be a number or Date', { key: 'cookie', type: typeof ms });
     }
-    this.expires = typeof ms === 'number' ? new Date(Date.now() + ms) : null;
+    if (typeof ms !== 'number') {
+      this.expires = null;
+      return;
+    }
+    // originalMaxAge is the number given, not read back from the clock: express-session recomputes
+    // it as expires - Date.now(), which is one less when the millisecond turns in between, so a
+    // session touched on every request can lose a millisecond of lifetime now and then.
+    this.#expires = new Date(Date.now() + ms);
+    this.originalMaxAge = ms;
   }
 
   /** The attributes, in express-session's order (also the stored JSON). */
