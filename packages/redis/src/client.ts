@@ -38,21 +38,32 @@ function isProgrammingError(error: unknown): boolean {
 }
 
 /** Class names of the reply errors of node-redis (`ErrorReply` and subclasses) and ioredis (`ReplyError`). */
-const REPLY_ERROR_CLASSES = new Set(['ErrorReply', 'ReplyError']);
+const REPLY_ERROR_CLASSES: ReadonlySet<string> = new Set(['ErrorReply', 'ReplyError']);
+
+/** The class name of node-redis's abort of a queued command ("The command was aborted"). */
+const ABORT_ERROR_CLASSES: ReadonlySet<string> = new Set(['AbortError']);
 
 /**
- * True for a reply error sent by the server (node-redis `ErrorReply` and subclasses, ioredis
- * `ReplyError`). Recognised by class name along the prototype chain, so that a second copy of the
- * client library in node_modules still works, and so that neither library has to be loaded.
+ * Whether `error` is an Error of a class named in `names`, or of a subclass of one. Recognised by
+ * class name along the prototype chain, so that a second copy of the client library in
+ * node_modules still works, and so that neither library has to be loaded.
  */
-export function isErrorReply(error: unknown): error is Error {
+function isErrorOfClass(error: unknown, names: ReadonlySet<string>): error is Error {
   let proto: unknown = error instanceof Error ? Object.getPrototypeOf(error) : null;
   while (proto !== null && proto !== Error.prototype) {
     const name = (proto as { constructor?: { name?: unknown } }).constructor?.name;
-    if (typeof name === 'string' && REPLY_ERROR_CLASSES.has(name)) return true;
+    if (typeof name === 'string' && names.has(name)) return true;
     proto = Object.getPrototypeOf(proto);
   }
   return false;
+}
+
+/**
+ * True for a reply error sent by the server (node-redis `ErrorReply` and subclasses, ioredis
+ * `ReplyError`), recognised by class name ({@link isErrorOfClass}).
+ */
+export function isErrorReply(error: unknown): error is Error {
+  return isErrorOfClass(error, REPLY_ERROR_CLASSES);
 }
 
 /**
@@ -268,20 +279,6 @@ function timeoutError(operation: string, timeoutMs: number): StorageUnavailableE
 }
 
 /**
- * True for node-redis's `AbortError` ("The command was aborted"): the abort signal of
- * {@link OfflineDeadline} fired for a command not written yet. Recognised by class name, as
- * {@link isErrorReply} does.
- */
-function isAbortError(error: unknown): boolean {
-  let proto: unknown = error instanceof Error ? Object.getPrototypeOf(error) : null;
-  while (proto !== null && proto !== Error.prototype) {
-    if ((proto as { constructor?: { name?: unknown } }).constructor?.name === 'AbortError') return true;
-    proto = Object.getPrototypeOf(proto);
-  }
-  return false;
-}
-
-/**
  * Maps a failure of one Redis call to a kv-session error (see {@link RedisCommands.run}). Any
  * failure of a client that is not open (a Cluster client that never connected throws a `TypeError`
  * from inside node-redis) is {@link StorageUnavailableError}. node-redis's abort of a command still
@@ -291,7 +288,7 @@ function isAbortError(error: unknown): boolean {
  */
 function callError(error: unknown, operation: string, guard: ClientGuard, timeoutMs: number): Error {
   if (error instanceof SessionError) return error;
-  if (isAbortError(error)) return timeoutError(operation, timeoutMs);
+  if (isErrorOfClass(error, ABORT_ERROR_CLASSES)) return timeoutError(operation, timeoutMs);
   if (guard.closed()) {
     const message = error instanceof Error ? error.message : String(error);
     return new StorageUnavailableError(
@@ -321,7 +318,7 @@ export function redisScript(source: string): RedisScript {
   return { source, sha: createHash('sha1').update(source).digest('hex') };
 }
 
-/** The part of a client that {@link RedisCommands.script} needs. */
+/** The part of a client that {@link evalScript} needs. */
 export interface ScriptClient {
   eval(script: string, options: ScriptCallOptions): Promise<unknown>;
   evalSha(sha1: string, options: ScriptCallOptions): Promise<unknown>;
@@ -355,6 +352,25 @@ function driverOf<C extends object>(client: C | IoredisClientLike, timeoutMs: nu
     commands: (_deadline, buffers) => (buffers ? offline.bufferClient : offline.client),
     guard: clientGuard(client),
   };
+}
+
+/**
+ * Runs `script` on `client` with `EVALSHA`, and with `EVAL` (which loads it) when the server does
+ * not have it yet. `EVALSHA` is sent synchronously, so that commands issued in the same tick go out
+ * in one pipeline with it.
+ */
+export async function evalScript(
+  client: ScriptClient,
+  script: RedisScript,
+  options: ScriptCallOptions,
+): Promise<unknown> {
+  try {
+    return await client.evalSha(script.sha, options);
+  } catch (error) {
+    // First use on this server or node (or after SCRIPT FLUSH / a restart): EVAL loads it.
+    if (!isErrorReply(error) || !error.message.startsWith('NOSCRIPT')) throw error;
+    return client.eval(script.source, options);
+  }
 }
 
 /**
@@ -428,14 +444,6 @@ export class RedisCommands<C extends ScriptClient> {
 
   /** Runs a script with `EVALSHA`, loading it with `EVAL` when the server does not have it yet. */
   script(operation: string, script: RedisScript, options: ScriptCallOptions): Promise<unknown> {
-    return this.run(operation, async (client) => {
-      try {
-        return await client.evalSha(script.sha, options);
-      } catch (error) {
-        // First use on this server or node (or after SCRIPT FLUSH / a restart): EVAL loads it.
-        if (!isErrorReply(error) || !error.message.startsWith('NOSCRIPT')) throw error;
-        return client.eval(script.source, options);
-      }
-    });
+    return this.run(operation, (client) => evalScript(client, script, options));
   }
 }

@@ -22,6 +22,7 @@ import {
   serializeSession,
 } from '@kv-session/core';
 import {
+  evalScript,
   isErrorReply,
   type RedisClientLike,
   RedisCommands,
@@ -538,11 +539,8 @@ export class StorageRedisKV implements Storage {
         const sets: Promise<unknown>[] = [];
         if (mode === 'v') sets.push(client.set(oldKey, expected as string, temp));
         sets.push(client.set(newKey, raw as unknown as string, temp));
-        const script = client.evalSha(CAS_LARGE.sha, options).catch((error: unknown) => {
-          // First use on this server: EVAL loads it (the temporary keys are still there).
-          if (!isErrorReply(error) || !error.message.startsWith('NOSCRIPT')) throw error;
-          return client.eval(CAS_LARGE.source, options);
-        });
+        // On first use on this server EVAL loads it (the temporary keys are still there).
+        const script = evalScript(client, CAS_LARGE, options);
         const [done, ...stored] = await Promise.allSettled([script, ...sets]);
         // Written: a failed SET cannot lead here (the script finds no new key, or no expected one).
         if (done?.status === 'fulfilled' && integerReply(done.value) === 1) return done.value;
