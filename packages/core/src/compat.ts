@@ -2,27 +2,31 @@ import { SessionDataError } from './errors.js';
 import type { JsonValue } from './json.js';
 
 /**
+ * For compat layers: one top-level key's JSON text, as {@link jsonSnapshot} takes it; undefined
+ * when JSON leaves the value out (`undefined`, functions). A value JSON cannot hold (a `BigInt`, a
+ * cycle) throws {@link SessionDataError} naming the key.
+ */
+export function entryJson(key: string, value: unknown): string | undefined {
+  try {
+    return JSON.stringify(value);
+  } catch (error) {
+    throw new SessionDataError(`session key "${key}" cannot be stored as JSON: ${(error as Error).message}`, {
+      key,
+      cause: error,
+    });
+  }
+}
+
+/**
  * For compat layers, whose session object is a plain object the app mutates (express-session,
- * @fastify/session, koa-session): each top-level key's JSON text, so that what a request changed is
- * found by comparing two snapshots, nested changes included. Keys whose value JSON leaves out
- * (`undefined`, functions) are absent; a value JSON cannot hold (a `BigInt`, a cycle) throws
- * {@link SessionDataError} naming the key.
+ * @fastify/session, koa-session): each top-level key's JSON text ({@link entryJson}), so that what
+ * a request changed is found by comparing two snapshots, nested changes included. Keys whose value
+ * JSON leaves out are absent.
  */
 export function jsonSnapshot(entries: Iterable<readonly [string, unknown]>): Map<string, string> {
   const out = new Map<string, string>();
   for (const [key, value] of entries) {
-    let json: string | undefined;
-    try {
-      json = JSON.stringify(value);
-    } catch (error) {
-      throw new SessionDataError(
-        `session key "${key}" cannot be stored as JSON: ${(error as Error).message}`,
-        {
-          key,
-          cause: error,
-        },
-      );
-    }
+    const json = entryJson(key, value);
     if (json !== undefined) out.set(key, json);
   }
   return out;

@@ -1,5 +1,11 @@
 export { applyChangeSet, serializeSession } from './change-set.js';
-export { callbackOrPromise, jsonSnapshot, type RequestSessionApi, snapshotChanges } from './compat.js';
+export {
+  callbackOrPromise,
+  entryJson,
+  jsonSnapshot,
+  type RequestSessionApi,
+  snapshotChanges,
+} from './compat.js';
 // For adapters and compat layers that read their own cookie format (docs/writing-an-adapter.md).
 export { readCookie } from './cookie.js';
 export {

@@ -1,4 +1,10 @@
-import { callbackOrPromise, jsonSnapshot, SessionDataError, snapshotChanges } from '@kv-session/core';
+import {
+  callbackOrPromise,
+  entryJson,
+  jsonSnapshot,
+  SessionDataError,
+  snapshotChanges,
+} from '@kv-session/core';
 import { describe, expect, it } from 'vitest';
 
 describe('compat helpers', () => {
@@ -8,6 +14,13 @@ describe('compat helpers', () => {
       ['a', '1'],
       ['b', '{"c":[1,2]}'],
     ]);
+  });
+
+  it('entryJson: one key as jsonSnapshot takes it (JSON text, undefined when left out, the same error)', () => {
+    expect(entryJson('b', { c: [1, 2] })).toBe('{"c":[1,2]}');
+    expect(entryJson('gone', undefined)).toBeUndefined();
+    expect(() => entryJson('bad', 10n)).toThrow(SessionDataError);
+    expect(() => entryJson('bad', 10n)).toThrow('session key "bad" cannot be stored as JSON');
   });
 
   it('jsonSnapshot: a value JSON cannot hold throws SessionDataError naming the key', () => {

@@ -1,8 +1,8 @@
 import {
   type CommitOutcome,
   callbackOrPromise,
+  entryJson,
   type JsonValue,
-  jsonSnapshot,
   type Session,
   type SessionData,
   type SessionManager,
@@ -66,23 +66,12 @@ export function currentSession(request: FastifyRequest): CompatSession | undefin
 /** A session's internals (a private field: no WeakMap entry per request). */
 let inside: (s: CompatSession) => Internals;
 
-/** `value`'s JSON (undefined when JSON leaves it out); core's error naming `key` when it has none. */
-function jsonOf(key: string, value: unknown): string | undefined {
-  try {
-    return JSON.stringify(value);
-  } catch {
-    // core's jsonSnapshot throws the SessionDataError naming the key (and keeps the cause).
-    jsonSnapshot([[key, value]]);
-    throw new TypeError(`session key "${key}" cannot be stored as JSON`);
-  }
-}
-
 /** Each stored top-level key of the session object with its JSON (the cookie is not data). */
 function snapshotOf(s: CompatSession): Map<string, string> {
   const out = new Map<string, string>();
   for (const key of Object.keys(s)) {
     if (key === COOKIE_KEY) continue;
-    const json = jsonOf(key, s[key]);
+    const json = entryJson(key, s[key]);
     if (json !== undefined) out.set(key, json);
   }
   return out;
@@ -93,7 +82,7 @@ function matches(s: CompatSession, snapshot: ReadonlyMap<string, string>): boole
   let seen = 0;
   for (const key of Object.keys(s)) {
     if (key === COOKIE_KEY) continue;
-    const json = jsonOf(key, s[key]);
+    const json = entryJson(key, s[key]);
     if (json === undefined) continue;
     if (snapshot.get(key) !== json) return false;
     seen += 1;
