@@ -110,7 +110,7 @@ const accessor: PropertyDescriptor = {
   configurable: true,
 };
 
-/** Request prototypes already extended. */
+/** Express's shared request prototypes that have the `session` accessor. */
 const extended = new WeakSet<object>();
 
 /**
@@ -130,8 +130,6 @@ const EXTENDED = Symbol('kv-session.express.extended');
  */
 function lazyRequest(req: Request, res: Response): boolean {
   if ((req as unknown as { [EXTENDED]?: true })[EXTENDED] === true) return true;
-  const proto = Object.getPrototypeOf(req) as object;
-  if (extended.has(proto)) return true;
   const reqProto = prototypeAbove(req, IncomingMessage.prototype);
   // The response's held methods dispatch from Express's response prototype (see holdUntilSaved), so
   // that `res.end(await req.session.data())`, which reads `res.end` before the first
@@ -141,8 +139,7 @@ function lazyRequest(req: Request, res: Response): boolean {
     Object.defineProperty(reqProto, 'session', accessor);
     extended.add(reqProto);
   }
-  extended.add(proto);
-  Object.defineProperty(proto, EXTENDED, { value: true });
+  Object.defineProperty(Object.getPrototypeOf(req) as object, EXTENDED, { value: true });
   return true;
 }
 

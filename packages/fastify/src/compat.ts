@@ -235,7 +235,7 @@ const plugin: FastifyPluginAsync<FastifySessionCompatOptions> = async (app, opti
   /** A `Set-Cookie` value for `value` (signed id) with the session's cookie settings; none expires it. */
   const cookieHeader = (value: string | undefined, s?: CompatSession): string => {
     const c = s?.cookie;
-    const path = c?.path ?? cookieOptions.path ?? '/';
+    const path = c?.path ?? cookiePath;
     const domain = c?.domain ?? cookieOptions.domain;
     if (c === undefined) {
       return stringifySetCookie({
