@@ -10,6 +10,7 @@ import { StorageRedisKV } from '@kv-session/redis';
 import { startRedis } from '@kv-session/testing';
 import { createClient } from 'redis';
 import { MAX_AGE_MS, SECRET } from './apps/common.js';
+import { parseCommandTimes } from './lib/stats.js';
 
 const { values } = parseArgs({
   options: {
@@ -26,16 +27,6 @@ const manager = new SessionManager({ storage, secret: SECRET, maxAge: MAX_AGE_MS
 const id = 'cas-cost-session-0123456789abcdefghij';
 const headers = { cookie: `sid=${sign(id, SECRET)}` };
 
-/** `{ command: { calls, usec } }` of INFO commandstats (client and script commands alike). */
-async function commandStats() {
-  const out = {};
-  for (const line of (await client.info('commandstats')).split(/\r?\n/)) {
-    const m = /^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/.exec(line);
-    if (m) out[m[1]] = { calls: Number(m[2]), usec: Number(m[3]) };
-  }
-  return out;
-}
-
 let n = 0;
 const write = async () => {
   const s = manager.sessionFromHeaders(headers, { secure: false });
@@ -51,7 +42,7 @@ try {
       for (let i = 0; i < writes / 4; i++) await write(); // warm-up
       await client.configResetStat();
       for (let i = 0; i < writes; i++) await write();
-      const stats = await commandStats();
+      const stats = parseCommandTimes(await client.info('commandstats'));
       const evalsha = stats.evalsha ?? { calls: 0, usec: 0 };
       // A SET counted once per write is the script's own (inside EVALSHA's time); more are the
       // client's SETs of temporary keys, timed on their own.

@@ -4,6 +4,7 @@ import {
   cpuPerRequest,
   median,
   parseCommandStats,
+  parseCommandTimes,
   parseMonitor,
   percentiles,
   perRequest,
@@ -36,6 +37,13 @@ describe('commandstats', () => {
       evalsha: 7,
     });
     expect(parseCommandStats('# Commandstats\r\n')).toEqual({});
+  });
+
+  it('parses calls and Redis CPU time (usec) per command', () => {
+    const times = parseCommandTimes(info(10, 4, 3));
+    expect(times.get).toEqual({ calls: 10, usec: 120 });
+    expect(times.evalsha).toEqual({ calls: 7, usec: 3 });
+    expect(parseCommandTimes('cmdstat_set:calls=2')).toEqual({ set: { calls: 2, usec: 0 } });
   });
 
   it('deltas leave out the harness commands and commands not called in between', () => {

@@ -3,6 +3,7 @@
 /** Command names (base name, before `|`) the harness sends itself and never counts. */
 export declare const HARNESS_COMMANDS: readonly string[];
 export type CommandCounts = Record<string, number>;
+export declare function parseCommandTimes(info: string): Record<string, { calls: number; usec: number }>;
 export declare function parseCommandStats(info: string): CommandCounts;
 export declare function commandDelta(before: CommandCounts, after: CommandCounts): CommandCounts;
 export declare function perRequest(

@@ -5,15 +5,23 @@
 export const HARNESS_COMMANDS = ['info', 'config', 'flushall'];
 
 /**
- * Parses `INFO commandstats` into `{ command: calls }`. Sub-commands keep Redis 7's `cmd|sub`
- * form (e.g. `client|tracking`); names are lower-cased.
+ * Parses `INFO commandstats` into `{ command: { calls, usec } }` (usec: Redis's CPU time in the
+ * command, 0 when the line has none). Sub-commands keep Redis 7's `cmd|sub` form (e.g.
+ * `client|tracking`); names are lower-cased.
  */
-export function parseCommandStats(info) {
+export function parseCommandTimes(info) {
   const out = {};
   for (const line of info.split(/\r?\n/)) {
-    const m = /^cmdstat_([^:]+):calls=(\d+)/.exec(line.trim());
-    if (m) out[m[1].toLowerCase()] = Number(m[2]);
+    const m = /^cmdstat_([^:]+):calls=(\d+)(?:,usec=(\d+))?/.exec(line.trim());
+    if (m) out[m[1].toLowerCase()] = { calls: Number(m[2]), usec: Number(m[3] ?? 0) };
   }
+  return out;
+}
+
+/** {@link parseCommandTimes} with the calls only: `{ command: calls }`. */
+export function parseCommandStats(info) {
+  const out = {};
+  for (const [name, { calls }] of Object.entries(parseCommandTimes(info))) out[name] = calls;
   return out;
 }
 
