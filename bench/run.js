@@ -2,13 +2,21 @@
 // its own private redis-server (so INFO commandstats belong to one stack), checks that each stack
 // answers correctly, then loads every route with autocannon from this process: per route a warm-up
 // per stack, then `rounds` rounds that visit the stacks in turn (so a burst of outside load hits
-// them all alike). Records req/s and latency percentiles (own sub-ms samples; median of rounds),
-// Redis commands per request (INFO commandstats deltas), server CPU per request and RSS.
+// them all alike), each preceded by a short untimed re-warm of that stack. Records req/s and
+// latency percentiles (own sub-ms samples; median of rounds), Redis commands per request (INFO commandstats deltas), server CPU per request and RSS.
 //
 //   node bench/run.js [--quick] [--only=id,id] [--duration=s] [--rounds=n] [--warmup=s]
 //                     [--connections=n] [--no-docs] [--routes=get,ping] [--cpu-prof] [--json=file]
+//                     [--idle=s] [--rewarm=s] [--log-rounds]
 //   --cpu-prof: each server runs with node's --cpu-prof; profiles land in bench/results/profiles/ and
 //               their top functions by self time are printed (bench/lib/profile.js)
+//   --rewarm=s: untimed load of s seconds (default 0.5, quick 0) right before each round, so that a
+//             round does not measure V8's recovery from the idle time before it (`rewarm` below)
+//   --idle=s: sleep s seconds after each stack's round (a stack of the full run idles ~17 s between
+//             its rounds; this reproduces that with a few stacks)
+//   --log-rounds: print each round's req/s and server CPU per request, split into system time and
+//             the main thread vs all other threads (V8's GC and compiler workers), read from /proc
+//   BENCH_NODE_FLAGS='--flag …': extra node/V8 flags for the servers (--no-memory-reducer, --trace-gc)
 //   node bench/run.js --report   re-renders docs/benchmarks.md and the chart from bench/results/latest.raw.json
 import { fork } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -49,6 +57,9 @@ const { values: flags } = parseArgs({
     'cpu-prof': { type: 'boolean', default: false },
     remote: { type: 'string' },
     json: { type: 'string' },
+    idle: { type: 'string' },
+    'log-rounds': { type: 'boolean', default: false },
+    rewarm: { type: 'string' },
   },
 });
 const quick = flags.quick;
@@ -56,6 +67,20 @@ const duration = Number(flags.duration ?? (quick ? 0.3 : 1)); // quick: 18 stack
 const rounds = Number(flags.rounds ?? (quick ? 1 : 3));
 const warmup = Number(flags.warmup ?? (quick ? 0 : 1));
 const connections = Number(flags.connections);
+/** --idle=s: pause after each stack's round, as if other stacks took their turn for that long. */
+const idle = Number(flags.idle ?? 0);
+if (!Number.isFinite(idle) || idle < 0) throw new Error('--idle takes seconds: --idle=10');
+/**
+ * --rewarm=s: load each stack for s seconds, untimed, right before each of its rounds. A stack
+ * idles while the others take their turn, and after about 8 s idle V8's memory reducer collects the
+ * maps of the last requests' objects and discards the optimised code built on them; the first half
+ * second of load after that re-optimises (bench/NOTES.md, "Idle between rounds"). Rounds measure the
+ * steady state; --rewarm=0 --idle=… measures the recovery.
+ */
+const rewarm = Number(flags.rewarm ?? (quick ? 0 : 0.5));
+if (!Number.isFinite(rewarm) || rewarm < 0) throw new Error('--rewarm takes seconds: --rewarm=0.5');
+/** --log-rounds: print every round's req/s and CPU per request, split by thread (Linux). */
+const logRounds = flags['log-rounds'];
 const cpuProf = flags['cpu-prof'];
 const profileDir = fileURLToPath(new URL('./results/profiles/', import.meta.url));
 /** --remote=0,0.5: /get only, through a latency proxy, once per round-trip time (ms). */
@@ -71,7 +96,8 @@ const writeDocs =
   flags.only === undefined &&
   flags.routes === undefined &&
   !cpuProf &&
-  !remoteRtts;
+  !remoteRtts &&
+  flags.idle === undefined;
 const only = flags.only?.split(',').map((s) => s.trim());
 const stacks = only ? STACKS.filter((s) => only.includes(s.id)) : STACKS;
 if (stacks.length === 0)
@@ -151,9 +177,12 @@ async function startProxy(redisPort) {
 async function startServer(stack, redisUrl, freePort) {
   const port = await freePort();
   const child = fork(serverFile, [stack.id], {
-    execArgv: cpuProf
-      ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${stack.id}.cpuprofile`]
-      : [],
+    execArgv: [
+      ...(cpuProf
+        ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${stack.id}.cpuprofile`]
+        : []),
+      ...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
+    ],
     env: { ...process.env, PORT: String(port), REDIS_URL: redisUrl, NODE_ENV: 'production' },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -178,7 +207,7 @@ async function startServer(stack, redisUrl, freePort) {
   return {
     base: `http://127.0.0.1:${port}`,
     /** CPU time and RSS of the server process, read over IPC. */
-    usage: () => ask(child, { type: 'usage' }),
+    usage: (threads = false) => ask(child, { type: 'usage', threads }),
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((r) => child.once('exit', r));
@@ -363,6 +392,19 @@ async function fail(live, failures, error) {
   await live.server?.stop();
 }
 
+/** One round as a line: req/s, CPU per request, its system share and the main thread's and the rest's. */
+function roundLine(r, id, round, u0, u1) {
+  const n = u1.requests - u0.requests;
+  const per = (a, b) => ((a - b) / n).toFixed(1);
+  const threads = u1.threads
+    ? `, main thread ${per(u1.threads.main, u0.threads.main)}, other threads ${per(u1.threads.other, u0.threads.other)}`
+    : '';
+  return (
+    `  round ${r + 1} ${id}: ${Math.round(round.rps)} req/s, CPU ${round.cpuUs.toFixed(1)} µs/req ` +
+    `(system ${per(u1.cpu.system, u0.cpu.system)}${threads})`
+  );
+}
+
 /** One route on every live stack: warm-up, rounds in turn, then commands, round trips, RSS. */
 async function measureRoute(lives, route, warm, failures) {
   const state = new Map();
@@ -387,10 +429,11 @@ async function measureRoute(lives, route, warm, failures) {
       const st = state.get(live);
       try {
         const samples = new Samples();
-        const u0 = await live.server.usage();
+        if (rewarm > 0) await load(live.server.base, route, rewarm, st.cookies);
+        const u0 = await live.server.usage(logRounds);
         const { elapsed } = await load(live.server.base, route, duration, st.cookies, samples);
         await sleep(100); // requests cut off at the end of the run still finish
-        const u1 = await live.server.usage();
+        const u1 = await live.server.usage(logRounds);
         const [p50, p99] = percentiles(samples.values(), [50, 99]);
         st.rounds.push({
           rps: samples.length / elapsed,
@@ -398,6 +441,8 @@ async function measureRoute(lives, route, warm, failures) {
           p99,
           cpuUs: cpuPerRequest(u0.cpu, u1.cpu, u1.requests - u0.requests),
         });
+        if (logRounds) console.log(roundLine(r, live.stack.id, st.rounds.at(-1), u0, u1));
+        if (idle > 0) await sleep(idle * 1000);
       } catch (error) {
         await fail(live, failures, error);
       }
@@ -460,7 +505,8 @@ async function main() {
   const probeBefore = cpuProbe();
   console.log(
     `kv-session bench${quick ? ' (quick)' : ''}: ${stacks.length} stacks x ${routes.length} routes, ` +
-      `warm-up ${warmup} s, ${rounds} round(s) of ${duration} s per stack and route, ${connections} connections`,
+      `warm-up ${warmup} s, ${rounds} round(s) of ${duration} s per stack and route` +
+      `${rewarm > 0 ? ` (each after a ${rewarm} s re-warm)` : ''}, ${connections} connections`,
   );
   const failures = [];
   const lives = [];
@@ -523,6 +569,7 @@ async function main() {
     duration,
     rounds,
     warmup,
+    rewarm,
     connections,
     loadBefore,
     loadAfter: loadavg(),
