@@ -31,7 +31,7 @@ const { values: flags } = parseArgs({
     routes: { type: 'string', default: 'get,ping' },
     requests: { type: 'string', default: '2000' },
     // 8000: after 2500 requests V8 was still compiling in the counted window (Fastify kv-session
-    // /get 240 k at 2500 against 127 k at 8000; bench/NOTES.md)
+    // /get counted 240 k with 2500, 127-141 k with 8000, on 2026-12-03)
     warmup: { type: 'string', default: '8000' },
     connections: { type: 'string', default: '10' },
     'no-save': { type: 'boolean', default: false },

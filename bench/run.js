@@ -3,7 +3,8 @@
 // answers correctly, then loads every route with autocannon from this process: per route a warm-up
 // per stack, then `rounds` rounds that visit the stacks in turn (so a burst of outside load hits
 // them all alike), each preceded by a short untimed re-warm of that stack. Records req/s and
-// latency percentiles (own sub-ms samples; median of rounds), Redis commands per request (INFO commandstats deltas), server CPU per request and RSS.
+// latency percentiles (own sub-ms samples; median of rounds), Redis commands per request (INFO
+// commandstats deltas), server CPU per request and RSS.
 //
 //   node bench/run.js [--quick] [--only=id,id] [--duration=s] [--rounds=n] [--warmup=s]
 //                     [--connections=n] [--no-docs] [--routes=get,ping] [--cpu-prof] [--json=file]
@@ -72,10 +73,10 @@ const idle = Number(flags.idle ?? 0);
 if (!Number.isFinite(idle) || idle < 0) throw new Error('--idle takes seconds: --idle=10');
 /**
  * --rewarm=s: load each stack for s seconds, untimed, right before each of its rounds. A stack
- * idles while the others take their turn, and after about 8 s idle V8's memory reducer collects the
- * maps of the last requests' objects and discards the optimised code built on them; the first half
- * second of load after that re-optimises (bench/NOTES.md, "Idle between rounds"). Rounds measure the
- * steady state; --rewarm=0 --idle=… measures the recovery.
+ * idles while the others take their turn; after about 8 s idle V8's memory reducer runs a full
+ * collection, optimised code whose maps died in it is discarded, and the next load re-optimises
+ * (bench/NOTES.md, "Idle between rounds"). Rounds measure the steady state; --rewarm=0 --idle=…
+ * measures the recovery.
  */
 const rewarm = Number(flags.rewarm ?? (quick ? 0 : 0.5));
 if (!Number.isFinite(rewarm) || rewarm < 0) throw new Error('--rewarm takes seconds: --rewarm=0.5');
