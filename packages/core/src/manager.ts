@@ -98,14 +98,24 @@ export class SessionManager<Data extends object = RegisteredSessionData> {
    * response is sent; it rejects with a `SessionError` (`status` 503 when storage is unavailable).
    */
   commit(session: Session<Data>): Promise<CommitResult> {
+    const result = this.commitNow(session);
+    // Nothing to store (the session was never used, or its expiry needs no refresh): no await.
+    return result instanceof Promise ? result : Promise.resolve(result);
+  }
+
+  /**
+   * {@link commit}, answering the headers themselves instead of a promise when the session has
+   * nothing to store (no storage call): an adapter that holds the response until the save is done
+   * sends it in the same tick. Never throws: a failure is a rejected promise, as with `commit`.
+   */
+  commitNow(session: Session<Data>): CommitResult | Promise<CommitResult> {
     try {
       const request = this.#incoming(session);
       const outcome = session[commitSession]();
-      // Nothing to store (the session was never used, or its expiry needs no refresh): no await.
-      if (!(outcome instanceof Promise)) return Promise.resolve(this.#edge.respond(request, outcome));
+      if (!(outcome instanceof Promise)) return this.#edge.respond(request, outcome);
       return outcome.then((done) => this.#edge.respond(request, done));
     } catch (error) {
-      // A promise either way, as before: never a synchronous throw.
+      // A promise either way, as commit: never a synchronous throw.
       return Promise.reject(error);
     }
   }

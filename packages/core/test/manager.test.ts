@@ -306,3 +306,40 @@ describe('a commit with nothing to store is synchronous', () => {
     expect(shorter.count('touch')).toBe(1);
   });
 });
+
+describe('commitNow', () => {
+  it('answers the headers themselves when nothing is stored, and a promise when the session writes', async () => {
+    const storage = new CountingStorage();
+    const manager = new SessionManager({ storage, secret: SECRET });
+    const cookie = `sid=${sign(await storedId(manager), SECRET)}`;
+    storage.reset();
+    // Never used: nothing to store, no storage call.
+    expect(manager.commitNow(manager.session())).toEqual({ setCookie: undefined, headers: {} });
+    // Read, with an expiry that needs no refresh: the same, after the one load.
+    const read = manager.session({ cookie });
+    expect(await read.get('a')).toBe(1);
+    expect(manager.commitNow(read)).toEqual({ setCookie: undefined, headers: {} });
+    expect(storage.count()).toBe(1);
+    // A write: a promise of what commit answers.
+    const written = manager.session();
+    await written.set('b', 2);
+    const result = manager.commitNow(written);
+    expect(result).toBeInstanceOf(Promise);
+    expect((await result).setCookie).toMatch(/^sid=/);
+    expect(storage.count('apply') + storage.count('save')).toBe(1);
+  });
+
+  it('never throws: a failed save is a rejected promise, as with commit', async () => {
+    const storage = new CountingStorage();
+    const manager = new SessionManager({ storage });
+    const s = manager.session();
+    await s.set('a', 1);
+    storage.failures.set('apply', new Error('down'));
+    storage.failures.set('save', new Error('down'));
+    let result: unknown;
+    expect(() => {
+      result = manager.commitNow(s);
+    }).not.toThrow();
+    await expect(result).rejects.toThrow();
+  });
+});

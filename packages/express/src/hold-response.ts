@@ -4,18 +4,17 @@ import { ServerResponse } from 'node:http';
 const HELD = ['write', 'end', 'writeHead', 'flushHeaders'] as const;
 type HeldName = (typeof HELD)[number];
 type Raw = (this: ServerResponse, ...args: unknown[]) => unknown;
-type Replacements = Partial<Record<HeldName, Raw>>;
 
 /**
- * The replacements of held responses whose prototype dispatches them (see {@link dispatchFrom}).
- * A WeakMap, not a property of the response: adding four methods to a response object (Node's
+ * The hold of each held response whose prototype dispatches it (see {@link dispatchFrom}). A
+ * WeakMap, not a property of the response: adding methods to a response object (Node's
  * ServerResponse already has dozens of fields) turns it into a slow dictionary-mode object, and
  * every later field access of Node's HTTP code on it pays: `bench/icount.js` counted 150 k more
  * instructions per request (an Express `/get` is about 1 M) for four own methods that changed nothing.
  */
-const replaced = new WeakMap<object, Replacements>();
+const holds = new WeakMap<object, Hold>();
 
-/** Prototypes whose held methods already dispatch through {@link replaced}. */
+/** Prototypes whose held methods already dispatch through {@link holds}. */
 const dispatching = new WeakSet<object>();
 
 /**
@@ -50,9 +49,12 @@ function dispatchFrom(proto: object): void {
   const target = proto as Record<HeldName, Raw>;
   for (const name of HELD) {
     const original = target[name];
+    const bit = BITS[name];
     const dispatch = function (this: ServerResponse, ...args: unknown[]): unknown {
-      const fn = replaced.get(this)?.[name];
-      return (fn ?? original).apply(this, args);
+      const hold = holds.get(this);
+      return hold !== undefined && (hold.held & bit) !== 0
+        ? hold.call(name, args)
+        : original.apply(this, args);
     };
     Object.defineProperty(proto, name, { value: dispatch, writable: true, configurable: true });
   }
@@ -69,50 +71,6 @@ export function dispatchHolds(res: ServerResponse): boolean {
   if (proto === undefined) return false;
   dispatchFrom(proto);
   return true;
-}
-
-/** Installs and removes the replacements of one response's held methods. */
-interface MethodTable {
-  /**
-   * What a replaced call goes to once the save is done: on an Express response the prototype's
-   * dispatcher (the method it replaced, once reset; not a wrapper some middleware set on `res`,
-   * which would then run twice), on a bare one the method `res` had.
-   */
-  readonly original: Readonly<Record<HeldName, Raw>>;
-  set(name: HeldName, fn: Raw): void;
-  /** Back to the response's own methods (the names given). */
-  reset(names: readonly HeldName[]): void;
-}
-
-function methodTable(res: ServerResponse): MethodTable {
-  const proto = frameworkPrototype(res);
-  if (proto !== undefined) {
-    dispatchFrom(proto);
-    return {
-      original: proto as Record<HeldName, Raw>,
-      set(name, fn) {
-        const table = replaced.get(res);
-        if (table === undefined) replaced.set(res, { [name]: fn });
-        else table[name] = fn;
-      },
-      reset(names) {
-        const table = replaced.get(res);
-        if (table !== undefined) for (const name of names) delete table[name];
-      },
-    };
-  }
-  // A bare node:http response: own properties (its shape matters less than losing the hold).
-  const target = res as unknown as Record<HeldName, Raw>;
-  const own = Object.fromEntries(HELD.map((name) => [name, target[name]])) as Record<HeldName, Raw>;
-  return {
-    original: own,
-    set(name, fn) {
-      target[name] = fn;
-    },
-    reset(names) {
-      for (const name of names) target[name] = own[name];
-    },
-  };
 }
 
 /**
@@ -135,77 +93,201 @@ function keepCookies(res: ServerResponse, args: unknown[]): unknown[] {
   return copy;
 }
 
-const HEADER_WRITES = ['write', 'writeHead', 'flushHeaders'] as const;
+/** One bit per held method, for {@link Hold.held}. */
+const BITS: Readonly<Record<HeldName, number>> = { write: 1, writeHead: 2, flushHeaders: 4, end: 8 };
+const HEADER_WRITES = 1 | 2 | 4;
+const ALL = HEADER_WRITES | 8;
+
+/**
+ * The state of one held response (see {@link holdUntilSaved}): one object per response, its
+ * replaced methods dispatched to {@link call} by name, rather than a closure per method and per
+ * deferred call (fewer objects live across the save, which on Express's busy heap are promoted and
+ * collected by full GCs).
+ */
+class Hold {
+  /** The held methods (bits of {@link BITS}) that still go to {@link call}. */
+  held = ALL;
+  readonly #res: ServerResponse;
+  readonly #save: () => Promise<void> | void;
+  readonly #fail: (error: unknown) => void;
+  /**
+   * What a replaced call goes to once the save is done: on an Express response the prototype's
+   * dispatcher (the method it replaced, once released; not a wrapper some middleware set on `res`,
+   * which would then run twice), on a bare one the method `res` had.
+   */
+  readonly #original: Readonly<Record<HeldName, Raw>>;
+  /** A bare node:http response's own methods, put back on release; undefined on Express's. */
+  readonly #own: Readonly<Record<HeldName, Raw>> | undefined;
+  #state: 'idle' | 'saving' | 'saved' = 'idle';
+  /** Calls deferred until the save is done, in order; made on first use. */
+  #queued: (() => void)[] | undefined;
+  #ended = false;
+
+  constructor(
+    res: ServerResponse,
+    save: () => Promise<void> | void,
+    fail: (error: unknown) => void,
+    original: Readonly<Record<HeldName, Raw>>,
+    own: Readonly<Record<HeldName, Raw>> | undefined,
+  ) {
+    this.#res = res;
+    this.#save = save;
+    this.#fail = fail;
+    this.#original = original;
+    this.#own = own;
+  }
+
+  /** A call of the held method `name`. */
+  call(name: HeldName, args: unknown[]): unknown {
+    const res = this.#res;
+    switch (name) {
+      case 'write':
+        this.#afterSave(() => this.#original.write.apply(res, args));
+        return true;
+      case 'writeHead':
+        this.#afterSave(() => this.#original.writeHead.apply(res, keepCookies(res, args)));
+        return res;
+      case 'flushHeaders':
+        this.#afterSave(() => this.#original.flushHeaders.apply(res, []));
+        return undefined;
+      default:
+        return this.#end(args);
+    }
+  }
+
+  #end(args: unknown[]): ServerResponse {
+    const res = this.#res;
+    if (this.#ended) return res; // a second end() while saving
+    this.#ended = true;
+    if (this.#state === 'idle') {
+      // The usual case (the body sent with one end()): finished at once when nothing needs storing.
+      const started = this.#start();
+      if (started === 'done') this.#finish(args);
+      else if (started === 'pending') this.#queue(() => this.#finish(args));
+      return res;
+    }
+    // Streamed: changes made after the first write still need saving before the end.
+    this.#afterSave(() => {
+      const again = this.#attempt();
+      if (again instanceof Promise) again.then(() => this.#finish(args), this.#failed);
+      else if (again !== FAILED) this.#finish(args);
+    });
+    return res;
+  }
+
+  /** Runs `op` once the save is done (at once when it is), in the order of the calls. */
+  #afterSave(op: () => void): void {
+    if (this.#state === 'saved') {
+      op();
+      return;
+    }
+    this.#queue(op);
+    if (this.#state === 'idle') this.#start();
+  }
+
+  #queue(op: () => void): void {
+    if (this.#queued === undefined) this.#queued = [op];
+    else this.#queued.push(op);
+  }
+
+  /**
+   * Starts the save. 'done': it finished at once, the header writes are released and the queued
+   * calls ran; 'pending': they run when it fulfils; 'failed': it threw, and `fail` was called.
+   */
+  #start(): 'done' | 'pending' | 'failed' {
+    this.#state = 'saving';
+    const saving = this.#attempt();
+    if (saving === FAILED) return 'failed';
+    if (saving instanceof Promise) {
+      saving.then(this.#saved, this.#failed);
+      return 'pending';
+    }
+    this.#saved();
+    return 'done';
+  }
+
+  /** One save: its promise, nothing when it finished at once, FAILED when it threw. */
+  #attempt(): Promise<void> | undefined | typeof FAILED {
+    try {
+      return this.#save() ?? undefined;
+    } catch (error) {
+      this.#failed(error);
+      return FAILED;
+    }
+  }
+
+  readonly #saved = (): void => {
+    this.#state = 'saved';
+    this.#release(HEADER_WRITES);
+    const queued = this.#queued;
+    this.#queued = undefined;
+    if (queued !== undefined) for (const op of queued) op();
+  };
+
+  readonly #failed = (error: unknown): void => {
+    this.#queued = undefined;
+    this.#release(ALL);
+    this.#fail(error);
+  };
+
+  #finish(args: unknown[]): void {
+    this.#release(ALL);
+    this.#original.end.apply(this.#res, args);
+  }
+
+  /** Gives the response its own methods back (the bits of `mask`); all of them: the hold is over. */
+  #release(mask: number): void {
+    this.held &= ~mask;
+    const own = this.#own;
+    if (own === undefined) {
+      // Its entry is dropped once the hold is over: V8's young-generation GC keeps a WeakMap value
+      // (this hold, and through it the response) alive for one more collection after its key died.
+      if (this.held === 0) holds.delete(this.#res);
+      return;
+    }
+    const target = this.#res as unknown as Record<HeldName, Raw>;
+    for (const name of HELD) if ((mask & BITS[name]) !== 0) target[name] = own[name];
+  }
+}
+
+/** What {@link Hold}'s attempt returns for a save that threw synchronously. */
+const FAILED = Symbol('failed');
 
 /**
  * Makes `res` wait for `save` before its headers leave, however they are written: the first
  * `write` (streamed bodies), `writeHead` (a redirect or an SSE route written by hand),
  * `flushHeaders`, or `end`. Those calls are deferred until `save` has finished (and set its headers;
  * Node writes headers synchronously, the save is async), then replayed in order; a write or end made
- * meanwhile queues behind them, and `res.headersSent` stays false until then. A streamed response
- * saves once more before its end, for changes made after the first write. When a save rejects, the
- * queue is dropped, `res` gets its own methods back and `fail` answers (the app's error handler
- * through `next(err)`, or Express's, which aborts a response already started).
+ * meanwhile queues behind them, and `res.headersSent` stays false until then. A `save` that returns
+ * no promise has finished: the call goes on in the same tick (a read-only session with nothing to
+ * store). A streamed response saves once more before its end, for changes made after the first
+ * write. When a save rejects (or throws), the queue is dropped, `res` gets its own methods back and
+ * `fail` answers (the app's error handler through `next(err)`, or Express's, which aborts a response
+ * already started).
  *
- * On an Express response the replacements are dispatched from Express's response prototype (see
+ * On an Express response the held calls are dispatched from Express's response prototype (see
  * {@link dispatchFrom}), so the response object keeps its shape; on a bare `node:http` response
  * they are its own properties. Works on both, so the Express middleware and its express-session
  * drop-in (which also runs under Connect and a bare `http.createServer`) share it.
  */
 export function holdUntilSaved(
   res: ServerResponse,
-  save: () => Promise<void>,
+  save: () => Promise<void> | void,
   fail: (error: unknown) => void,
 ): void {
-  const methods = methodTable(res);
-  const { write, end, writeHead, flushHeaders } = methods.original;
-  const call = (fn: Raw, args: unknown[]): unknown => fn.apply(res, args);
-  let state: 'idle' | 'saving' | 'saved' = 'idle';
-  const queued: (() => void)[] = [];
-  const failed = (error: unknown): void => {
-    queued.length = 0;
-    methods.reset(HELD);
-    fail(error);
-  };
-  const afterSave = (op: () => void): void => {
-    if (state === 'saved') {
-      op();
-      return;
-    }
-    queued.push(op);
-    if (state === 'saving') return;
-    state = 'saving';
-    save().then(() => {
-      state = 'saved';
-      methods.reset(HEADER_WRITES);
-      for (const queuedOp of queued.splice(0)) queuedOp();
-    }, failed);
-  };
-  methods.set('write', (...args: unknown[]): boolean => {
-    afterSave(() => call(write, args));
-    return true;
-  });
-  methods.set('writeHead', function (this: ServerResponse, ...args: unknown[]): ServerResponse {
-    afterSave(() => call(writeHead, keepCookies(res, args)));
-    return this;
-  });
-  methods.set('flushHeaders', (): void => {
-    afterSave(() => call(flushHeaders, []));
-  });
-  methods.set('end', function (this: ServerResponse, ...args: unknown[]): ServerResponse {
-    const streamed = state !== 'idle';
-    methods.set('end', function (this: ServerResponse) {
-      return this; // a second end() while saving
-    });
-    afterSave(() => {
-      const finish = (): void => {
-        methods.reset(HELD);
-        call(end, args);
-      };
-      // Streamed: changes made after the first write still need saving before the end.
-      if (streamed) save().then(finish, failed);
-      else finish();
-    });
-    return this;
-  });
+  const proto = frameworkPrototype(res);
+  if (proto !== undefined) {
+    dispatchFrom(proto);
+    holds.set(res, new Hold(res, save, fail, proto as Record<HeldName, Raw>, undefined));
+    return;
+  }
+  // A bare node:http response: own properties (its shape matters less than losing the hold).
+  const target = res as unknown as Record<HeldName, Raw>;
+  const own = Object.fromEntries(HELD.map((name) => [name, target[name]])) as Record<HeldName, Raw>;
+  const hold = new Hold(res, save, fail, own, own);
+  for (const name of HELD) {
+    target[name] = function (this: ServerResponse, ...args: unknown[]): unknown {
+      return hold.call(name, args);
+    };
+  }
 }

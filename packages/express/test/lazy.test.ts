@@ -21,6 +21,7 @@ describe('express: untouched sessions cost nothing', () => {
   let backend: Backend;
   let storage: ReturnType<typeof instrument>;
   let made = 0;
+  const sentAtOnce: boolean[] = [];
   const servers: Server[] = [];
   let url: string;
   let bareUrl: string;
@@ -68,6 +69,15 @@ describe('express: untouched sessions cost nothing', () => {
     });
     app.get('/get', async (req, res) => {
       res.json((await req.session.data()) ?? null);
+    });
+    // A read that leaves nothing to store: its commit is synchronous, so end() sends at once.
+    app.get('/read-then-end', async (req, res) => {
+      const data = await req.session.data();
+      res.end(JSON.stringify(data));
+      sentAtOnce.push(res.headersSent);
+    });
+    app.get('/sent-at-once', (_req, res) => {
+      res.json(sentAtOnce.splice(0));
     });
     app.get('/same', (req, res) => {
       res.send(String([req.session, mw.of(req)].every((x) => x === req.session)));
@@ -132,6 +142,18 @@ describe('express: untouched sessions cost nothing', () => {
     expect(r.body).toBe('saved k');
     expect(r.setCookies).toHaveLength(1);
     expect(JSON.parse((await c.get('/get')).body)).toEqual({ k: 'v' });
+  });
+
+  it('a read-only session with nothing to store does not delay the response: end() sends it in the same tick', async () => {
+    const c = new Client(url);
+    await c.get('/login');
+    await c.get('/sent-at-once'); // clears
+    const r = await c.get('/read-then-end');
+    expect(JSON.parse(r.body)).toEqual({ user: 'ada' });
+    expect(r.setCookies).toEqual([]);
+    // Without a cookie too (a new visitor who was only read).
+    expect((await new Client(url).get('/read-then-end')).body).toBe('{}');
+    expect(JSON.parse((await c.get('/sent-at-once')).body)).toEqual([true, true]);
   });
 
   it('req.session is one object per request, and mw.of(req) is it', async () => {
