@@ -105,6 +105,26 @@ describe('express specifics', () => {
     expect(r.setCookies).toEqual([]);
   });
 
+  it('a failed save of a session first touched in a mounted router reaches the app’s error handler', async () => {
+    const app = express();
+    app.use(session({ storage: unavailableStorage(), onError: () => {} }));
+    const router = express.Router();
+    router.get('/set', async (req, res) => {
+      await req.session.set('k', 'v');
+      res.send('ok');
+    });
+    app.use('/r', router);
+    app.use((err: Error & { status?: number }, _req: Request, res: Response, _next: NextFunction) => {
+      res.status(err.status ?? 500).json({ error: err.name, at: 'app' });
+    });
+    const { server, url } = await listen(app);
+    servers.push(server);
+    const r = await new Client(url).get('/r/set');
+    expect(r.status).toBe(503);
+    expect(JSON.parse(r.body)).toEqual({ error: 'StorageUnavailableError', at: 'app' });
+    expect(r.setCookies).toEqual([]);
+  });
+
   // Issue 14, item 7: what reaches a client through Express's own final handler.
   it('with no error handler, Express (env production) answers a save failure with the status and its text only', async () => {
     const app = express();
