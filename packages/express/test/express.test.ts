@@ -4,7 +4,7 @@ import { session } from '@kv-session/express';
 import { adapterSuite, Client, redisBackend, unavailableStorage } from '@kv-session/testing/adapters';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startExpress } from './support/app.js';
+import { startExpress, startRouterApp } from './support/app.js';
 
 adapterSuite('express', startExpress, redisBackend);
 
@@ -106,23 +106,15 @@ describe('express specifics', () => {
   });
 
   it('a failed save of a session first touched in a mounted router reaches the app’s error handler', async () => {
-    const app = express();
-    app.use(session({ storage: unavailableStorage(), onError: () => {} }));
-    const router = express.Router();
-    router.get('/set', async (req, res) => {
-      await req.session.set('k', 'v');
-      res.send('ok');
-    });
-    app.use('/r', router);
-    app.use((err: Error & { status?: number }, _req: Request, res: Response, _next: NextFunction) => {
-      res.status(err.status ?? 500).json({ error: err.name, at: 'app' });
-    });
-    const { server, url } = await listen(app);
-    servers.push(server);
-    const r = await new Client(url).get('/r/set');
-    expect(r.status).toBe(503);
-    expect(JSON.parse(r.body)).toEqual({ error: 'StorageUnavailableError', at: 'app' });
-    expect(r.setCookies).toEqual([]);
+    const app = await startRouterApp();
+    try {
+      const r = await new Client(app.url).get('/r/set');
+      expect(r.status).toBe(503);
+      expect(JSON.parse(r.body)).toEqual({ error: 'StorageUnavailableError', at: 'app' });
+      expect(r.setCookies).toEqual([]);
+    } finally {
+      await app.close();
+    }
   });
 
   // Issue 14, item 7: what reaches a client through Express's own final handler.
