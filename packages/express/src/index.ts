@@ -53,7 +53,9 @@ export interface SessionMiddleware<Data extends object = RequestSessionData> ext
 /**
  * What the middleware leaves on a request for the `req.session` getter. `res` and `next` only
  * where Express did not set `req.res` and `req.next` to them (it always does): the getter takes
- * them from the request. A state that pointed to them kept every finished request's whole object
+ * them from the request, `req.next` as it is at the first touch (the `next` of the router whose
+ * route touched the session, so a failed save goes through that router's error handlers first,
+ * then the app's). A state that pointed to them kept every finished request's whole object
  * graph (response, socket, router) alive through the next young-generation GC, since V8's
  * scavenger keeps the values of `WeakMap` entries whose keys just died for that collection: the
  * surviving copies were then promoted and cost full GCs. Measured with `--trace-gc` in the Express
