@@ -159,20 +159,18 @@ class Hold {
     const res = this.#res;
     if (this.#ended) return res; // a second end() while saving
     this.#ended = true;
-    if (this.#state === 'idle') {
-      // The usual case (the body sent with one end()): finished at once when nothing needs storing.
-      const started = this.#start();
-      if (started === 'done') this.#finish(args);
-      else if (started === 'pending') this.#queue(() => this.#finish(args));
-      return res;
-    }
+    // The usual case (the body sent with one end()) saves now, without queueing a call first.
+    if (this.#state === 'idle') this.#saveThenEnd(args);
     // Streamed: changes made after the first write still need saving before the end.
-    this.#afterSave(() => {
-      const again = this.#attempt();
-      if (again instanceof Promise) again.then(() => this.#finish(args), this.#failed);
-      else if (again !== FAILED) this.#finish(args);
-    });
+    else this.#afterSave(() => this.#saveThenEnd(args));
     return res;
+  }
+
+  /** Saves, then ends the response: at once when the save finished at once. */
+  #saveThenEnd(args: unknown[]): void {
+    const started = this.#start();
+    if (started === 'done') this.#finish(args);
+    else if (started === 'pending') this.#queue(() => this.#finish(args));
   }
 
   /** Runs `op` once the save is done (at once when it is), in the order of the calls. */
@@ -196,24 +194,19 @@ class Hold {
    */
   #start(): 'done' | 'pending' | 'failed' {
     this.#state = 'saving';
-    const saving = this.#attempt();
-    if (saving === FAILED) return 'failed';
+    let saving: Promise<void> | void;
+    try {
+      saving = this.#save();
+    } catch (error) {
+      this.#failed(error);
+      return 'failed';
+    }
     if (saving instanceof Promise) {
       saving.then(this.#saved, this.#failed);
       return 'pending';
     }
     this.#saved();
     return 'done';
-  }
-
-  /** One save: its promise, nothing when it finished at once, FAILED when it threw. */
-  #attempt(): Promise<void> | undefined | typeof FAILED {
-    try {
-      return this.#save() ?? undefined;
-    } catch (error) {
-      this.#failed(error);
-      return FAILED;
-    }
   }
 
   readonly #saved = (): void => {
@@ -249,9 +242,6 @@ class Hold {
     for (const name of HELD) if ((mask & BITS[name]) !== 0) target[name] = own[name];
   }
 }
-
-/** What {@link Hold}'s attempt returns for a save that threw synchronously. */
-const FAILED = Symbol('failed');
 
 /**
  * Makes `res` wait for `save` before its headers leave, however they are written: the first

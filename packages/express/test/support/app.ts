@@ -20,14 +20,7 @@ export async function startExpress(options: SessionOptions, factory = express): 
       }, next);
     });
   }
-  const server: Server = await new Promise((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
+  return serve(app);
 }
 
 /**
@@ -53,13 +46,17 @@ export async function startRouterApp(factory = express): Promise<TestApp & { sen
   app.use((err: Error & { status?: number }, _req: Request, res: Response, _next: NextFunction) => {
     res.status(err.status ?? 500).json({ error: err.name, at: 'app' });
   });
+  return { ...(await serve(app)), sentAtOnce };
+}
+
+/** Listens on a free port of 127.0.0.1. */
+async function serve(app: ReturnType<typeof express>): Promise<TestApp> {
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
-    sentAtOnce,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
