@@ -94,7 +94,8 @@ export function replyText(reply: unknown, operation: string): string | undefined
  * reported as failed is not applied later). node-redis removes the listener when it writes a
  * command, so one signal serves every command of a slice (at most 100 ms, or a quarter of the
  * timeout). node-redis's own per-command `timeout` option would create an `AbortSignal.timeout()`
- * for every command, which measured as the largest CPU cost of a read (about 15 µs each).
+ * for every command, which measured as the largest CPU cost of a read (about 15 µs each). Reads on
+ * a connected client go without the signal ({@link reader}).
  *
  * Clients without `withCommandOptions` (the Sentinel client ignores it; see `masterReadiness`)
  * are used as they are.
@@ -108,6 +109,8 @@ class OfflineDeadline<C extends object> {
   #proxy: C;
   /** #proxy with bulk strings answered as Buffers; made on first use in a slice. */
   #bufferProxy: C | undefined;
+  /** The client with bulk strings answered as Buffers and no abort signal (see {@link reader}). */
+  #readBufferProxy: C | undefined;
   #signal: AbortSignal | undefined;
   #until = 0;
 
@@ -145,6 +148,31 @@ class OfflineDeadline<C extends object> {
     return this.#proxy;
   }
 
+  /**
+   * The client for a read (a command that changes nothing but the expiry of the key it reads) that
+   * may go out late: while the client is connected, the client without abort signal. The command is
+   * then written on the client's next write; only if the connection drops before that does it wait
+   * for the connection to come back, and sent then, it refreshes an expiry a moment later than
+   * asked. Leaving the signal out saves node-redis adding and removing an abort listener per command
+   * (about 3 k instructions of a 38 k read; bench/NOTES.md). Offline, or for a client that does not
+   * say whether it is connected (a Cluster client), the read gets the signal as any command.
+   */
+  reader(buffers: boolean): C {
+    const withOptions = this.#withOptions;
+    if (withOptions === undefined || (this.#client as { isReady?: unknown }).isReady !== true) {
+      return buffers ? this.bufferClient : this.client;
+    }
+    if (!buffers) return this.#client;
+    if (this.#readBufferProxy === undefined) {
+      const own = this.#own as { typeMapping?: object } | undefined;
+      this.#readBufferProxy = withOptions({
+        ...own,
+        typeMapping: { ...own?.typeMapping, [BLOB_STRING]: Buffer },
+      });
+    }
+    return this.#readBufferProxy;
+  }
+
   /** {@link client}, answering bulk strings as Buffers (the client itself where it cannot). */
   get bufferClient(): C {
     const proxy = this.client;
@@ -160,6 +188,11 @@ class OfflineDeadline<C extends object> {
     return this.#bufferProxy;
   }
 }
+
+/** {@link RedisCommands.run} flag: bulk string replies as Buffers where the client can. */
+export const BUFFERS = 1;
+/** {@link RedisCommands.run} flag: the call only reads (and refreshes an expiry); see there. */
+export const READ = 2;
 
 /** node-redis's RESP type of a bulk string reply (`RESP_TYPES.BLOB_STRING`, `$`), in node-redis 5 and 6. */
 const BLOB_STRING = 36;
@@ -330,10 +363,11 @@ export interface ScriptClient {
  */
 interface RedisDriver<C> {
   /**
-   * The commands of a call whose deadline is `deadline` (performance.now() ms); with `buffers`,
-   * bulk string replies come as Buffers where the client can (a string otherwise).
+   * The commands of a call whose deadline is `deadline` (performance.now() ms); with
+   * {@link BUFFERS}, bulk string replies come as Buffers where the client can (a string
+   * otherwise); with {@link READ}, the call only reads (see {@link RedisCommands.run}).
    */
-  commands(deadline: number, buffers: boolean): C;
+  commands(deadline: number, flags: number): C;
   guard: ClientGuard;
 }
 
@@ -343,13 +377,18 @@ function driverOf<C extends object>(client: C | IoredisClientLike, timeoutMs: nu
     const driver = new IoredisDriver(client);
     return {
       // The driver speaks every command of RedisClientLike, a superset of what any storage uses.
-      commands: (deadline, buffers) => driver.commands(deadline, buffers) as unknown as C,
+      commands: (deadline, flags) => driver.commands(deadline, (flags & BUFFERS) !== 0) as unknown as C,
       guard: { ready: () => driver.ready(), closed: () => driver.closed() },
     };
   }
   const offline = new OfflineDeadline(client, timeoutMs);
   return {
-    commands: (_deadline, buffers) => (buffers ? offline.bufferClient : offline.client),
+    commands: (_deadline, flags) =>
+      (flags & READ) !== 0
+        ? offline.reader((flags & BUFFERS) !== 0)
+        : (flags & BUFFERS) !== 0
+          ? offline.bufferClient
+          : offline.client,
     guard: clientGuard(client),
   };
 }
@@ -375,8 +414,10 @@ export async function evalScript(
 
 /**
  * How both Redis storages send commands: each call bounded by `timeoutMs` with its failures mapped
- * to kv-session errors ({@link RedisCommands.run}, one shared timer: {@link Deadlines}), never written to Redis after its deadline (node-redis:
- * {@link OfflineDeadline}; ioredis: {@link IoredisDriver}), and, for a Sentinel client, only while it
+ * to kv-session errors ({@link RedisCommands.run}, one shared timer: {@link Deadlines}), never
+ * written to Redis after its deadline (node-redis: {@link OfflineDeadline}, except a read made while
+ * the client is connected, see `OfflineDeadline.reader`; ioredis: {@link IoredisDriver}), and, for a
+ * Sentinel client, only while it
  * has a master.
  */
 export class RedisCommands<C extends ScriptClient> {
@@ -394,11 +435,14 @@ export class RedisCommands<C extends ScriptClient> {
    * Runs one Redis call, `call(client)`, as described on the class: bounded by `timeoutMs` from now
    * whatever the client's own settings (a timeout is {@link StorageUnavailableError}), its failures
    * mapped to kv-session errors. For a Sentinel client the call is only handed to the client once
-   * it has a master; if that does not happen before the deadline, the call is never made. With
-   * `buffers`, bulk string replies come as Buffers where the client allows it (node-redis with
-   * command options, ioredis); the caller takes a string too.
+   * it has a master; if that does not happen before the deadline, the call is never made. `flags`:
+   * with {@link BUFFERS}, bulk string replies come as Buffers where the client allows it
+   * (node-redis with command options, ioredis; the caller takes a string too); with {@link READ},
+   * the call only reads (and refreshes an expiry), so that sending it after its deadline would
+   * change nothing else: on a connected node-redis client it goes without the abort signal
+   * (`OfflineDeadline.reader`). Its deadline still bounds it.
    */
-  run<T>(operation: string, call: (client: C) => Promise<T>, buffers = false): Promise<T> {
+  run<T>(operation: string, call: (client: C) => Promise<T>, flags = 0): Promise<T> {
     const timeoutMs = this.#timeoutMs;
     const deadline = performance.now() + timeoutMs;
     const driver = this.#driver;
@@ -419,10 +463,8 @@ export class RedisCommands<C extends ScriptClient> {
       try {
         pending =
           ready === undefined || ready()
-            ? call(driver.commands(deadline, buffers))
-            : whenReady(ready, () => pendingCall.expired).then(() =>
-                call(driver.commands(deadline, buffers)),
-              );
+            ? call(driver.commands(deadline, flags))
+            : whenReady(ready, () => pendingCall.expired).then(() => call(driver.commands(deadline, flags)));
       } catch (error) {
         pending = Promise.reject(error);
       }

@@ -22,8 +22,10 @@ import {
   serializeSession,
 } from '@kv-session/core';
 import {
+  BUFFERS,
   evalScript,
   isErrorReply,
+  READ,
   type RedisClientLike,
   RedisCommands,
   replyText,
@@ -294,24 +296,26 @@ export class StorageRedisKV implements Storage {
     const freshUntil = this.#cached ? this.#freshUntil.get(id) : undefined;
     if (freshUntil !== undefined && freshUntil > now) {
       // Refreshed by this process less than a window ago: a cacheable GET, usually answered locally.
-      reply = await this.#redis.run('load', (client) => client.get(key));
+      reply = await this.#redis.run('load', (client) => client.get(key), READ);
       expiresAt = freshUntil - this.#window(maxAgeMs) + maxAgeMs;
     } else {
       // As a Buffer: decoded once for JSON.parse, and sent back as is by the compare-and-set.
-      reply = await this.#redis.run(
-        'load',
-        (client) =>
-          client.getEx(key, { type: 'PX', value: maxAgeMs }).catch((error: unknown) => {
-            if (isErrorReply(error) && error.message.startsWith('WRONGTYPE')) return WRONG_TYPE;
-            throw error;
-          }),
-        true,
-      );
-      if (reply === WRONG_TYPE) {
-        throw new CorruptDataError(
-          `Redis key ${this.#o.prefix}${redactId(id)} holds another type than a string; the session reads as empty`,
-          { version: WRONG_TYPE },
+      try {
+        reply = await this.#redis.run(
+          'load',
+          (client) => client.getEx(key, { type: 'PX', value: maxAgeMs }),
+          READ | BUFFERS,
         );
+      } catch (error) {
+        // The server's reply error, as run() maps it (the cause of a StorageError).
+        const cause = (error as { cause?: unknown }).cause;
+        if (error instanceof StorageError && isErrorReply(cause) && cause.message.startsWith('WRONGTYPE')) {
+          throw new CorruptDataError(
+            `Redis key ${this.#o.prefix}${redactId(id)} holds another type than a string; the session reads as empty`,
+            { version: WRONG_TYPE },
+          );
+        }
+        throw error;
       }
       if (this.#cached && reply !== null && reply !== undefined) this.#markFresh(id, now, maxAgeMs);
     }
@@ -559,7 +563,7 @@ export class StorageRedisKV implements Storage {
         if (status === -2) return NOT_SENT;
         return done?.status === 'fulfilled' ? done.value : NOT_SENT;
       },
-      true,
+      BUFFERS,
     );
   }
 

@@ -85,6 +85,35 @@ describe.each(CLIENT_KINDS)('Redis unavailable ($name)', (kind) => {
     }
   });
 
+  it('reads made while the client is offline fail by the deadline and are never sent after the reconnect', async () => {
+    // A connected node-redis client sends reads without the abort signal (OfflineDeadline.reader);
+    // an offline one must still give them the signal, or they would pile up in its offline queue.
+    const { client, close } = await kind.single(server.url);
+    try {
+      const storage = new StorageRedisKV({ client, commandTimeout: 300 });
+      await server.stop();
+      const ids = Array.from({ length: 20 }, (_, i) => `offline${String(i).padStart(16, '0')}`);
+      const failures = await Promise.all(ids.map((id) => storage.load(id, 60_000).catch((e: unknown) => e)));
+      expect(failures.map((f) => f instanceof StorageUnavailableError)).toEqual(ids.map(() => true));
+      await server.start();
+      // A write that succeeds was sent after everything queued before it (one connection, in
+      // order). Each attempt is bounded by the deadline: node-redis 5 loses a command queued offline
+      // after aborted ones (it is never sent and never settles), which the deadline turns into a 503.
+      let saved = false;
+      for (let i = 0; i < 100 && !saved; i++) {
+        saved = await storage.save('probe000000000000000000', { a: 1 }, 60_000).then(
+          () => true,
+          () => false,
+        );
+        if (!saved) await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(saved).toBe(true);
+      expect(await server.cli('INFO', 'commandstats')).not.toMatch(/cmdstat_getex:/);
+    } finally {
+      await close();
+    }
+  });
+
   it('a frozen server (SIGSTOP): 503 by the deadline; a write sent to it and lost with it is not re-sent after the restart', async () => {
     // ioredis re-sends the commands that were in flight on a connection that dropped
     // (autoResendUnfulfilledCommands): a write its caller was told had failed would land later.

@@ -327,6 +327,26 @@ describe('corrupt values', () => {
     expect(JSON.parse(await server.cli('GET', key))).toEqual({ b: 2 });
   });
 
+  it('a key of another type (a hash) is reported, reads as empty, and the next save replaces it', async () => {
+    const errors: SessionError[] = [];
+    const { manager, storage } = setup(undefined, (e) => errors.push(e));
+    const first = await request(manager, undefined, (s) => s.set('a', 1));
+    const key = storage.key(idFrom(first.cookie));
+    await server.cli('DEL', key);
+    await server.cli('HSET', key, 'a', '1');
+    await server.cli('PEXPIRE', key, '60000');
+
+    const read = await request(manager, first.cookie, (s) => s.data());
+    expect(read.result).toEqual({});
+    expect(errors.map((e) => e.name)).toEqual(['CorruptDataError']);
+    expect(errors[0]!.message).toMatch(/holds another type than a string/);
+    expect(errors[0]!.message).not.toContain(idFrom(first.cookie));
+
+    await request(manager, first.cookie, (s) => s.set('b', 2));
+    expect(await server.cli('TYPE', key)).toBe('string');
+    expect(JSON.parse(await server.cli('GET', key))).toEqual({ b: 2 });
+  });
+
   it('data nested 100,000 deep (JSON.parse takes it, JSON.stringify overflows) is reported, reads as empty, and the next write replaces it', async () => {
     const errors: SessionError[] = [];
     const { manager, storage } = setup(undefined, (e) => errors.push(e));
