@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import {
+  type CommitResult,
   type InferSessionData,
   type RegisteredSessionData,
   type Session,
@@ -54,7 +55,6 @@ export type SessionPlugin<Data extends object = RequestSessionData> = FastifyPlu
   close(): Promise<void>;
 };
 
-const committed = new WeakSet<FastifyRequest>();
 /** SessionErrors not safe to show (`expose` false) that are being answered, by request. */
 const failures = new WeakMap<FastifyRequest, SessionError>();
 
@@ -84,9 +84,16 @@ function withoutDetail(payload: unknown, failure: SessionError, status: number):
 
 /** The request's session once the handler touched `request.session` (null until then). */
 const SESSION = Symbol.for('kv-session.fastify.session');
+/**
+ * The request's session was committed (onSend runs again for the error response of a failed save).
+ * A field decorated on every request rather than a `WeakSet` entry: no entry per request for the
+ * garbage collector to process.
+ */
+const COMMITTED = Symbol.for('kv-session.fastify.committed');
 
 interface LazyRequest {
   [SESSION]: Session<RequestSessionData> | null;
+  [COMMITTED]: boolean;
 }
 
 /** Adds `request.session` to `app`, with sessions from `manager`. */
@@ -95,6 +102,7 @@ function install(app: FastifyInstance, manager: SessionManager<RequestSessionDat
   // No onRequest hook: the session (cookie parsing and signature check included) is made on the
   // first read of `request.session`, so a route that never touches it pays for nothing.
   app.decorateRequest(SESSION as unknown as string, null);
+  app.decorateRequest(COMMITTED as unknown as string, false);
   app.decorateRequest('session', {
     getter(this: FastifyRequest): Session<RequestSessionData> {
       const lazy = this as unknown as LazyRequest;
@@ -122,7 +130,7 @@ function install(app: FastifyInstance, manager: SessionManager<RequestSessionDat
       const result: unknown = handler.call(this, request, reply);
       if (typeof (result as PromiseLike<unknown> | null)?.then !== 'function') return result;
       return (result as PromiseLike<unknown>).then((value) =>
-        value === undefined && committed.has(request) && !reply.sent ? reply : value,
+        value === undefined && (request as unknown as LazyRequest)[COMMITTED] && !reply.sent ? reply : value,
       );
     };
   });
@@ -135,21 +143,37 @@ function install(app: FastifyInstance, manager: SessionManager<RequestSessionDat
 
   // Not async: an untouched session (and no failure to hide) finishes synchronously.
   app.addHook('onSend', (request, reply, payload, done) => {
-    const s = (request as unknown as LazyRequest)[SESSION];
-    if (s !== null && !committed.has(request)) {
-      committed.add(request);
-      manager.commit(s).then(
-        ({ setCookie, headers }) => {
-          if (setCookie !== undefined) reply.header('set-cookie', setCookie);
-          reply.headers(headers);
-          hideDetail(request, reply, payload, done);
-        },
-        (error: unknown) => done(error as Error),
-      );
+    const lazy = request as unknown as LazyRequest;
+    const s = lazy[SESSION];
+    if (s !== null && !lazy[COMMITTED]) {
+      lazy[COMMITTED] = true;
+      // A session with nothing to store commits synchronously (no promise, no extra tick).
+      const result = manager.commitNow(s);
+      if (result instanceof Promise) {
+        result.then(
+          (headers) => sendWith(headers, request, reply, payload, done),
+          (error: unknown) => done(error as Error),
+        );
+      } else {
+        sendWith(result, request, reply, payload, done);
+      }
       return;
     }
     hideDetail(request, reply, payload, done);
   });
+}
+
+/** The end of onSend after a commit: its headers on the reply, then {@link hideDetail}. */
+function sendWith(
+  { setCookie, headers }: CommitResult,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  payload: unknown,
+  done: (error?: Error | null, payload?: unknown) => void,
+): void {
+  if (setCookie !== undefined) reply.header('set-cookie', setCookie);
+  reply.headers(headers);
+  hideDetail(request, reply, payload, done);
 }
 
 /** The end of onSend: a non-exposed SessionError's message is replaced by the status text. */

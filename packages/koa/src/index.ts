@@ -162,7 +162,9 @@ export function session(options: SessionOptions<object> = {}): SessionMiddleware
       return;
     }
     // The downstream error wins over a failed save, which is then only reported.
-    const result = failed ? await manager.commitAfterError(s) : await manager.commit(s);
+    // A session with nothing to store commits synchronously: no promise to wait for.
+    let result = failed ? await manager.commitAfterError(s) : manager.commitNow(s);
+    if (result instanceof Promise) result = await result;
     if (result !== undefined) {
       const { setCookie, headers } = result;
       if (setCookie !== undefined) ctx.append('Set-Cookie', setCookie);
