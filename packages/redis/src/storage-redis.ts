@@ -102,12 +102,14 @@ function backoff(attempt: number): Promise<void> {
 }
 
 /**
- * A stored value as this storage hands it out as `version` and keeps what it wrote: its bytes as
- * they travel (a Buffer when Redis's reply could be had as one), which the compare-and-set sends
- * back as the expected value as they are (no second UTF-8 encoding of a value Redis already has),
- * and its text when at hand. A loaded value keeps only the bytes: the text it was parsed from is
- * garbage right after the load (a read-only request of a 100 KB session does not hold 100 KB more
- * on the JS heap until its end), and a write decodes the bytes again.
+ * A stored value as this storage hands it out as `version` and keeps what it wrote: `raw`, what the
+ * compare-and-set sends back as the expected value, and its text when at hand. A loaded value is
+ * its text (`raw` only: node-redis decodes the reply once, and the compare-and-set encodes it back
+ * to the bytes Redis holds); what this process wrote is the bytes it sent, a Buffer, with their
+ * text. A value whose bytes are not UTF-8 (written around this library) decodes with U+FFFD and
+ * encodes back to other bytes: its first write finds them changed and costs one more round trip
+ * (the script answers with the stored value and its SHA1, compared from then on). A reply the
+ * client gives as a Buffer (a client with a Buffer type mapping) is kept as such.
  */
 interface StoredValue {
   readonly raw: string | Buffer;
@@ -299,12 +301,14 @@ export class StorageRedisKV implements Storage {
       reply = await this.#redis.run('load', (client) => client.get(key), READ);
       expiresAt = freshUntil - this.#window(maxAgeMs) + maxAgeMs;
     } else {
-      // As a Buffer: decoded once for JSON.parse, and sent back as is by the compare-and-set.
+      // As text, decoded once by node-redis: parsed here, sent back by the compare-and-set. A read
+      // as a Buffer cost about 3 k instructions more (its copy, its decoding, and promises resolved
+      // with an object, which look up its `then`; bench/NOTES.md).
       try {
         reply = await this.#redis.run(
           'load',
           (client) => client.getEx(key, { type: 'PX', value: maxAgeMs }),
-          READ | BUFFERS,
+          READ,
         );
       } catch (error) {
         // The server's reply error, as run() maps it (the cause of a StorageError).

@@ -156,9 +156,8 @@ describe('storage operations', () => {
     );
     const loaded = await storage.load('loadrefreshes0000000000', 50_000);
     expect(loaded?.data).toEqual({ a: 1 });
-    // The version is the stored value as read: a Buffer, sent back as is by apply.
-    const raw = (loaded!.version as { raw: unknown }).raw;
-    expect(Buffer.isBuffer(raw) && raw.toString()).toBe('{"a":1}');
+    // The version is the stored value as read: its text, sent back by apply.
+    expect((loaded!.version as { raw: unknown }).raw).toBe('{"a":1}');
     expect(loaded?.size).toBe(7);
     expect(loaded?.expiresAt).toBeGreaterThan(Date.now() + 40_000);
     expect(Number(await server.cli('PTTL', storage.key('loadrefreshes0000000000')))).toBeGreaterThan(40_000);
@@ -326,6 +325,41 @@ describe('corrupt values', () => {
     await request(manager, first.cookie, (s) => s.set('b', 2));
     expect(JSON.parse(await server.cli('GET', key))).toEqual({ b: 2 });
   });
+
+  it.each([
+    ['GETEX', false],
+    ['GET with client-side caching', true],
+  ])(
+    'bytes that are not UTF-8 inside a JSON string read as U+FFFD, and the next write applies (%s)',
+    async (_name, cached) => {
+      const csc = cached
+        ? createClient({ url: server.url, RESP: 3, clientSideCache: { maxEntries: 100 } })
+        : client;
+      if (cached) {
+        quiet(csc);
+        await csc.connect();
+      }
+      try {
+        const storage = new StorageRedisKV({ client: csc });
+        expect(storage.clientSideCache).toBe(cached);
+        const manager = new SessionManager({ storage, maxAge: MAX_AGE });
+        const first = await request(manager, undefined, (s) => s.set('a', 'xy'));
+        // With the cache, this read makes the next one a cacheable GET.
+        await request(manager, first.cookie, (s) => s.data());
+        const key = storage.key(idFrom(first.cookie));
+        const bytes = Buffer.concat([Buffer.from('{"a":"x'), Buffer.from([0xff]), Buffer.from('y"}')]);
+        await client.set(key, bytes, { KEEPTTL: true });
+
+        const read = await request(manager, first.cookie, (s) => s.data());
+        expect(read.result).toEqual({ a: 'x\uFFFDy' });
+        // The compare-and-set expects the bytes Redis holds, not the UTF-8 of the decoded text.
+        await request(manager, first.cookie, (s) => s.set('b', 2));
+        expect(JSON.parse(await server.cli('GET', key))).toEqual({ a: 'x\uFFFDy', b: 2 });
+      } finally {
+        if (cached) await csc.close();
+      }
+    },
+  );
 
   it('a key of another type (a hash) is reported, reads as empty, and the next save replaces it', async () => {
     const errors: SessionError[] = [];
