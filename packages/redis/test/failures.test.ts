@@ -92,6 +92,13 @@ describe.each(CLIENT_KINDS)('Redis unavailable ($name)', (kind) => {
     try {
       const storage = new StorageRedisKV({ client, commandTimeout: 300 });
       await server.stop();
+      // Offline as the client sees it (node-redis `isReady`, ioredis `status`): until it notices,
+      // a command goes to the dying socket and fails with it, which would test nothing here.
+      const state = client as unknown as { isReady?: boolean; status?: string };
+      for (let i = 0; i < 200 && (state.isReady === true || state.status === 'ready'); i++) {
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      expect(state.isReady === true || state.status === 'ready').toBe(false);
       const ids = Array.from({ length: 20 }, (_, i) => `offline${String(i).padStart(16, '0')}`);
       const failures = await Promise.all(ids.map((id) => storage.load(id, 60_000).catch((e: unknown) => e)));
       expect(failures.map((f) => f instanceof StorageUnavailableError)).toEqual(ids.map(() => true));
