@@ -109,8 +109,6 @@ class OfflineDeadline<C extends object> {
   #proxy: C;
   /** #proxy with bulk strings answered as Buffers; made on first use in a slice. */
   #bufferProxy: C | undefined;
-  /** The client with bulk strings answered as Buffers and no abort signal (see {@link reader}). */
-  #readBufferProxy: C | undefined;
   #signal: AbortSignal | undefined;
   #until = 0;
 
@@ -157,20 +155,8 @@ class OfflineDeadline<C extends object> {
    * (about 3 k instructions of a 38 k read; bench/NOTES.md). Offline, or for a client that does not
    * say whether it is connected (a Cluster client), the read gets the signal as any command.
    */
-  reader(buffers: boolean): C {
-    const withOptions = this.#withOptions;
-    if (withOptions === undefined || (this.#client as { isReady?: unknown }).isReady !== true) {
-      return buffers ? this.bufferClient : this.client;
-    }
-    if (!buffers) return this.#client;
-    if (this.#readBufferProxy === undefined) {
-      const own = this.#own as { typeMapping?: object } | undefined;
-      this.#readBufferProxy = withOptions({
-        ...own,
-        typeMapping: { ...own?.typeMapping, [BLOB_STRING]: Buffer },
-      });
-    }
-    return this.#readBufferProxy;
+  get reader(): C {
+    return (this.#client as { isReady?: unknown }).isReady === true ? this.#client : this.client;
   }
 
   /** {@link client}, answering bulk strings as Buffers (the client itself where it cannot). */
@@ -383,12 +369,9 @@ function driverOf<C extends object>(client: C | IoredisClientLike, timeoutMs: nu
   }
   const offline = new OfflineDeadline(client, timeoutMs);
   return {
+    // A read that asks for Buffers keeps the signal: no storage makes one (the loads read text).
     commands: (_deadline, flags) =>
-      (flags & READ) !== 0
-        ? offline.reader((flags & BUFFERS) !== 0)
-        : (flags & BUFFERS) !== 0
-          ? offline.bufferClient
-          : offline.client,
+      (flags & BUFFERS) !== 0 ? offline.bufferClient : (flags & READ) !== 0 ? offline.reader : offline.client,
     guard: clientGuard(client),
   };
 }
@@ -440,7 +423,7 @@ export class RedisCommands<C extends ScriptClient> {
    * (node-redis with command options, ioredis; the caller takes a string too); with {@link READ},
    * the call only reads (and refreshes an expiry), so that sending it after its deadline would
    * change nothing else: on a connected node-redis client it goes without the abort signal
-   * (`OfflineDeadline.reader`). Its deadline still bounds it.
+   * (`OfflineDeadline.reader`; not with {@link BUFFERS} too). Its deadline still bounds it.
    */
   run<T>(operation: string, call: (client: C) => Promise<T>, flags = 0): Promise<T> {
     const timeoutMs = this.#timeoutMs;
