@@ -3,7 +3,7 @@ import { StorageRedisKV } from '@kv-session/redis';
 import { type RedisServer, startRedis } from '@kv-session/testing';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { idFrom, quiet, request, stats } from './helpers.js';
+import { idFrom, invalidation, quiet, request, stats } from './helpers.js';
 
 const cachedClientFor = (url: string) =>
   createClient({ url, RESP: 3, clientSideCache: { maxEntries: 10_000 } });
@@ -27,20 +27,6 @@ afterAll(async () => {
 });
 
 const MAX_AGE = 600_000;
-
-/** Resolves when the client's cache receives Redis's invalidation message for `key`. */
-function invalidation(client: ReturnType<typeof cachedClientFor>, key: string): Promise<void> {
-  const cache = client.clientSideCache!;
-  return new Promise((resolve) => {
-    const listener = (k: unknown) => {
-      if (k === null || String(k) === key) {
-        cache.off('invalidate', listener);
-        resolve();
-      }
-    };
-    cache.on('invalidate', listener);
-  });
-}
 
 /** An app node: its own client (with its own cache), storage and manager. */
 function appNode(client: ReturnType<typeof cachedClientFor>, refreshInterval = 60_000) {

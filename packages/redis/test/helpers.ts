@@ -1,5 +1,29 @@
 import type { SessionManager } from '@kv-session/core';
 
+/** The part of a node-redis client with client-side caching that {@link invalidation} uses. */
+interface CachingClient {
+  clientSideCache?:
+    | {
+        on(event: 'invalidate', listener: (key: unknown) => void): unknown;
+        off(event: 'invalidate', listener: (key: unknown) => void): unknown;
+      }
+    | undefined;
+}
+
+/** Resolves when the client's cache receives Redis's invalidation message for `key`. */
+export function invalidation(client: CachingClient, key: string): Promise<void> {
+  const cache = client.clientSideCache!;
+  return new Promise((resolve) => {
+    const listener = (k: unknown) => {
+      if (k === null || String(k) === key) {
+        cache.off('invalidate', listener);
+        resolve();
+      }
+    };
+    cache.on('invalidate', listener);
+  });
+}
+
 /** The cookie header a browser would send back after `setCookie`. */
 export function cookieFrom(setCookie: string | undefined, previous?: string): string | undefined {
   if (setCookie === undefined) return previous;
